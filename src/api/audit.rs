@@ -1,0 +1,48 @@
+//! `GET /rest/audit/1.0/events?start&limit`: the audit log, newest first, for admins.
+
+use super::{admin_actor, paging, Page};
+use crate::app::App;
+use crate::domain::clock::rfc3339_ms;
+use crate::error::Result;
+use crate::http::{Request, Response};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventView {
+    id: u64,
+    timestamp: String,
+    actor: String,
+    action: String,
+    target: String,
+    details: String,
+    remote_address: String,
+}
+
+pub fn events(app: &App, req: &Request) -> Result<Response> {
+    admin_actor(app, req)?;
+    let (start, limit) = paging(req, 50)?;
+    let (records, is_last_page) = app.store.audit_page(start, limit)?;
+    let values: Vec<EventView> = records
+        .into_iter()
+        .map(|r| EventView {
+            id: r.id,
+            timestamp: rfc3339_ms(r.timestamp),
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            details: r.details,
+            remote_address: r.remote,
+        })
+        .collect();
+    Ok(Response::json(
+        200,
+        &Page {
+            start,
+            limit,
+            size: values.len(),
+            is_last_page,
+            values,
+        },
+    ))
+}

@@ -1,0 +1,97 @@
+//! The upstream APIs throng speaks, one module per namespace. Handlers are thin: parse,
+//! authenticate, call the domain, render. Each namespace renders errors in its own shape
+//! (`errors`), and `finish` adds the headers a namespace puts on every response.
+
+pub mod audit;
+pub mod errors;
+pub mod oauth;
+pub mod service_accounts;
+pub mod status;
+pub mod usermanagement;
+
+use crate::app::App;
+use crate::domain::admin;
+use crate::domain::audit::Actor;
+use crate::error::{Error, Result};
+use crate::http::{Request, Response};
+use serde::Serialize;
+
+/// Which upstream API a path belongs to; decides the error shape and common headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Crowd REST APIs answering `{"reason","message"}`: service accounts, OAuth client
+    /// management, audit, status.
+    Crowd,
+    /// OAuth 2.0 protocol endpoints (token, introspect, revoke): RFC 6749 §5.2 errors.
+    OAuth,
+    /// `/rest/usermanagement/1`: Crowd errors plus `X-Embedded-Crowd-Version` on everything.
+    UserManagement,
+}
+
+impl Api {
+    pub fn of(segs: &[&str]) -> Api {
+        match segs {
+            ["rest", "usermanagement", "1" | "latest", ..] => Api::UserManagement,
+            ["rest", "oauth2", "latest", "token" | "introspect" | "revoke"] => Api::OAuth,
+            _ => Api::Crowd,
+        }
+    }
+}
+
+/// What Crowd 7.0 reports as its version; Atlassian's REST client refuses responses
+/// without `X-Embedded-Crowd-Version` (RestExecutor.isCrowdRestService).
+pub const CROWD_VERSION: &str = "Crowd/7.0.0";
+
+pub fn finish(which: Api, response: Response) -> Response {
+    match which {
+        Api::UserManagement => response.header("X-Embedded-Crowd-Version", CROWD_VERSION),
+        _ => response,
+    }
+}
+
+/// Authenticates an admin by Basic and names them for audit records.
+pub fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
+    let basic = req.basic();
+    let name = admin::authenticate(app, basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))?;
+    Ok(Actor {
+        name,
+        remote: req.remote.clone(),
+    })
+}
+
+/// Atlassian's paged collection: `{"start","limit","size","isLastPage","values"}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub start: usize,
+    pub limit: usize,
+    pub size: usize,
+    pub is_last_page: bool,
+    pub values: Vec<T>,
+}
+
+/// The largest page any listing returns, whatever `limit` asks for.
+pub const MAX_PAGE: usize = 1000;
+
+/// Reads `start` (default 0, not negative) and `limit` (default `default_limit`, at least 1,
+/// capped at [`MAX_PAGE`]) from the query.
+pub fn paging(req: &Request, default_limit: usize) -> Result<(usize, usize)> {
+    let q = req.query_params()?;
+    let number = |name: &str, default: i64| -> Result<i64> {
+        match q.single(name)? {
+            None | Some("") => Ok(default),
+            Some(v) => v.parse::<i64>().map_err(|_| {
+                Error::bad_request(format!("{name} must be a whole number, not '{v}'"))
+            }),
+        }
+    };
+    let start = number("start", 0)?;
+    if start < 0 {
+        return Err(Error::bad_request("start must not be negative"));
+    }
+    let limit = number("limit", default_limit as i64)?;
+    if limit < 1 {
+        return Err(Error::bad_request("limit must be at least 1"));
+    }
+    Ok((start as usize, (limit as usize).min(MAX_PAGE)))
+}

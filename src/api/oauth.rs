@@ -1,0 +1,182 @@
+//! `/rest/oauth2/latest/*`: the token endpoint (RFC 6749 §4.4), introspection (RFC 7662),
+//! revocation (RFC 7009), and Crowd's client rotation and lookup.
+//!
+//! Token response as Crowd's OAuth 2.0 provider writes it (TokenResource/RestToken): lowercase
+//! `"token_type":"bearer"`, `expires_in` in seconds, no refresh token for this grant.
+
+use super::admin_actor;
+use crate::app::App;
+use crate::domain::oauth::{self, Caller, ClientCredentials};
+use crate::domain::service_accounts as accounts;
+use crate::error::{Error, OAuthCode, Result};
+use crate::http::request::Params;
+use crate::http::{Request, Response};
+use serde::Serialize;
+use serde_json::json;
+
+/// Reads client credentials from the Basic header or the body; both at once is
+/// `invalid_request` (RFC 6749 §2.3: one method per request).
+fn client_credentials<'a>(
+    basic: &'a Option<(String, String)>,
+    req: &Request,
+    params: &'a Params<'_>,
+) -> Result<ClientCredentials<'a>> {
+    let post_id = params.single("client_id")?;
+    let post_secret = params.single("client_secret")?;
+    if req.has_auth_scheme("basic") {
+        let Some((id, secret)) = basic else {
+            return Err(Error::oauth(
+                OAuthCode::InvalidRequest,
+                "malformed Basic authorization header",
+            ));
+        };
+        if post_secret.is_some() {
+            return Err(Error::oauth(
+                OAuthCode::InvalidRequest,
+                "use one client authentication method, not both",
+            ));
+        }
+        // RFC 7521 §4.2 allows client_id in the body too, as long as it names the same client.
+        if post_id.is_some_and(|p| p != id) {
+            return Err(Error::oauth(
+                OAuthCode::InvalidRequest,
+                "client_id does not match the Authorization header",
+            ));
+        }
+        return Ok(ClientCredentials::Basic { id, secret });
+    }
+    match (post_id, post_secret) {
+        (Some(id), Some(secret)) => Ok(ClientCredentials::Post { id, secret }),
+        _ => Ok(ClientCredentials::None),
+    }
+}
+
+pub fn token(app: &App, req: &Request) -> Result<Response> {
+    let params = req.oauth_params()?;
+    let basic = req.basic();
+    let creds = client_credentials(&basic, req, &params)?;
+    let issued = oauth::issue(
+        app,
+        params.single("grant_type")?,
+        creds,
+        params.single("scope")?,
+        &req.remote,
+    )?;
+    let body = format!(
+        r#"{{"access_token":"{}","token_type":"bearer","expires_in":{},"scope":"{}"}}"#,
+        issued.access_token, issued.expires_in, issued.scope
+    );
+    Ok(Response::json_bytes(200, body.into_bytes()).no_store())
+}
+
+/// The token a call is about: the `token` parameter, required.
+fn token_param<'a>(params: &'a Params<'_>) -> Result<&'a str> {
+    params
+        .single("token")?
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::oauth(OAuthCode::InvalidRequest, "token is required"))
+}
+
+fn caller(app: &App, req: &Request, params: &Params<'_>) -> Result<Caller> {
+    let basic = req.basic();
+    let creds = client_credentials(&basic, req, params)?;
+    oauth::authenticate_caller(app, creds, &req.remote)
+}
+
+#[derive(Serialize)]
+struct Introspection {
+    active: bool,
+    scope: String,
+    client_id: String,
+    token_type: &'static str,
+    exp: u64,
+    iat: u64,
+    nbf: u64,
+    sub: String,
+    iss: String,
+    jti: String,
+}
+
+pub fn introspect(app: &App, req: &Request) -> Result<Response> {
+    let params = req.oauth_params()?;
+    let caller = caller(app, req, &params)?;
+    let token = token_param(&params)?;
+    let response = match oauth::introspect(app, &caller, token) {
+        Some((c, sub)) => Response::json(
+            200,
+            &Introspection {
+                active: true,
+                scope: c.scope,
+                client_id: c.cid,
+                token_type: "bearer",
+                exp: c.exp,
+                iat: c.iat,
+                nbf: c.iat,
+                sub,
+                iss: app.base_url.clone(),
+                jti: c.jti,
+            },
+        ),
+        None => Response::json(200, &json!({ "active": false })),
+    };
+    Ok(response.no_store())
+}
+
+pub fn revoke(app: &App, req: &Request) -> Result<Response> {
+    let params = req.oauth_params()?;
+    let caller = caller(app, req, &params)?;
+    // RFC 7009 §2.1: an unknown token_type_hint is ignored; only access tokens exist here.
+    oauth::revoke(app, &caller, token_param(&params)?, &req.remote)?;
+    Ok(Response::new(200).no_store())
+}
+
+/// Crowd's OAuth 2.0 client entity (oauth2-provider RestClientEntity, extended in 7.0 with
+/// the rotated pair and the expiry duration).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientView {
+    id: String,
+    client_id: String,
+    client_secret: String,
+    name: String,
+    redirects: Vec<String>,
+    supported_grant_types: Vec<&'static str>,
+    user_key: String,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_client_secret: Option<String>,
+    expiry_duration: u64,
+}
+
+fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Result<ClientView> {
+    let current = accounts::current_secret(c)
+        .ok_or_else(|| Error::Internal(format!("client {} has no current secret", c.id)))?;
+    let rotated = accounts::rotated_secret(c, app.clock.now_ms());
+    Ok(ClientView {
+        id: c.id.clone(),
+        client_id: current.client_id.clone(),
+        client_secret: accounts::reveal(app, current)?,
+        name: c.name.clone(),
+        redirects: Vec::new(),
+        supported_grant_types: vec![oauth::GRANT_CLIENT_CREDENTIALS],
+        user_key: c.user_key.clone(),
+        scope: c.scopes.join(" "),
+        rotated_client_id: rotated.map(|r| r.client_id.clone()),
+        rotated_client_secret: rotated.map(|r| accounts::reveal(app, r)).transpose()?,
+        expiry_duration: c.expiry_duration,
+    })
+}
+
+pub fn rotate(app: &App, req: &Request, client_id: &str) -> Result<Response> {
+    let actor = admin_actor(app, req)?;
+    let client = accounts::rotate(app, &actor, client_id)?;
+    Ok(Response::json(200, &client_view(app, &client)?).no_store())
+}
+
+pub fn client(app: &App, req: &Request, id: &str) -> Result<Response> {
+    admin_actor(app, req)?;
+    let client = accounts::client(app, id)?;
+    Ok(Response::json(200, &client_view(app, &client)?).no_store())
+}

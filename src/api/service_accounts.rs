@@ -1,0 +1,216 @@
+//! `/rest/service-accounts/latest/service-accounts`: Crowd 7.0's service-account REST API.
+//!
+//! Shapes follow the Crowd 7.0 documentation example (`spec/service-accounts.md` part A):
+//! https://confluence.atlassian.com/enterprise/create-a-service-account-via-rest-api-1627556048.html
+//! The plain secret appears only in the create response; `GET /rest/oauth2/latest/client/{id}`
+//! shows it to admins again when they need it.
+
+use super::{admin_actor, paging, Page};
+use crate::app::App;
+use crate::domain::clock::rfc3339_ms;
+use crate::domain::service_accounts::{self as accounts, NewAccount};
+use crate::error::{Error, Resource, Result};
+use crate::http::{Request, Response};
+use crate::store::records::{OAuthClientRecord, ServiceAccountRecord};
+use serde::{Deserialize, Serialize};
+
+/// Create request. Unknown fields are refused so a misspelt field is an error, not a default;
+/// `resourceRestrictions` is accepted and ignored, as Crowd does not enforce it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateBody {
+    display_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    scopes: Option<Vec<String>>,
+    expiry_duration: Option<serde_json::Number>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    resource_restrictions: Option<serde_json::Value>,
+}
+
+/// Update request: only these two fields may change (archive and recreate for the rest).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UpdateBody {
+    display_name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    id: u64,
+    active: bool,
+    name: String,
+    display_name: String,
+    description: String,
+    resource_restrictions: Vec<serde_json::Value>,
+    auth_methods: Vec<AuthMethodView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthMethodView {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    last_rotated_at: String,
+    expiry_duration: u64,
+    expiry_date: String,
+    expiry_soon: bool,
+    author: String,
+    scopes: Vec<String>,
+}
+
+fn view(
+    app: &App,
+    a: &ServiceAccountRecord,
+    client: Option<&OAuthClientRecord>,
+    secret: Option<String>,
+) -> AccountView {
+    let now = app.clock.now_ms();
+    let auth_methods = client
+        .and_then(|c| accounts::current_secret(c).map(|s| (c, s)))
+        .map(|(c, s)| AuthMethodView {
+            kind: "OAuth2",
+            id: c.id.clone(),
+            client_id: s.client_id.clone(),
+            client_secret: secret,
+            last_rotated_at: rfc3339_ms(c.last_rotated),
+            expiry_duration: c.expiry_duration,
+            expiry_date: rfc3339_ms(s.expires),
+            expiry_soon: accounts::expiry_soon(now, s.expires, c.expiry_duration),
+            author: a.author.clone(),
+            scopes: c.scopes.clone(),
+        })
+        .into_iter()
+        .collect();
+    AccountView {
+        id: a.id,
+        active: a.active,
+        name: a.name.clone(),
+        display_name: a.display_name.clone(),
+        description: a.description.clone(),
+        resource_restrictions: Vec::new(),
+        auth_methods,
+    }
+}
+
+fn account_view(app: &App, a: &ServiceAccountRecord) -> Result<AccountView> {
+    let client = accounts::client_of(app, a)?;
+    Ok(view(app, a, client.as_ref(), None))
+}
+
+fn parse_id(id: &str) -> Result<u64> {
+    id.parse()
+        .map_err(|_| Error::NotFound(Resource::ServiceAccount, id.to_string()))
+}
+
+pub fn create(app: &App, req: &Request) -> Result<Response> {
+    let actor = admin_actor(app, req)?;
+    let body: CreateBody = req.json()?;
+    let display_name = accounts::validate_display_name(
+        body.display_name
+            .as_deref()
+            .ok_or_else(|| Error::bad_request("displayName is required"))?,
+    )?;
+    let description = accounts::validate_description(body.description.as_deref().unwrap_or(""))?;
+    let scopes = accounts::validate_scopes(
+        &body
+            .scopes
+            .ok_or_else(|| Error::bad_request("scopes is required"))?,
+    )?;
+    let expiry = body
+        .expiry_duration
+        .ok_or_else(|| Error::bad_request("expiryDuration is required"))?;
+    let expiry = accounts::validate_expiry(expiry.as_i128().unwrap_or(0))?;
+    let created = accounts::create(
+        app,
+        &actor,
+        NewAccount {
+            display_name,
+            description,
+            scopes,
+            expiry_duration: expiry,
+        },
+    )?;
+    let v = view(
+        app,
+        &created.account,
+        Some(&created.client),
+        Some(created.secret),
+    );
+    Ok(Response::json(201, &v)
+        .header(
+            "Location",
+            format!(
+                "{}/rest/service-accounts/latest/service-accounts/{}",
+                app.base_url, v.id
+            ),
+        )
+        .no_store())
+}
+
+pub fn get(app: &App, req: &Request, id: &str) -> Result<Response> {
+    admin_actor(app, req)?;
+    let account = accounts::get(app, parse_id(id)?)?;
+    Ok(Response::json(200, &account_view(app, &account)?))
+}
+
+pub fn update(app: &App, req: &Request, id: &str) -> Result<Response> {
+    let actor = admin_actor(app, req)?;
+    let id = parse_id(id)?;
+    let body: UpdateBody = req.json()?;
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(accounts::validate_display_name)
+        .transpose()?;
+    let description = body
+        .description
+        .as_deref()
+        .map(accounts::validate_description)
+        .transpose()?;
+    let account = accounts::update(app, &actor, id, display_name, description)?;
+    Ok(Response::json(200, &account_view(app, &account)?))
+}
+
+pub fn archive(app: &App, req: &Request, id: &str) -> Result<Response> {
+    let actor = admin_actor(app, req)?;
+    accounts::archive(app, &actor, parse_id(id)?)?;
+    Ok(Response::no_content())
+}
+
+pub fn search(app: &App, req: &Request) -> Result<Response> {
+    admin_actor(app, req)?;
+    let (start, limit) = paging(req, 25)?;
+    let active = match req.query_params()?.single("active")? {
+        None | Some("") => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(Error::bad_request(format!(
+                "active must be true or false, not '{v}'"
+            )))
+        }
+    };
+    let (accounts_page, is_last_page) = app.store.service_accounts_page(active, start, limit)?;
+    let values = accounts_page
+        .iter()
+        .map(|a| account_view(app, a))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Response::json(
+        200,
+        &Page {
+            start,
+            limit,
+            size: values.len(),
+            is_last_page,
+            values,
+        },
+    ))
+}

@@ -1,0 +1,54 @@
+//! `/rest/usermanagement/1`: Crowd's directory API, as Jira's directory sync, python-crowd
+//! and the npm client call it. One module per resource; this one authenticates the caller
+//! before routing, as Crowd does.
+//!
+//! Callers authenticate with an OAuth 2.0 bearer token (Crowd 7.0 service accounts and
+//! application links). Application Basic credentials arrive with the applications issue; until
+//! then every Basic caller gets Crowd's 401, because no application can exist to match it.
+
+pub mod user;
+
+use crate::app::App;
+use crate::domain::oauth;
+use crate::domain::service_accounts::APPLICATION_SCOPE;
+use crate::error::{Error, Result, Scheme};
+use crate::http::{Method, Request, Response};
+
+/// Who is calling, once authenticated.
+pub struct Caller {
+    /// The client id the bearer token was issued to.
+    pub client_id: String,
+}
+
+fn authenticate(app: &App, req: &Request) -> Result<Caller> {
+    if let Some(token) = req.bearer() {
+        let claims = oauth::validate(app, token)?;
+        if !claims.scope.split(' ').any(|s| s == APPLICATION_SCOPE) {
+            return Err(Error::Forbidden(
+                "the token lacks the APPLICATION scope".into(),
+            ));
+        }
+        return Ok(Caller {
+            client_id: claims.cid,
+        });
+    }
+    Err(Error::Unauthenticated(Scheme::Basic))
+}
+
+/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
+pub fn dispatch(app: &App, req: &Request, segs: &[&str]) -> Result<Response> {
+    let _caller = authenticate(app, req)?;
+    // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
+    let first = segs.first().map(|s| s.strip_suffix(".json").unwrap_or(s));
+    match (first, segs.len(), req.method) {
+        (Some("user"), 1, Method::Get | Method::Head) => user::get(app, req),
+        (Some("user"), 1, _) => Err(Error::MethodNotAllowed(&["GET"])),
+        _ => Err(Error::RouteNotFound),
+    }
+}
+
+/// The base of usermanagement links: the server's URL with the context path the caller used.
+pub fn rest_base(app: &App, req: &Request) -> String {
+    let (_, context) = crate::http::router::split_context(&req.path);
+    format!("{}{context}/rest/usermanagement/1", app.base_url)
+}

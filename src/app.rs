@@ -1,0 +1,154 @@
+//! `App`: the state every request handler shares, built once at start.
+//!
+//! Opening it does the first-start work (the data directory, the master key, the internal
+//! directory with its admin) and loads what the hot path keeps in memory: the OAuth client
+//! registry and the revoked set.
+
+use crate::config::Config;
+use crate::crypto::{self, Keys};
+use crate::domain::admin::AdminCache;
+use crate::domain::clock::Clock;
+use crate::domain::registry::ClientRegistry;
+use crate::domain::tokens::{RevokedSet, Writer, WriterThread};
+use crate::error::{Error, Result};
+use crate::store::directory::Bootstrap;
+use crate::store::records::{ClientOwner, OAuthClientRecord};
+use crate::store::Store;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const DB_FILE: &str = "throng.redb";
+pub const KEY_FILE: &str = "secret.key";
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+pub struct App {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub keys: Keys,
+    pub clock: Arc<Clock>,
+    pub clients: ClientRegistry,
+    pub revoked: Arc<RevokedSet>,
+    pub writer: Writer,
+    pub admins: AdminCache,
+    /// `http://host:port` (or the configured base URL), without a trailing slash.
+    pub base_url: String,
+}
+
+impl App {
+    /// Opens the data directory and store; returns the app and its writer thread.
+    pub fn open(
+        config: Config,
+        base_url: String,
+        clock: Arc<Clock>,
+    ) -> Result<(App, WriterThread)> {
+        let dir = &config.data_dir;
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
+        let keys = Keys::from_master(&load_or_create_key(&dir.join(KEY_FILE))?);
+        let store = Arc::new(Store::open(&dir.join(DB_FILE))?);
+        first_start(&config, &store, &clock)?;
+
+        let records = store.all_oauth_clients()?;
+        let subjects = subject_names(&store, &records)?;
+        let clients = ClientRegistry::load(&records, |r| subjects(r));
+        let revoked = Arc::new(RevokedSet::load(store.live_revocations(clock.now_secs())?));
+        let writer_clock = clock.clone();
+        let (writer, thread) = Writer::start(
+            store.clone(),
+            move || writer_clock.now_secs(),
+            config.purge_interval,
+            revoked.clone(),
+        );
+        let app = App {
+            config,
+            store,
+            keys,
+            clock,
+            clients,
+            revoked,
+            writer,
+            admins: AdminCache::default(),
+            base_url,
+        };
+        Ok((app, thread))
+    }
+}
+
+/// The name a client's tokens are issued to: its service account's `name`.
+pub fn subject_names(
+    store: &Store,
+    records: &[OAuthClientRecord],
+) -> Result<impl Fn(&OAuthClientRecord) -> String> {
+    let mut names = std::collections::HashMap::new();
+    for r in records {
+        let ClientOwner::ServiceAccount { id } = r.owner;
+        if let Some(a) = store.service_account(id)? {
+            names.insert(r.id.clone(), a.name);
+        }
+    }
+    Ok(move |r: &OAuthClientRecord| names.get(&r.id).cloned().unwrap_or_else(|| r.name.clone()))
+}
+
+/// Reads the 32-byte master key, or creates it (mode 0600) on first start.
+fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
+    match fs::read(path) {
+        Ok(bytes) => bytes.as_slice().try_into().map_err(|_| {
+            Error::Internal(format!(
+                "{} must hold exactly 32 bytes; it holds {}",
+                path.display(),
+                bytes.len()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: [u8; 32] = crypto::random_bytes();
+            write_private(path, &key)?;
+            Ok(key)
+        }
+        Err(e) => Err(Error::Internal(format!("reading {}: {e}", path.display()))),
+    }
+}
+
+/// Creates `path` readable by its owner only and writes `bytes` to it, durably.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| Error::Internal(format!("creating {}: {e}", path.display())))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// On an empty store: the internal directory, `crowd-administrators`, and `admin` in it.
+fn first_start(config: &Config, store: &Store, clock: &Clock) -> Result<()> {
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (crypto::hex(&crypto::random_bytes::<12>()), true),
+    };
+    let created = store.bootstrap_if_empty(Bootstrap {
+        directory_name: "Internal Directory",
+        admin_name: "admin",
+        admin_password_hash: crypto::hash_password(&password, config.pbkdf2_iterations),
+        now: clock.now_ms(),
+    })?;
+    if created && generated {
+        let path = config.data_dir.join(INITIAL_PASSWORD_FILE);
+        write_private(&path, format!("{password}\n").as_bytes())?;
+        // The one deliberate exception to "no secret in the log": the operator must learn the
+        // generated password once, as Jenkins and Crowd's own setup do. It is never logged again.
+        log::warn!(
+            "first start: created user 'admin' with password {password} (also in {})",
+            path.display()
+        );
+    } else if created {
+        log::info!(
+            "first start: created user 'admin' with the password from THRONG_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}

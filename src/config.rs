@@ -1,0 +1,307 @@
+//! Server configuration: what `throng serve` reads from its flags and the environment.
+//!
+//! Flags win over environment variables, which win over defaults. Durations are written the
+//! humantime way (`1h`, `24h`, `90s`). The admin password is a secret: `Debug` never prints it.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Production default for PBKDF2-HMAC-SHA256 on human passwords (OWASP 2023 guidance).
+pub const DEFAULT_PBKDF2_ITERATIONS: u32 = 600_000;
+
+/// Everything a running server needs to know, fixed at start.
+#[derive(Clone)]
+pub struct Config {
+    /// Directory holding `throng.redb`, `secret.key` and `initial-admin-password`.
+    pub data_dir: PathBuf,
+    /// Address to bind; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Public base URL used in `link` hrefs; derived from `listen` when unset.
+    pub base_url: Option<String>,
+    /// Worker threads taking requests from the HTTP server.
+    pub workers: usize,
+    /// Initial admin password on first start (`THRONG_ADMIN_PASSWORD`); generated when unset.
+    pub admin_password: Option<String>,
+    /// PBKDF2 iterations for new password hashes. Tests lower it; production keeps the default.
+    pub pbkdf2_iterations: u32,
+    /// Lifetime of an access token (`expires_in`).
+    pub token_ttl: Duration,
+    /// How long a rotated-out client id and secret keep working.
+    pub rotation_grace: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How often the background purge of expired tokens runs.
+    pub purge_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8095)),
+            base_url: None,
+            workers: default_workers(),
+            admin_password: None,
+            pbkdf2_iterations: DEFAULT_PBKDF2_ITERATIONS,
+            token_ttl: Duration::from_secs(3600),
+            rotation_grace: Duration::from_secs(24 * 3600),
+            max_body_bytes: 1 << 20,
+            purge_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("workers", &self.workers)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
+            .field("pbkdf2_iterations", &self.pbkdf2_iterations)
+            .field("token_ttl", &self.token_ttl)
+            .field("rotation_grace", &self.rotation_grace)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("purge_interval", &self.purge_interval)
+            .finish()
+    }
+}
+
+/// One option of `throng serve`: its flag, its environment variable and its help text.
+pub struct OptionSpec {
+    pub flag: &'static str,
+    pub env: &'static str,
+    pub value: &'static str,
+    pub help: &'static str,
+}
+
+/// Every option `serve` understands; `--help` prints this table, the parser walks it.
+pub const SERVE_OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        flag: "--data",
+        env: "THRONG_DATA",
+        value: "DIR",
+        help: "data directory holding throng.redb and key files [default: data]",
+    },
+    OptionSpec {
+        flag: "--listen",
+        env: "THRONG_LISTEN",
+        value: "ADDR",
+        help: "address to listen on; port 0 picks a free port [default: 127.0.0.1:8095]",
+    },
+    OptionSpec {
+        flag: "--base-url",
+        env: "THRONG_BASE_URL",
+        value: "URL",
+        help: "public URL of this server, used in links [default: http://LISTEN]",
+    },
+    OptionSpec {
+        flag: "--workers",
+        env: "THRONG_WORKERS",
+        value: "N",
+        help: "request worker threads [default: 2 x CPUs]",
+    },
+    OptionSpec {
+        flag: "--token-ttl",
+        env: "THRONG_TOKEN_TTL",
+        value: "DURATION",
+        help: "access token lifetime [default: 1h]",
+    },
+    OptionSpec {
+        flag: "--rotation-grace",
+        env: "THRONG_ROTATION_GRACE",
+        value: "DURATION",
+        help: "how long a rotated-out client secret keeps working [default: 24h]",
+    },
+    OptionSpec {
+        flag: "--pbkdf2-iterations",
+        env: "THRONG_PBKDF2_ITERATIONS",
+        value: "N",
+        help: "PBKDF2-HMAC-SHA256 iterations for passwords [default: 600000]",
+    },
+    OptionSpec {
+        flag: "--max-body",
+        env: "THRONG_MAX_BODY",
+        value: "BYTES",
+        help: "largest request body accepted [default: 1048576]",
+    },
+    OptionSpec {
+        flag: "--purge-interval",
+        env: "THRONG_PURGE_INTERVAL",
+        value: "DURATION",
+        help: "how often expired tokens are purged [default: 60s]",
+    },
+];
+
+impl Config {
+    /// Builds a config from `serve` arguments, falling back to `env` (a lookup, so tests can
+    /// pass their own) and then to defaults.
+    pub fn from_args_and_env(
+        args: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let mut given: Vec<(&'static str, String)> = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = &args[i];
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) => (f, Some(v.to_string())),
+                None => (arg.as_str(), None),
+            };
+            let spec = SERVE_OPTIONS
+                .iter()
+                .find(|s| s.flag == flag)
+                .ok_or_else(|| format!("unknown option '{arg}' (see 'throng serve --help')"))?;
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("{flag} needs a value ({})", spec.value))?
+                }
+            };
+            given.push((spec.flag, value));
+            i += 1;
+        }
+        let lookup = |flag: &str| -> Option<(String, String)> {
+            let spec = SERVE_OPTIONS.iter().find(|s| s.flag == flag)?;
+            if let Some((_, v)) = given.iter().rev().find(|(f, _)| *f == flag) {
+                return Some((flag.to_string(), v.clone()));
+            }
+            env(spec.env)
+                .filter(|v| !v.is_empty())
+                .map(|v| (spec.env.to_string(), v))
+        };
+
+        let mut cfg = Config::default();
+        if let Some((_, v)) = lookup("--data") {
+            cfg.data_dir = PathBuf::from(v);
+        }
+        if let Some((src, v)) = lookup("--listen") {
+            cfg.listen = parse_listen(&v).map_err(|e| format!("{src}: {e}"))?;
+        }
+        if let Some((src, v)) = lookup("--base-url") {
+            if !(v.starts_with("http://") || v.starts_with("https://")) {
+                return Err(format!("{src}: '{v}' is not an http(s) URL"));
+            }
+            cfg.base_url = Some(v.trim_end_matches('/').to_string());
+        }
+        if let Some((src, v)) = lookup("--workers") {
+            cfg.workers = parse_number(&src, &v, 1, 1024)?;
+        }
+        if let Some((src, v)) = lookup("--token-ttl") {
+            cfg.token_ttl = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--rotation-grace") {
+            cfg.rotation_grace = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--pbkdf2-iterations") {
+            cfg.pbkdf2_iterations = parse_number(&src, &v, 1, u32::MAX as usize)? as u32;
+        }
+        if let Some((src, v)) = lookup("--max-body") {
+            cfg.max_body_bytes = parse_number(&src, &v, 1024, 1 << 30)?;
+        }
+        if let Some((src, v)) = lookup("--purge-interval") {
+            cfg.purge_interval = parse_duration(&src, &v)?;
+        }
+        cfg.admin_password = env("THRONG_ADMIN_PASSWORD").filter(|p| !p.is_empty());
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks rules that span several options.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.token_ttl < Duration::from_secs(1) || self.token_ttl > Duration::from_secs(86_400) {
+            return Err("token TTL must be between 1s and 24h".into());
+        }
+        if self.purge_interval < Duration::from_millis(10) {
+            return Err("purge interval must be at least 10ms".into());
+        }
+        if self.workers == 0 {
+            return Err("workers must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+    let v = v.strip_prefix("http://").unwrap_or(v);
+    if let Ok(addr) = v.parse() {
+        return Ok(addr);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(v)
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("'{v}' is not an address such as 127.0.0.1:8095"))
+}
+
+fn parse_number(src: &str, v: &str, min: usize, max: usize) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{src}: '{v}' is not a whole number in {min}..={max}"
+        )),
+    }
+}
+
+fn parse_duration(src: &str, v: &str) -> Result<Duration, String> {
+    humantime::parse_duration(v)
+        .map_err(|e| format!("{src}: '{v}' is not a duration such as 90s or 1h ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_defaults() {
+        let env = |k: &str| match k {
+            "THRONG_LISTEN" => Some("127.0.0.1:9000".to_string()),
+            "THRONG_DATA" => Some("/tmp/x".to_string()),
+            _ => None,
+        };
+        let cfg = Config::from_args_and_env(&args(&["--listen", "127.0.0.1:0"]), env).unwrap();
+        assert_eq!(cfg.listen.port(), 0);
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.token_ttl, Duration::from_secs(3600));
+        assert_eq!(cfg.pbkdf2_iterations, DEFAULT_PBKDF2_ITERATIONS);
+    }
+
+    #[test]
+    fn durations_and_errors() {
+        let cfg = Config::from_args_and_env(
+            &args(&["--token-ttl=90s", "--rotation-grace", "2h"]),
+            |_| None,
+        )
+        .unwrap();
+        assert_eq!(cfg.token_ttl, Duration::from_secs(90));
+        assert_eq!(cfg.rotation_grace, Duration::from_secs(7200));
+        assert!(Config::from_args_and_env(&args(&["--token-ttl", "soon"]), |_| None).is_err());
+        assert!(Config::from_args_and_env(&args(&["--bogus"]), |_| None).is_err());
+        assert!(Config::from_args_and_env(&args(&["--workers"]), |_| None).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_admin_password() {
+        let cfg = Config {
+            admin_password: Some("hunter2".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+}

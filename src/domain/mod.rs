@@ -1,0 +1,10 @@
+//! The rules of throng, free of HTTP: who may do what, what makes a token live, what a
+//! service account may hold. Handlers in `api/` call these; these call `store/`.
+
+pub mod admin;
+pub mod audit;
+pub mod clock;
+pub mod oauth;
+pub mod registry;
+pub mod service_accounts;
+pub mod tokens;

@@ -1,0 +1,356 @@
+//! Service accounts (Crowd 7.0): accounts tied to no person that reach Crowd only through
+//! OAuth 2.0 client credentials. Create, update, search, archive and credential rotation,
+//! with every rule of `spec/service-accounts.md` part A.
+//!
+//! Source: https://confluence.atlassian.com/enterprise/service-accounts-in-crowd-1573749299.html
+
+use crate::app::App;
+use crate::crypto;
+use crate::domain::audit::{Action, Actor};
+use crate::domain::registry::Change;
+use crate::error::{Error, Resource, Result};
+use crate::store::records::{
+    ClientOwner, Credential, OAuthClientRecord, SecretCredential, ServiceAccountRecord,
+};
+
+/// The only scope Crowd 7.0 offers service accounts.
+pub const APPLICATION_SCOPE: &str = "APPLICATION";
+/// Credentials live at most two years.
+pub const MAX_EXPIRY_DURATION: u64 = 63_072_000;
+pub const MAX_DISPLAY_NAME: usize = 255;
+pub const MAX_DESCRIPTION: usize = 1000;
+
+/// A validated request to create an account.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub display_name: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub expiry_duration: u64,
+}
+
+/// A newly created account with the plain secret, shown this once.
+pub struct Created {
+    pub account: ServiceAccountRecord,
+    pub client: OAuthClientRecord,
+    pub secret: String,
+}
+
+pub fn validate_display_name(v: &str) -> Result<String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(Error::bad_request("displayName must not be blank"));
+    }
+    if v.chars().count() > MAX_DISPLAY_NAME {
+        return Err(Error::bad_request(format!(
+            "displayName must be at most {MAX_DISPLAY_NAME} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+pub fn validate_description(v: &str) -> Result<String> {
+    if v.chars().count() > MAX_DESCRIPTION {
+        return Err(Error::bad_request(format!(
+            "description must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+pub fn validate_scopes(scopes: &[String]) -> Result<Vec<String>> {
+    if scopes.len() != 1 || scopes[0] != APPLICATION_SCOPE {
+        return Err(Error::bad_request(format!(
+            "scopes must be [\"{APPLICATION_SCOPE}\"]"
+        )));
+    }
+    Ok(scopes.to_vec())
+}
+
+pub fn validate_expiry(seconds: i128) -> Result<u64> {
+    if !(1..=MAX_EXPIRY_DURATION as i128).contains(&seconds) {
+        return Err(Error::bad_request(format!(
+            "expiryDuration must be a whole number of seconds from 1 to {MAX_EXPIRY_DURATION} (2 years)"
+        )));
+    }
+    Ok(seconds as u64)
+}
+
+/// A fresh client id (32 lowercase hex) and secret (64 lowercase hex, 256 bits), the shapes
+/// Crowd shows; both are in the unreserved alphabet so Basic auth needs no URL-encoding.
+fn new_secret_credential(app: &App, now: u64, expiry_duration: u64) -> (SecretCredential, String) {
+    let client_id = crypto::hex(&crypto::random_bytes::<16>());
+    let secret = crypto::hex(&crypto::random_bytes::<32>());
+    let cred = SecretCredential {
+        secret_sha256: crypto::hex(&crypto::sha256(secret.as_bytes())),
+        secret_sealed: crypto::b64url(&app.keys.seal_secret(&secret, &client_id)),
+        client_id,
+        created: now,
+        expires: now + expiry_duration * 1000,
+        retired_until: None,
+    };
+    (cred, secret)
+}
+
+pub fn create(app: &App, actor: &Actor, new: NewAccount) -> Result<Created> {
+    let now = app.clock.now_ms();
+    let (cred, secret) = new_secret_credential(app, now, new.expiry_duration);
+    let name = format!("service-account-{}", crypto::uuid_v4());
+    let client_cfg_id = crypto::uuid_v4();
+    let (account, client) = app.clients.mutate(
+        || {
+            app.store.create_service_account(
+                |id| {
+                    let account = ServiceAccountRecord {
+                        id,
+                        name: name.clone(),
+                        display_name: new.display_name,
+                        description: new.description,
+                        active: true,
+                        author: actor.name.clone(),
+                        created: now,
+                        archived: None,
+                        oauth_client_id: client_cfg_id.clone(),
+                        scopes: new.scopes.clone(),
+                        expiry_duration: new.expiry_duration,
+                    };
+                    let client = OAuthClientRecord {
+                        id: client_cfg_id.clone(),
+                        name: name.clone(),
+                        owner: ClientOwner::ServiceAccount { id },
+                        user_key: actor.name.clone(),
+                        scopes: new.scopes,
+                        expiry_duration: new.expiry_duration,
+                        last_rotated: now,
+                        tokens_not_before: 0,
+                        credentials: vec![Credential::ClientSecret(cred)],
+                    };
+                    (account, client)
+                },
+                |a| {
+                    actor.record(
+                        now,
+                        Action::ServiceAccountCreated,
+                        &a.name,
+                        format!("id={}", a.id),
+                    )
+                },
+            )
+        },
+        |(account, client)| Change::Upsert(client.clone(), account.name.clone()),
+    )?;
+    Ok(Created {
+        account,
+        client,
+        secret,
+    })
+}
+
+pub fn get(app: &App, id: u64) -> Result<ServiceAccountRecord> {
+    app.store
+        .service_account(id)?
+        .ok_or_else(|| Error::NotFound(Resource::ServiceAccount, id.to_string()))
+}
+
+/// Changes only the display name and description.
+pub fn update(
+    app: &App,
+    actor: &Actor,
+    id: u64,
+    display_name: Option<String>,
+    description: Option<String>,
+) -> Result<ServiceAccountRecord> {
+    let now = app.clock.now_ms();
+    app.store.update_service_account(
+        id,
+        |a| {
+            if !a.active {
+                return Err(Error::bad_request(format!(
+                    "service account {id} is archived and cannot change"
+                )));
+            }
+            if let Some(d) = display_name {
+                a.display_name = d;
+            }
+            if let Some(d) = description {
+                a.description = d;
+            }
+            Ok(())
+        },
+        |a| {
+            actor.record(
+                now,
+                Action::ServiceAccountUpdated,
+                &a.name,
+                format!("id={}", a.id),
+            )
+        },
+    )
+}
+
+/// Archives an account for good: inactive, its OAuth client and every token gone at once.
+pub fn archive(app: &App, actor: &Actor, id: u64) -> Result<ServiceAccountRecord> {
+    let now = app.clock.now_ms();
+    let (account, _) = app.clients.mutate(
+        || {
+            app.store.archive_service_account(id, now, |a| {
+                actor.record(
+                    now,
+                    Action::ServiceAccountArchived,
+                    &a.name,
+                    format!("id={}", a.id),
+                )
+            })
+        },
+        |(account, _)| Change::Remove(account.oauth_client_id.clone()),
+    )?;
+    Ok(account)
+}
+
+/// The account's OAuth client, while it is not archived.
+pub fn client_of(app: &App, account: &ServiceAccountRecord) -> Result<Option<OAuthClientRecord>> {
+    if !account.active {
+        return Ok(None);
+    }
+    app.store.oauth_client(&account.oauth_client_id)
+}
+
+/// `expirySoon`: less than 10% of the duration, or 7 days, whichever is shorter, remains.
+pub fn expiry_soon(now: u64, expires: u64, duration_secs: u64) -> bool {
+    let window = (duration_secs * 1000 / 10).min(7 * 86_400_000);
+    expires.saturating_sub(now) < window
+}
+
+/// The current secret credential of a client (the first).
+pub fn current_secret(client: &OAuthClientRecord) -> Option<&SecretCredential> {
+    client
+        .credentials
+        .iter()
+        .map(|c| match c {
+            Credential::ClientSecret(s) => s,
+        })
+        .find(|s| s.retired_until.is_none())
+}
+
+/// The rotated-out secret credential still inside its grace period, if any.
+pub fn rotated_secret(client: &OAuthClientRecord, now: u64) -> Option<&SecretCredential> {
+    client
+        .credentials
+        .iter()
+        .map(|c| match c {
+            Credential::ClientSecret(s) => s,
+        })
+        .find(|s| s.retired_until.is_some() && now < s.usable_until())
+}
+
+/// Decrypts a stored secret for an admin who asks to see it.
+pub fn reveal(app: &App, cred: &SecretCredential) -> Result<String> {
+    crypto::b64url_decode(&cred.secret_sealed)
+        .and_then(|sealed| app.keys.open_secret(&sealed, &cred.client_id))
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "client {}: stored secret does not decrypt with secret.key",
+                cred.client_id
+            ))
+        })
+}
+
+/// Rotates the credentials of the client whose *current* client id is `client_id`: a new
+/// pair becomes current, the old one keeps working for the grace period, and any pair
+/// rotated out earlier stops at once.
+pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRecord> {
+    let now = app.clock.now_ms();
+    let client = app
+        .store
+        .oauth_client_by_client_id(client_id)?
+        .ok_or_else(|| Error::NotFound(Resource::OAuthClient, client_id.to_string()))?;
+    if current_secret(&client).map(|c| c.client_id.as_str()) != Some(client_id) {
+        return Err(Error::bad_request(format!(
+            "client id {client_id} was already rotated out; rotate with the current client id"
+        )));
+    }
+    let grace = app.config.rotation_grace.as_millis() as u64;
+    let (fresh, _) = new_secret_credential(app, now, client.expiry_duration);
+    app.clients.mutate(
+        || {
+            app.store.update_oauth_client(
+                &client.id,
+                |c| {
+                    let mut old: Vec<Credential> = Vec::new();
+                    for cred in c.credentials.drain(..) {
+                        let Credential::ClientSecret(mut s) = cred;
+                        if s.retired_until.is_none() && s.client_id == client_id {
+                            s.retired_until = Some((now + grace).min(s.expires));
+                            old.push(Credential::ClientSecret(s));
+                        }
+                    }
+                    if old.is_empty() {
+                        // Rotated concurrently by someone else since we looked.
+                        return Err(Error::bad_request(format!(
+                            "client id {client_id} was already rotated out"
+                        )));
+                    }
+                    c.credentials = vec![Credential::ClientSecret(fresh)];
+                    c.credentials.extend(old);
+                    c.last_rotated = now;
+                    Ok(())
+                },
+                |c| {
+                    actor.record(
+                        now,
+                        Action::ClientSecretRotated,
+                        &c.name,
+                        format!("old client id {client_id}"),
+                    )
+                },
+            )
+        },
+        |c| Change::Upsert(c.clone(), subject_for(app, c)),
+    )
+}
+
+/// The name tokens of `client` are issued to.
+fn subject_for(app: &App, client: &OAuthClientRecord) -> String {
+    let ClientOwner::ServiceAccount { id } = client.owner;
+    app.store
+        .service_account(id)
+        .ok()
+        .flatten()
+        .map_or_else(|| client.name.clone(), |a| a.name)
+}
+
+pub fn client(app: &App, id: &str) -> Result<OAuthClientRecord> {
+    app.store
+        .oauth_client(id)?
+        .ok_or_else(|| Error::NotFound(Resource::OAuthClient, id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_soon_uses_the_shorter_window() {
+        let day = 86_400_000;
+        // 30 days: 10% is 3 days, shorter than 7.
+        assert!(!expiry_soon(0, 4 * day, 30 * 86_400));
+        assert!(expiry_soon(0, 3 * day - 1, 30 * 86_400));
+        // 1 year: 10% is 36.5 days, so 7 days wins.
+        assert!(!expiry_soon(0, 8 * day, 365 * 86_400));
+        assert!(expiry_soon(0, 7 * day - 1, 365 * 86_400));
+        assert!(expiry_soon(10, 5, 100));
+    }
+
+    #[test]
+    fn validation_rules() {
+        assert!(validate_display_name("  ").is_err());
+        assert_eq!(validate_display_name(" bot ").unwrap(), "bot");
+        assert!(validate_display_name(&"x".repeat(256)).is_err());
+        assert!(validate_scopes(&["APPLICATION".into()]).is_ok());
+        assert!(validate_scopes(&["USER".into()]).is_err());
+        assert!(validate_scopes(&[]).is_err());
+        assert!(validate_expiry(0).is_err());
+        assert!(validate_expiry(63_072_001).is_err());
+        assert_eq!(validate_expiry(63_072_000).unwrap(), 63_072_000);
+    }
+}

@@ -1,0 +1,146 @@
+//! The one error type of throng's domain and store layers.
+//!
+//! It says *what* went wrong, never how a particular API words it: `api::errors` turns an
+//! [`Error`] into Crowd's `{"reason","message"}`, OAuth's `{"error","error_description"}` or
+//! (later) SCIM's error schema, in one place. Internal causes are logged there and replaced
+//! by a generic message on the wire.
+
+use std::fmt;
+
+/// Kinds of stored things a lookup can fail to find; each API names them its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    User,
+    Group,
+    ServiceAccount,
+    OAuthClient,
+}
+
+/// Why the token endpoint (or a client-authenticated OAuth endpoint) refused a request; the
+/// codes of RFC 6749 §5.2 and RFC 7009 §2.2.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+}
+
+impl OAuthCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::InvalidScope => "invalid_scope",
+        }
+    }
+}
+
+/// How the caller tried to authenticate, so a 401 can challenge with the same scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Basic,
+    Bearer,
+    None,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// The request is malformed or breaks a validation rule; the text says which.
+    BadRequest(String),
+    /// The body's Content-Type is missing or not one this endpoint reads.
+    UnsupportedMediaType(String),
+    /// The body is larger than the configured cap.
+    PayloadTooLarge(usize),
+    /// No such stored thing.
+    NotFound(Resource, String),
+    /// No such endpoint.
+    RouteNotFound,
+    /// The endpoint exists but not for this method.
+    MethodNotAllowed(&'static [&'static str]),
+    /// No credentials, or wrong ones, for an API that needs a user (admin Basic auth).
+    Unauthenticated(Scheme),
+    /// Authenticated, but not allowed to do this.
+    Forbidden(String),
+    /// A bearer token that is not live: unknown, expired, revoked, or its client archived.
+    InvalidToken,
+    /// A refusal at an OAuth protocol endpoint, with the scheme the client used.
+    OAuth {
+        code: OAuthCode,
+        description: String,
+        scheme: Scheme,
+    },
+    /// Something broke inside; logged with its cause, answered 500 with a generic message.
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(msg: impl Into<String>) -> Error {
+        Error::BadRequest(msg.into())
+    }
+
+    pub fn oauth(code: OAuthCode, description: impl Into<String>) -> Error {
+        Error::OAuth {
+            code,
+            description: description.into(),
+            scheme: Scheme::None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::BadRequest(m) | Error::UnsupportedMediaType(m) | Error::Forbidden(m) => {
+                f.write_str(m)
+            }
+            Error::PayloadTooLarge(max) => write!(f, "request body exceeds {max} bytes"),
+            Error::NotFound(r, id) => write!(f, "{r:?} '{id}' not found"),
+            Error::RouteNotFound => f.write_str("no such resource"),
+            Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
+            Error::Unauthenticated(_) => f.write_str("authentication required"),
+            Error::InvalidToken => f.write_str("invalid token"),
+            Error::OAuth {
+                code, description, ..
+            } => write!(f, "{}: {description}", code.as_str()),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+macro_rules! internal_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::Internal(format!("{}: {e}", stringify!($t)))
+            }
+        }
+    )*};
+}
+
+internal_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    std::io::Error
+);
+
+impl From<serde_json::Error> for Error {
+    /// A stored record that does not parse is corruption, not a client mistake; request bodies
+    /// are parsed in `http::request`, which maps their errors to `BadRequest` itself.
+    fn from(e: serde_json::Error) -> Error {
+        Error::Internal(format!("stored record: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,10 @@
+//! HTTP: the tiny_http worker pool (`server`), the request and response types handlers see,
+//! and the one routing table (`router`). Nothing outside this module touches tiny_http.
+
+pub mod request;
+pub mod response;
+pub mod router;
+pub mod server;
+
+pub use request::{Method, Request};
+pub use response::Response;

@@ -1,0 +1,286 @@
+//! A request as handlers see it: method, path, query, the few headers throng reads, the body
+//! (already read under the size cap) and the caller's address. Only `http::server` knows
+//! tiny_http; everything else reads this type.
+
+use crate::error::{Error, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Other,
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Method {
+        match m {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => Method::Other,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub method: Method,
+    /// The path without the query string, as sent.
+    pub path: String,
+    /// The query string without `?`, as sent.
+    pub query: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub accept: Option<String>,
+    pub body: Vec<u8>,
+    /// The peer address, for audit records.
+    pub remote: String,
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(s));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
+                out.push(byte.ok_or_else(|| Error::bad_request("malformed percent-encoding"))?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| Error::bad_request("percent-encoding is not UTF-8"))
+}
+
+/// Encodes a query-string value (RFC 3986 unreserved characters pass through).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decoded name/value pairs of a form body, a JSON object of strings, or a query string.
+#[derive(Debug, Default)]
+pub struct Params<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Params<'a> {
+    pub fn parse_urlencoded(s: &'a str) -> Result<Params<'a>> {
+        let mut pairs = Vec::new();
+        for part in s.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            pairs.push((percent_decode(k)?, percent_decode(v)?));
+        }
+        Ok(Params { pairs })
+    }
+
+    /// A flat JSON object whose values are strings (how the SCIM guide sends token requests).
+    pub fn parse_json_object(body: &[u8]) -> Result<Params<'static>> {
+        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| Error::bad_request(format!("body is not a JSON object: {e}")))?;
+        let mut pairs = Vec::with_capacity(value.len());
+        for (k, v) in value {
+            match v {
+                serde_json::Value::String(s) => pairs.push((Cow::Owned(k), Cow::Owned(s))),
+                serde_json::Value::Null => {}
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "parameter '{k}' must be a string"
+                    )))
+                }
+            }
+        }
+        Ok(Params { pairs })
+    }
+
+    /// The value of `name`, or an error if it was sent more than once (RFC 6749 §3.1).
+    pub fn single(&self, name: &str) -> Result<Option<&str>> {
+        let mut found = None;
+        for (k, v) in &self.pairs {
+            if k == name {
+                if found.is_some() {
+                    return Err(Error::bad_request(format!(
+                        "parameter '{name}' is repeated"
+                    )));
+                }
+                found = Some(v.as_ref());
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Request {
+    pub fn query_params(&self) -> Result<Params<'_>> {
+        Params::parse_urlencoded(&self.query)
+    }
+
+    /// The media type of the body, lower-cased, without parameters such as `charset`.
+    pub fn media_type(&self) -> Option<String> {
+        let ct = self.content_type.as_deref()?;
+        Some(
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase(),
+        )
+    }
+
+    /// Whether the caller asked for JSON responses.
+    pub fn accepts(&self, media: &str) -> bool {
+        self.accept
+            .as_deref()
+            .is_some_and(|a| a.split(',').any(|part| part.trim().starts_with(media)))
+    }
+
+    /// The body as OAuth parameters: a form, or a JSON object of strings.
+    pub fn oauth_params(&self) -> Result<Params<'_>> {
+        match self.media_type().as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                let text = std::str::from_utf8(&self.body)
+                    .map_err(|_| Error::bad_request("form body is not UTF-8"))?;
+                Params::parse_urlencoded(text)
+            }
+            Some("application/json") => Params::parse_json_object(&self.body),
+            None if self.body.is_empty() => Ok(Params::default()),
+            _ => Err(Error::UnsupportedMediaType(
+                "send application/x-www-form-urlencoded (or application/json)".into(),
+            )),
+        }
+    }
+
+    /// The body as JSON of type `T`; the Content-Type must say JSON.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        match self.media_type().as_deref() {
+            Some("application/json") => {}
+            Some(other) => {
+                return Err(Error::UnsupportedMediaType(format!(
+                    "Content-Type {other} is not supported; send application/json"
+                )))
+            }
+            None => {
+                return Err(Error::UnsupportedMediaType(
+                    "Content-Type application/json is required".into(),
+                ))
+            }
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+    }
+
+    /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).
+    pub fn basic(&self) -> Option<(String, String)> {
+        let value = self.authorization.as_deref()?;
+        let (scheme, rest) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let decoded = STANDARD.decode(rest.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (user, pass) = text.split_once(':')?;
+        Some((user.to_string(), pass.to_string()))
+    }
+
+    /// Whether an `Authorization` header with the given scheme was sent at all.
+    pub fn has_auth_scheme(&self, scheme: &str) -> bool {
+        self.authorization
+            .as_deref()
+            .and_then(|v| v.split(' ').next())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    }
+
+    /// `Authorization: Bearer` token (RFC 6750 §2.1).
+    pub fn bearer(&self) -> Option<&str> {
+        let value = self.authorization.as_deref()?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(auth: Option<&str>, ct: Option<&str>, body: &str) -> Request {
+        Request {
+            method: Method::Post,
+            path: "/".into(),
+            query: String::new(),
+            authorization: auth.map(String::from),
+            content_type: ct.map(String::from),
+            accept: None,
+            body: body.as_bytes().to_vec(),
+            remote: String::new(),
+        }
+    }
+
+    #[test]
+    fn form_decoding_and_repeats() {
+        let p = Params::parse_urlencoded("a=1+2&b=%2Fx&c").unwrap();
+        assert_eq!(p.single("a").unwrap(), Some("1 2"));
+        assert_eq!(p.single("b").unwrap(), Some("/x"));
+        assert_eq!(p.single("c").unwrap(), Some(""));
+        assert_eq!(p.single("d").unwrap(), None);
+        assert!(Params::parse_urlencoded("a=1&a=2")
+            .unwrap()
+            .single("a")
+            .is_err());
+        assert!(Params::parse_urlencoded("a=%zz").is_err());
+        assert!(Params::parse_urlencoded("a=%ff").is_err());
+    }
+
+    #[test]
+    fn basic_splits_at_first_colon() {
+        let r = req(Some("Basic YTpiOmM="), None, ""); // a:b:c
+        assert_eq!(r.basic(), Some(("a".into(), "b:c".into())));
+        assert_eq!(req(Some("Bearer xyz"), None, "").bearer(), Some("xyz"));
+        assert_eq!(req(Some("Bearer xyz"), None, "").basic(), None);
+    }
+
+    #[test]
+    fn content_types() {
+        let r = req(
+            None,
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            "x=1",
+        );
+        assert_eq!(r.oauth_params().unwrap().single("x").unwrap(), Some("1"));
+        let r = req(None, Some("application/json"), r#"{"x":"1","n":null}"#);
+        assert_eq!(r.oauth_params().unwrap().single("x").unwrap(), Some("1"));
+        assert!(req(None, Some("application/json"), r#"{"x":1}"#)
+            .oauth_params()
+            .is_err());
+        assert!(req(None, Some("text/plain"), "x=1").oauth_params().is_err());
+        assert_eq!(percent_encode("a b/ü"), "a%20b%2F%C3%BC");
+    }
+}

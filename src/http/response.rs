@@ -1,0 +1,72 @@
+//! Responses as handlers build them: a status, headers and a body, converted to tiny_http's
+//! type only in `http::server`.
+
+use serde::Serialize;
+use std::borrow::Cow;
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    pub body: Vec<u8>,
+}
+
+pub const JSON: &str = "application/json;charset=UTF-8";
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A JSON body from any serialisable value.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
+        Response::json_bytes(
+            status,
+            serde_json::to_vec(value).expect("responses serialise"),
+        )
+    }
+
+    /// A JSON body already rendered.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type", Cow::Borrowed(JSON))],
+            body,
+        }
+    }
+
+    pub fn text(status: u16, text: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type", Cow::Borrowed("text/plain;charset=UTF-8"))],
+            body: text.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn no_content() -> Response {
+        Response::new(204)
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `Cache-Control: no-store` and `Pragma: no-cache`, as RFC 6749 §5.1 requires of anything
+    /// carrying a token or a secret.
+    pub fn no_store(self) -> Response {
+        self.header("Cache-Control", "no-store")
+            .header("Pragma", "no-cache")
+    }
+
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}

@@ -1,0 +1,117 @@
+//! Directories, users, groups and memberships: the model Crowd's usermanagement API serves.
+//!
+//! Names are case-insensitive as in Crowd: keys hold the lower-cased name, records keep the
+//! name as written.
+
+use super::records::{DirectoryRecord, GroupRecord, Millis, UserRecord};
+use super::tables::*;
+use super::{decode, encode, Store};
+use crate::error::Result;
+use redb::{ReadableTable, ReadableTableMetadata};
+
+/// The name of Crowd's built-in administrators group.
+pub const ADMIN_GROUP: &str = "crowd-administrators";
+
+/// What a first start puts into an empty store.
+pub struct Bootstrap<'a> {
+    pub directory_name: &'a str,
+    pub admin_name: &'a str,
+    pub admin_password_hash: String,
+    pub now: Millis,
+}
+
+impl Store {
+    /// On an empty store, creates the internal directory, the administrators group and the
+    /// admin user in it, in one transaction. Returns false (and changes nothing) otherwise.
+    pub fn bootstrap_if_empty(&self, b: Bootstrap<'_>) -> Result<bool> {
+        let txn = self.write()?;
+        {
+            let mut dirs = txn.open_table(DIRECTORIES)?;
+            if !dirs.is_empty()? {
+                return Ok(false);
+            }
+            let dir = DirectoryRecord {
+                id: super::next_id(&txn, "directory_seq")?,
+                name: b.directory_name.to_string(),
+                kind: "INTERNAL".into(),
+                active: true,
+                created: b.now,
+            };
+            dirs.insert(dir.id, encode(&dir).as_slice())?;
+            let group = GroupRecord {
+                directory_id: dir.id,
+                name: ADMIN_GROUP.into(),
+                description: "Crowd administrators".into(),
+                kind: "GROUP".into(),
+                active: true,
+                created: b.now,
+                updated: b.now,
+                attributes: Default::default(),
+            };
+            let user = UserRecord {
+                directory_id: dir.id,
+                name: b.admin_name.to_string(),
+                first_name: "Crowd".into(),
+                last_name: "Administrator".into(),
+                display_name: "Crowd Administrator".into(),
+                email: String::new(),
+                active: true,
+                created: b.now,
+                updated: b.now,
+                password_hash: Some(b.admin_password_hash),
+                attributes: Default::default(),
+            };
+            let (g, u) = (group.name.to_lowercase(), user.name.to_lowercase());
+            txn.open_table(GROUPS)?
+                .insert((dir.id, g.as_str()), encode(&group).as_slice())?;
+            txn.open_table(USERS)?
+                .insert((dir.id, u.as_str()), encode(&user).as_slice())?;
+            txn.open_table(GROUP_USERS)?
+                .insert((dir.id, g.as_str(), u.as_str()), ())?;
+            txn.open_table(USER_GROUPS)?
+                .insert((dir.id, u.as_str(), g.as_str()), ())?;
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
+    pub fn directory(&self, id: u64) -> Result<Option<DirectoryRecord>> {
+        let txn = self.read()?;
+        let table = txn.open_table(DIRECTORIES)?;
+        table.get(id)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Directory ids in creation order: the order in which a name is looked up.
+    pub fn directory_ids(&self) -> Result<Vec<u64>> {
+        let txn = self.read()?;
+        let table = txn.open_table(DIRECTORIES)?;
+        table.iter()?.map(|e| Ok(e?.0.value())).collect()
+    }
+
+    pub fn user(&self, directory_id: u64, name: &str) -> Result<Option<UserRecord>> {
+        let txn = self.read()?;
+        let table = txn.open_table(USERS)?;
+        let key = name.to_lowercase();
+        table
+            .get((directory_id, key.as_str()))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    /// The first user of that name across directories, in directory order.
+    pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>> {
+        for dir in self.directory_ids()? {
+            if let Some(u) = self.user(dir, name)? {
+                return Ok(Some(u));
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn is_direct_member(&self, directory_id: u64, group: &str, user: &str) -> Result<bool> {
+        let txn = self.read()?;
+        let table = txn.open_table(GROUP_USERS)?;
+        let (g, u) = (group.to_lowercase(), user.to_lowercase());
+        Ok(table.get((directory_id, g.as_str(), u.as_str()))?.is_some())
+    }
+}

@@ -1,0 +1,97 @@
+//! Persistence: one redb file, `DATA/throng.redb`, behind a narrow set of typed operations.
+//!
+//! Each public function here is one whole operation in one transaction (create an account
+//! with its client and audit record, archive with every token, write a batch of token
+//! records), so the domain never sees a half-written state and a second backend could one
+//! day implement the same functions. Write transactions are short: callers do slow work
+//! (hashing, JSON parsing) before they get here.
+
+pub mod accounts;
+pub mod audit;
+pub mod directory;
+pub mod records;
+pub mod tables;
+pub mod tokens;
+
+use crate::error::{Error, Result};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
+use tables::*;
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the database, creates every table in one transaction and checks
+    /// the schema version, refusing a file written by a newer throng.
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v == SCHEMA_VERSION => {}
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(Error::Internal(format!(
+                        "{} has schema version {v}, newer than this throng understands ({SCHEMA_VERSION})",
+                        path.display()
+                    )))
+                }
+                Some(v) => {
+                    return Err(Error::Internal(format!("no migration from schema version {v}")))
+                }
+            }
+            txn.open_table(DIRECTORIES)?;
+            txn.open_table(USERS)?;
+            txn.open_table(GROUPS)?;
+            txn.open_table(GROUP_USERS)?;
+            txn.open_table(USER_GROUPS)?;
+            txn.open_table(SERVICE_ACCOUNTS)?;
+            txn.open_table(OAUTH_CLIENTS)?;
+            txn.open_table(CLIENT_IDS)?;
+            txn.open_table(TOKENS)?;
+            txn.open_table(CLIENT_TOKENS)?;
+            txn.open_table(REVOKED)?;
+            txn.open_table(AUDIT)?;
+        }
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    pub(crate) fn read(&self) -> Result<ReadTransaction> {
+        Ok(self.db.begin_read()?)
+    }
+
+    pub(crate) fn write(&self) -> Result<WriteTransaction> {
+        Ok(self.db.begin_write()?)
+    }
+
+    /// The recorded schema version.
+    pub fn schema_version(&self) -> Result<u64> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("schema_version")?.map_or(0, |v| v.value()))
+    }
+}
+
+/// Takes the next value of a named counter inside a write transaction (ids start at 1).
+pub(crate) fn next_id(txn: &WriteTransaction, counter: &str) -> Result<u64> {
+    let mut meta = txn.open_table(META)?;
+    let next = meta.get(counter)?.map_or(1, |v| v.value() + 1);
+    meta.insert(counter, next)?;
+    Ok(next)
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialise")
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    Ok(serde_json::from_slice(bytes)?)
+}

@@ -1,0 +1,167 @@
+//! The shapes throng keeps in redb. These are storage records, not wire DTOs: the API layer
+//! renders them into each upstream API's own JSON. Every optional field has a serde default
+//! so that a newer throng reads an older file.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch; what every stored time is.
+pub type Millis = u64;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryRecord {
+    pub id: u64,
+    pub name: String,
+    /// `INTERNAL` for directories throng owns; later `CROWD` for synced remote ones.
+    pub kind: String,
+    pub active: bool,
+    pub created: Millis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub directory_id: u64,
+    /// As written at creation; lookups use the lower-cased form.
+    pub name: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    pub active: bool,
+    pub created: Millis,
+    pub updated: Millis,
+    /// `crypto::hash_password` output; `None` for a user with no password credential.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub directory_id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `GROUP` or `LEGACY_ROLE`.
+    pub kind: String,
+    pub active: bool,
+    pub created: Millis,
+    pub updated: Millis,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceAccountRecord {
+    pub id: u64,
+    /// `service-account-<uuid>`: unique, used in audit records.
+    pub name: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    pub active: bool,
+    /// Name of the admin who created it.
+    pub author: String,
+    pub created: Millis,
+    #[serde(default)]
+    pub archived: Option<Millis>,
+    /// The OAuth 2.0 client configuration this account authenticates with; kept after
+    /// archive so the account still names it, although the client itself is gone.
+    pub oauth_client_id: String,
+    /// What the account was created with, kept for display after archive.
+    pub scopes: Vec<String>,
+    pub expiry_duration: u64,
+}
+
+/// Whose credentials an OAuth client holds. Application links join service accounts later.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientOwner {
+    ServiceAccount { id: u64 },
+}
+
+/// One OAuth 2.0 client configuration: Crowd's "oAuth2Config", with every credential it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthClientRecord {
+    /// A UUID: the `authMethods[].id` of the service account.
+    pub id: String,
+    pub name: String,
+    pub owner: ClientOwner,
+    /// Crowd's `userKey`: the admin who created the client.
+    pub user_key: String,
+    pub scopes: Vec<String>,
+    /// Lifetime of a client secret, in seconds, from its creation or rotation.
+    pub expiry_duration: u64,
+    pub last_rotated: Millis,
+    /// Tokens issued before this instant are dead; bumped to kill every live token at once.
+    #[serde(default)]
+    pub tokens_not_before: Millis,
+    /// Current credential first; a rotated-out one may follow until its grace ends.
+    pub credentials: Vec<Credential>,
+}
+
+/// A way for a client to prove who it is at the token endpoint. More kinds (a JWK set for
+/// `private_key_jwt`) join as variants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Credential {
+    ClientSecret(SecretCredential),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretCredential {
+    pub client_id: String,
+    /// SHA-256 of the secret, hex.
+    pub secret_sha256: String,
+    /// nonce || ChaCha20-Poly1305 ciphertext of the secret, base64url, bound to `client_id`.
+    pub secret_sealed: String,
+    pub created: Millis,
+    /// The secret stops working at this instant.
+    pub expires: Millis,
+    /// Set when rotated out: the grace end, after which it no longer works.
+    #[serde(default)]
+    pub retired_until: Option<Millis>,
+}
+
+impl SecretCredential {
+    /// The instant after which this secret no longer authenticates.
+    pub fn usable_until(&self) -> Millis {
+        self.retired_until
+            .map_or(self.expires, |r| r.min(self.expires))
+    }
+}
+
+/// An issued access token, written behind the answer for listing, audit and purge. The token
+/// is valid without it: validity comes from its MAC and the client's state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub jti: String,
+    pub client: String,
+    pub client_id: String,
+    pub scope: String,
+    pub issued: u64,
+    pub expires: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: u64,
+    pub timestamp: Millis,
+    /// Who did it: a user name, a client id, or `anonymous`.
+    pub actor: String,
+    /// `SERVICE_ACCOUNT_CREATED`, `CLIENT_AUTHENTICATION_FAILED`, …
+    pub action: String,
+    /// What it was done to: `service-account-<uuid>`, a client id.
+    pub target: String,
+    /// Free text; never a secret.
+    #[serde(default)]
+    pub details: String,
+    /// The caller's address, where known.
+    #[serde(default)]
+    pub remote: String,
+}

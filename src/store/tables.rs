@@ -1,0 +1,43 @@
+//! Every redb table throng has, in one place, with the schema version they make up.
+//!
+//! Keys are normalised (lower-cased names, fixed ids) so lookups never scan. Values are JSON
+//! records from `store::records` (forward compatible through `#[serde(default)]`). To change
+//! a table's types, migrate into a new table name and bump [`SCHEMA_VERSION`]; never retype.
+
+use redb::TableDefinition;
+
+/// Version of the layout below; recorded in [`META`] under `schema_version`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// `schema_version`, id counters.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// directory id → `DirectoryRecord`.
+pub const DIRECTORIES: TableDefinition<u64, &[u8]> = TableDefinition::new("directories");
+/// (directory id, lower-cased user name) → `UserRecord`.
+pub const USERS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("users");
+/// (directory id, lower-cased group name) → `GroupRecord`.
+pub const GROUPS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("groups");
+/// (directory id, group, user) → (): direct user memberships, listed by group.
+pub const GROUP_USERS: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("group_users");
+/// (directory id, user, group) → (): the same memberships, listed by user.
+pub const USER_GROUPS: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("user_groups");
+
+/// service account id → `ServiceAccountRecord`.
+pub const SERVICE_ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("service_accounts");
+/// OAuth 2.0 client configuration id (a UUID) → `OAuthClientRecord`, credentials included.
+pub const OAUTH_CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("oauth_clients");
+/// client id (current or rotated out) → OAuth client configuration id.
+pub const CLIENT_IDS: TableDefinition<&str, &str> = TableDefinition::new("client_ids");
+
+/// (expiry in unix seconds, token id) → `TokenRecord`: issued access tokens, written behind
+/// the answer; ordered by expiry so the purge takes expired ones from the front.
+pub const TOKENS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("tokens");
+/// (OAuth client configuration id, expiry, token id) → (): a client's tokens, for archive.
+pub const CLIENT_TOKENS: TableDefinition<(&str, u64, &str), ()> =
+    TableDefinition::new("client_tokens");
+/// token id → expiry (unix seconds): revoked tokens still inside their lifetime.
+pub const REVOKED: TableDefinition<&str, u64> = TableDefinition::new("revoked_tokens");
+
+/// sequence number → `AuditRecord`.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");

@@ -1,0 +1,152 @@
+//! Token records, revocations and the purge.
+//!
+//! Records arrive in batches from the write-behind writer (`domain::tokens::Writer`); a token
+//! is valid without its record, so a batch lost in a crash costs listing, never validity.
+//! Revocations are different: they are committed durably before the revoke call answers.
+
+use super::audit;
+use super::records::{AuditRecord, TokenRecord};
+use super::tables::*;
+use super::{decode, encode, Store};
+use crate::error::Result;
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+/// Deletes every token record of OAuth client `client` within `txn`.
+pub(crate) fn delete_client_tokens(txn: &WriteTransaction, client: &str) -> Result<usize> {
+    let mut by_client = txn.open_table(CLIENT_TOKENS)?;
+    let mut tokens = txn.open_table(TOKENS)?;
+    let mut n = 0;
+    let mut doomed = Vec::new();
+    for entry in by_client.range((client, 0u64, "")..)? {
+        let (k, _) = entry?;
+        let (c, exp, jti) = k.value();
+        if c != client {
+            break;
+        }
+        doomed.push((exp, jti.to_string()));
+    }
+    for (exp, jti) in &doomed {
+        tokens.remove((*exp, jti.as_str()))?;
+        by_client.remove((client, *exp, jti.as_str()))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// What the purge removed in one call.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub tokens: usize,
+    pub revocations: usize,
+}
+
+impl Store {
+    /// Writes a batch of token records and audit events in one durable transaction. Records
+    /// of clients that no longer exist (archived while the batch was queued) are dropped.
+    pub fn write_batch(&self, tokens: &[TokenRecord], audits: Vec<AuditRecord>) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let clients = txn.open_table(OAUTH_CLIENTS)?;
+            let mut table = txn.open_table(TOKENS)?;
+            let mut by_client = txn.open_table(CLIENT_TOKENS)?;
+            let mut known: Option<(&str, bool)> = None;
+            for t in tokens {
+                let exists = match known {
+                    Some((c, e)) if c == t.client => e,
+                    _ => {
+                        let e = clients.get(t.client.as_str())?.is_some();
+                        known = Some((t.client.as_str(), e));
+                        e
+                    }
+                };
+                if !exists {
+                    continue;
+                }
+                table.insert((t.expires, t.jti.as_str()), encode(t).as_slice())?;
+                by_client.insert((t.client.as_str(), t.expires, t.jti.as_str()), ())?;
+            }
+        }
+        for a in audits {
+            audit::append(&txn, a)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Removes up to `max` token records and up to `max` revocations that expired at or
+    /// before `now` (unix seconds), in one short transaction.
+    pub fn purge_expired(&self, now: u64, max: usize) -> Result<Purged> {
+        let txn = self.write()?;
+        let mut purged = Purged::default();
+        {
+            let mut tokens = txn.open_table(TOKENS)?;
+            let mut by_client = txn.open_table(CLIENT_TOKENS)?;
+            let mut doomed: Vec<(u64, String, String)> = Vec::new();
+            for entry in tokens.range(..(now + 1, ""))?.take(max) {
+                let (k, v) = entry?;
+                let (exp, jti) = k.value();
+                let rec: TokenRecord = decode(v.value())?;
+                doomed.push((exp, jti.to_string(), rec.client));
+            }
+            for (exp, jti, client) in &doomed {
+                tokens.remove((*exp, jti.as_str()))?;
+                by_client.remove((client.as_str(), *exp, jti.as_str()))?;
+            }
+            purged.tokens = doomed.len();
+
+            let mut revoked = txn.open_table(REVOKED)?;
+            let expired: Vec<String> = revoked
+                .iter()?
+                .filter_map(|e| e.ok())
+                .filter(|(_, exp)| exp.value() <= now)
+                .take(max)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for jti in &expired {
+                revoked.remove(jti.as_str())?;
+            }
+            purged.revocations = expired.len();
+        }
+        txn.commit()?;
+        Ok(purged)
+    }
+
+    /// Durably records that token `jti` (expiring at `expires`) is revoked.
+    pub fn revoke_token(&self, jti: &str, expires: u64, audit_record: AuditRecord) -> Result<()> {
+        let txn = self.write()?;
+        txn.open_table(REVOKED)?.insert(jti, expires)?;
+        audit::append(&txn, audit_record)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Revocations still inside their token's lifetime, for the in-memory revoked set.
+    pub fn live_revocations(&self, now: u64) -> Result<Vec<(String, u64)>> {
+        let txn = self.read()?;
+        let table = txn.open_table(REVOKED)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            if v.value() > now {
+                out.push((k.value().to_string(), v.value()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many token records are stored.
+    pub fn token_record_count(&self) -> Result<u64> {
+        let txn = self.read()?;
+        Ok(txn.open_table(TOKENS)?.len()?)
+    }
+
+    /// The stored record of token `jti` expiring at `expires`, if written yet.
+    pub fn token_record(&self, expires: u64, jti: &str) -> Result<Option<TokenRecord>> {
+        let txn = self.read()?;
+        let table = txn.open_table(TOKENS)?;
+        table
+            .get((expires, jti))?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+}
