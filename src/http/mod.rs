@@ -1,6 +1,7 @@
 //! HTTP: the tiny_http worker pool (`server`), the request and response types handlers see,
 //! and the one routing table (`router`). Nothing outside this module touches tiny_http.
 
+pub mod client;
 pub mod request;
 pub mod response;
 pub mod router;

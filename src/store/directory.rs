@@ -108,6 +108,53 @@ impl Store {
         Ok(None)
     }
 
+    /// Adds a user to a directory; an existing name (case-insensitively) is `BadRequest`.
+    pub fn create_user(&self, user: &UserRecord) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            let key = user.name.to_lowercase();
+            if users.get((user.directory_id, key.as_str()))?.is_some() {
+                return Err(crate::error::Error::bad_request(format!(
+                    "user '{}' already exists",
+                    user.name
+                )));
+            }
+            users.insert((user.directory_id, key.as_str()), encode(user).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Makes `user` a direct member of `group` (both in `directory_id`, both existing).
+    pub fn add_user_to_group(&self, directory_id: u64, user: &str, group: &str) -> Result<()> {
+        let (u, g) = (user.to_lowercase(), group.to_lowercase());
+        let txn = self.write()?;
+        {
+            let not_found = |r, n: &str| crate::error::Error::NotFound(r, n.to_string());
+            if txn
+                .open_table(USERS)?
+                .get((directory_id, u.as_str()))?
+                .is_none()
+            {
+                return Err(not_found(crate::error::Resource::User, user));
+            }
+            if txn
+                .open_table(GROUPS)?
+                .get((directory_id, g.as_str()))?
+                .is_none()
+            {
+                return Err(not_found(crate::error::Resource::Group, group));
+            }
+            txn.open_table(GROUP_USERS)?
+                .insert((directory_id, g.as_str(), u.as_str()), ())?;
+            txn.open_table(USER_GROUPS)?
+                .insert((directory_id, u.as_str(), g.as_str()), ())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     pub fn is_direct_member(&self, directory_id: u64, group: &str, user: &str) -> Result<bool> {
         let txn = self.read()?;
         let table = txn.open_table(GROUP_USERS)?;

@@ -1,0 +1,145 @@
+//! The whole README flow over real HTTP, and the binary itself started as an operator would.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn readme_flow_create_account_get_token_call_api() {
+    let ts = TestServer::start();
+    let r = ts.get("/status").send();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), serde_json::json!({"state": "RUNNING"}));
+
+    let acct = ts.create_account("ci bot");
+    let r = ts
+        .post(TOKEN_PATH)
+        .form(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=APPLICATION",
+            acct.client_id, acct.secret
+        ))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "APPLICATION");
+    let token = body["access_token"].as_str().unwrap();
+
+    let r = ts
+        .get("/crowd/rest/usermanagement/1/user?username=admin")
+        .bearer(token)
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["name"], "admin");
+    assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
+}
+
+/// Starts the real binary on port 0, reads the port from its one `listening on` line, polls
+/// /status until it answers, then stops it with SIGTERM and expects a clean exit.
+#[test]
+fn binary_serves_and_stops_on_sigterm() {
+    let dir = TempDir::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("THRONG_PBKDF2_ITERATIONS", "1000")
+        .env_remove("THRONG_ADMIN_PASSWORD")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut logged_password = None;
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(p) = line.split("with password ").nth(1) {
+            logged_password = p.split(' ').next().map(String::from);
+        }
+        if let Some(u) = line.split("listening on ").nth(1) {
+            break u.trim().to_string();
+        }
+    };
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    assert_ne!(addr.port(), 0);
+
+    // The generated password is logged once and written to a 0600 file.
+    let file = dir.path().join("initial-admin-password");
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert_eq!(logged_password.as_deref(), Some(password.as_str()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let mut conn = throng::http::client::Connection::connect(addr).unwrap();
+    let r = conn.send("GET", "/status", &[], b"").unwrap();
+    assert_eq!(r.status, 200);
+    let auth = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("admin:{password}")
+        )
+    );
+    let r = conn
+        .send("GET", SA_PATH, &[("Authorization", &auth)], b"")
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    assert!(
+        !rest.iter().any(|l| l.contains(&password)),
+        "password logged again: {rest:?}"
+    );
+}
+
+#[test]
+fn help_explains_every_option() {
+    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--data",
+        "--listen",
+        "--base-url",
+        "--workers",
+        "THRONG_DATA",
+        "THRONG_LISTEN",
+        "THRONG_BASE_URL",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from help:\n{text}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("serve"));
+}
