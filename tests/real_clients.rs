@@ -1,0 +1,47 @@
+//! Real clients: Python's authlib and requests drive a real throng, as operators' scripts do.
+//!
+//! The test makes its own virtual environment under `target/py-venv` from
+//! `tests/python/requirements.txt` when it is missing (`.ci/run` makes it up front), so
+//! `cargo test` alone sets everything up on a fresh machine.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+fn venv_python() -> PathBuf {
+    // Tests run in parallel threads; one of them builds the venv, the others wait for it.
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join("requirements.installed");
+    let wanted = std::fs::read_to_string(root.join("tests/python/requirements.txt")).unwrap();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return python;
+    }
+    let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
+    assert!(ok.success(), "python3 -m venv failed");
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(root.join("tests/python/requirements.txt"))
+        .status()
+        .expect("pip runs");
+    assert!(ok.success(), "pip install -r tests/python/requirements.txt failed");
+    std::fs::write(&stamp, wanted).unwrap();
+    python
+}
+
+#[test]
+fn authlib_and_requests_work_unchanged() {
+    let python = venv_python();
+    let ts = TestServer::start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/real_clients.py");
+    let out = Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python real-client checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
