@@ -41,12 +41,11 @@ impl OAuthCode {
     }
 }
 
-/// How the caller tried to authenticate, so a 401 can challenge with the same scheme.
+/// Which credentials a 401 asks for in its `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Basic,
     Bearer,
-    None,
 }
 
 #[derive(Debug)]
@@ -69,12 +68,8 @@ pub enum Error {
     Forbidden(String),
     /// A bearer token that is not live: unknown, expired, revoked, or its client archived.
     InvalidToken,
-    /// A refusal at an OAuth protocol endpoint, with the scheme the client used.
-    OAuth {
-        code: OAuthCode,
-        description: String,
-        scheme: Scheme,
-    },
+    /// A refusal at an OAuth protocol endpoint.
+    OAuth { code: OAuthCode, description: String },
     /// Something broke inside; logged with its cause, answered 500 with a generic message.
     Internal(String),
 }
@@ -85,11 +80,7 @@ impl Error {
     }
 
     pub fn oauth(code: OAuthCode, description: impl Into<String>) -> Error {
-        Error::OAuth {
-            code,
-            description: description.into(),
-            scheme: Scheme::None,
-        }
+        Error::OAuth { code, description: description.into() }
     }
 }
 

@@ -101,20 +101,13 @@ fn oauth_body(status: u16, code: &str, description: &str) -> Response {
 
 fn oauth(err: &Error) -> Response {
     match err {
-        Error::OAuth {
-            code: OAuthCode::InvalidClient,
-            description,
-            scheme,
-        } => {
-            // RFC 6749 §5.2: 401, and a challenge in the scheme the client used. A 401 must
-            // carry some challenge (RFC 9110 §15.5.2), so Basic is offered to form clients too.
-            let _ = scheme;
+        Error::OAuth { code: OAuthCode::InvalidClient, description } => {
+            // RFC 6749 §5.2: 401 with a challenge when the client used Basic. A 401 must carry
+            // some challenge (RFC 9110 §15.5.2), so Basic is offered to form clients too.
             oauth_body(401, OAuthCode::InvalidClient.as_str(), description)
                 .header("WWW-Authenticate", "Basic realm=\"oauth2\"")
         }
-        Error::OAuth {
-            code, description, ..
-        } => oauth_body(400, code.as_str(), description),
+        Error::OAuth { code, description } => oauth_body(400, code.as_str(), description),
         Error::BadRequest(m) | Error::UnsupportedMediaType(m) => {
             oauth_body(400, "invalid_request", m)
         }

@@ -10,7 +10,7 @@ use crate::domain::admin;
 use crate::domain::audit::{Action, Actor};
 use crate::domain::registry::SecretEntry;
 use crate::domain::tokens::{self, Claims};
-use crate::error::{Error, OAuthCode, Result, Scheme};
+use crate::error::{Error, OAuthCode, Result};
 use std::sync::Arc;
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -31,21 +31,8 @@ pub enum ClientCredentials<'a> {
     None,
 }
 
-impl ClientCredentials<'_> {
-    fn scheme(&self) -> Scheme {
-        match self {
-            ClientCredentials::Basic { .. } => Scheme::Basic,
-            _ => Scheme::None,
-        }
-    }
-}
-
-fn invalid_client(scheme: Scheme) -> Error {
-    Error::OAuth {
-        code: OAuthCode::InvalidClient,
-        description: "client authentication failed".into(),
-        scheme,
-    }
+fn invalid_client() -> Error {
+    Error::oauth(OAuthCode::InvalidClient, "client authentication failed")
 }
 
 /// Authenticates an OAuth client. Unknown ids, wrong secrets and expired or archived
@@ -60,11 +47,7 @@ pub fn authenticate_client(
             (id, secret)
         }
         ClientCredentials::None => {
-            return Err(Error::OAuth {
-                code: OAuthCode::InvalidClient,
-                description: "client authentication is required".into(),
-                scheme: Scheme::None,
-            })
+            return Err(Error::oauth(OAuthCode::InvalidClient, "client authentication is required"))
         }
     };
     let now = app.clock.now_ms();
@@ -77,7 +60,7 @@ pub fn authenticate_client(
             };
             app.writer
                 .audit(who.record(now, Action::ClientAuthenticationFailed, id, ""));
-            Err(invalid_client(creds.scheme()))
+            Err(invalid_client())
         }
     }
 }
@@ -207,7 +190,7 @@ pub fn authenticate_caller(
             return match admin::authenticate(app, Some((id, secret))) {
                 Ok(name) => Ok(Caller::Admin(name)),
                 Err(Error::Forbidden(_) | Error::Unauthenticated(_)) => {
-                    Err(invalid_client(Scheme::Basic))
+                    Err(invalid_client())
                 }
                 Err(e) => Err(e),
             };
