@@ -848,3 +848,32 @@ fn token_records_are_written_behind_and_deleted_on_archive() {
     assert_eq!(store().token_record_count().unwrap(), 1);
     assert_eq!(ts.bearer_status(&tok), 200);
 }
+
+// Regressions found in review.
+
+/// RFC 6749 §5.2: a client that tried the Authorization header and failed gets 401
+/// invalid_client, even when the header itself is malformed.
+#[test]
+fn malformed_basic_header_is_invalid_client() {
+    let ts = TestServer::start();
+    for header in ["Basic !!!notbase64", "Basic bm9jb2xvbg=="] {
+        let r = ts
+            .post(TOKEN_PATH)
+            .header("Authorization", header)
+            .form("grant_type=client_credentials")
+            .send();
+        assert_oauth_error(&r, 401, "invalid_client");
+        assert!(r.header("WWW-Authenticate").is_some());
+    }
+}
+
+/// RFC 6750 §3.1: `Bearer` with no token is an invalid token, not a missing credential.
+#[test]
+fn empty_bearer_is_invalid_token() {
+    let ts = TestServer::start();
+    for header in ["Bearer", "Bearer "] {
+        let r = ts.get("/rest/usermanagement/1/user?username=admin").header("Authorization", header).send();
+        assert_eq!(r.status, 401, "{header:?}");
+        assert_eq!(r.header("WWW-Authenticate"), Some("Bearer error=\"invalid_token\""), "{header:?}");
+    }
+}

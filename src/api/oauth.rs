@@ -24,11 +24,9 @@ fn client_credentials<'a>(
     let post_id = params.single("client_id")?;
     let post_secret = params.single("client_secret")?;
     if req.has_auth_scheme("basic") {
+        // RFC 6749 §5.2: a failed attempt through the Authorization header is invalid_client.
         let Some((id, secret)) = basic else {
-            return Err(Error::oauth(
-                OAuthCode::InvalidRequest,
-                "malformed Basic authorization header",
-            ));
+            return Err(Error::oauth(OAuthCode::InvalidClient, "malformed Basic authorization header"));
         };
         if post_secret.is_some() {
             return Err(Error::oauth(

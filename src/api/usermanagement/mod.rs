@@ -21,8 +21,9 @@ pub struct Caller {
 }
 
 fn authenticate(app: &App, req: &Request) -> Result<Caller> {
-    if let Some(token) = req.bearer() {
-        let claims = oauth::validate(app, token)?;
+    if req.has_auth_scheme("bearer") {
+        // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
+        let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
         if !claims.scope.split(' ').any(|s| s == APPLICATION_SCOPE) {
             return Err(Error::Forbidden(
                 "the token lacks the APPLICATION scope".into(),
