@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod loadgen;
 pub mod store;
 
 use app::App;

@@ -6,6 +6,7 @@
 //! two in-memory maps. Neither waits on the disk.
 
 use crate::app::App;
+use crate::crypto;
 use crate::domain::admin;
 use crate::domain::audit::{Action, Actor};
 use crate::domain::registry::SecretEntry;
@@ -58,10 +59,20 @@ pub fn authenticate_client(
                 name: "anonymous".into(),
                 remote: remote.into(),
             };
-            app.writer
-                .audit(who.record(now, Action::ClientAuthenticationFailed, id, ""));
+            app.writer.audit(who.record(now, Action::ClientAuthenticationFailed, &audit_target(app, id), ""));
             Err(invalid_client())
         }
+    }
+}
+
+/// How a failed authentication names the client id it was given. A known id is recorded as
+/// is; anything else may be a secret pasted into the wrong field, so only a short digest of it
+/// is kept, enough to tell repeated attempts apart.
+fn audit_target(app: &App, presented: &str) -> String {
+    if app.clients.secret(presented).is_some() {
+        presented.to_string()
+    } else {
+        format!("unknown client id (sha256 {})", &crypto::hex(&crypto::sha256(presented.as_bytes()))[..12])
     }
 }
 

@@ -160,6 +160,9 @@ pub fn update(
     display_name: Option<String>,
     description: Option<String>,
 ) -> Result<ServiceAccountRecord> {
+    if display_name.is_none() && description.is_none() {
+        return Err(Error::bad_request("nothing to change: send displayName and/or description"));
+    }
     let now = app.clock.now_ms();
     app.store.update_service_account(
         id,

@@ -194,8 +194,14 @@ impl Request {
                 ))
             }
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+        let value: serde_json::Value = serde_json::from_slice(&self.body)
+            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))?;
+        // serde's derived structs also read a JSON array, field by field; a body that is not
+        // an object is never what the caller meant.
+        if !value.is_object() {
+            return Err(Error::bad_request("the JSON body must be an object"));
+        }
+        serde_json::from_value(value).map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
     }
 
     /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).

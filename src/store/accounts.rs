@@ -131,8 +131,12 @@ impl Store {
             let found = table.get(id)?.map(|v| decode(v.value())).transpose()?;
             found.ok_or_else(|| Error::NotFound(Resource::ServiceAccount, id.to_string()))?
         };
+        if !account.active {
+            // Archived already: nothing more to delete, nothing new to audit.
+            return Ok((account, None));
+        }
         account.active = false;
-        account.archived.get_or_insert(now);
+        account.archived = Some(now);
         txn.open_table(SERVICE_ACCOUNTS)?
             .insert(id, encode(&account).as_slice())?;
         let removed: Option<OAuthClientRecord> = {
