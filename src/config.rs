@@ -64,10 +64,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("base_url", &self.base_url)
             .field("workers", &self.workers)
-            .field(
-                "admin_password",
-                &self.admin_password.as_ref().map(|_| "***"),
-            )
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
             .field("pbkdf2_iterations", &self.pbkdf2_iterations)
             .field("token_ttl", &self.token_ttl)
             .field("rotation_grace", &self.rotation_grace)
@@ -179,9 +176,7 @@ impl Config {
             if let Some((_, v)) = given.iter().rev().find(|(f, _)| *f == flag) {
                 return Some((flag.to_string(), v.clone()));
             }
-            env(spec.env)
-                .filter(|v| !v.is_empty())
-                .map(|v| (spec.env.to_string(), v))
+            env(spec.env).filter(|v| !v.is_empty()).map(|v| (spec.env.to_string(), v))
         };
 
         let mut cfg = Config::default();
@@ -249,9 +244,7 @@ fn parse_listen(v: &str) -> Result<SocketAddr, String> {
 fn parse_number(src: &str, v: &str, min: usize, max: usize) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "{src}: '{v}' is not a whole number in {min}..={max}"
-        )),
+        _ => Err(format!("{src}: '{v}' is not a whole number in {min}..={max}")),
     }
 }
 
@@ -298,10 +291,7 @@ mod tests {
 
     #[test]
     fn debug_hides_the_admin_password() {
-        let cfg = Config {
-            admin_password: Some("hunter2".into()),
-            ..Config::default()
-        };
+        let cfg = Config { admin_password: Some("hunter2".into()), ..Config::default() };
         assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 }

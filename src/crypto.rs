@@ -13,9 +13,7 @@ use std::num::NonZeroU32;
 /// Fills `buf` from the operating system's CSPRNG.
 pub fn fill_random(buf: &mut [u8]) {
     // SystemRandom only fails if the OS RNG is unavailable; there is nothing safe to do then.
-    SystemRandom::new()
-        .fill(buf)
-        .expect("operating system random number generator failed");
+    SystemRandom::new().fill(buf).expect("operating system random number generator failed");
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -41,14 +39,7 @@ pub fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 pub fn b64url(bytes: &[u8]) -> String {
@@ -85,31 +76,16 @@ pub fn hash_password(password: &str, iterations: u32) -> String {
     let iterations = NonZeroU32::new(iterations.max(1)).expect("non-zero");
     let salt: [u8; 16] = random_bytes();
     let mut out = [0u8; 32];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        iterations,
-        &salt,
-        password.as_bytes(),
-        &mut out,
-    );
-    format!(
-        "pbkdf2-sha256${}${}${}",
-        iterations,
-        b64url(&salt),
-        b64url(&out)
-    )
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &mut out);
+    format!("pbkdf2-sha256${}${}${}", iterations, b64url(&salt), b64url(&out))
 }
 
 /// Checks `password` against a string made by [`hash_password`], in constant time.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(iter), Some(salt), Some(hash), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let (Some("pbkdf2-sha256"), Some(iter), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     let (Some(iter), Some(salt), Some(hash)) = (
@@ -119,14 +95,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     ) else {
         return false;
     };
-    pbkdf2::verify(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        iter,
-        &salt,
-        password.as_bytes(),
-        &hash,
-    )
-    .is_ok()
+    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iter, &salt, password.as_bytes(), &hash).is_ok()
 }
 
 /// The server's master key (32 random bytes in `DATA/secret.key`) and the subkeys derived
@@ -147,9 +116,7 @@ impl hkdf::KeyType for Len {
 fn derive(master: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"throng key derivation v1").extract(master);
     let info = [purpose];
-    let okm = prk
-        .expand(&info, Len(32))
-        .expect("32 bytes is a valid HKDF length");
+    let okm = prk.expand(&info, Len(32)).expect("32 bytes is a valid HKDF length");
     let mut out = [0u8; 32];
     okm.fill(&mut out).expect("length matches");
     out
@@ -240,10 +207,7 @@ mod tests {
     fn sealed_secret_is_bound_to_its_client() {
         let keys = Keys::from_master(&[7u8; 32]);
         let sealed = keys.seal_secret("s3cret", "client-a");
-        assert_eq!(
-            keys.open_secret(&sealed, "client-a").as_deref(),
-            Some("s3cret")
-        );
+        assert_eq!(keys.open_secret(&sealed, "client-a").as_deref(), Some("s3cret"));
         assert_eq!(keys.open_secret(&sealed, "client-b"), None);
         assert_eq!(keys.open_secret(&sealed[..10], "client-a"), None);
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));

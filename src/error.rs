@@ -96,9 +96,7 @@ impl fmt::Display for Error {
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::Unauthenticated(_) => f.write_str("authentication required"),
             Error::InvalidToken => f.write_str("invalid token"),
-            Error::OAuth {
-                code, description, ..
-            } => write!(f, "{}: {description}", code.as_str()),
+            Error::OAuth { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
     }

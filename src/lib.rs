@@ -37,21 +37,13 @@ pub struct RunningServer {
 /// Opens the data directory, binds, and starts serving. Returns once the socket accepts.
 pub fn start(config: Config) -> error::Result<RunningServer> {
     let (listener, addr) = http::server::bind(config.listen)?;
-    let base_url = config
-        .base_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let base_url = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let workers = config.workers;
     let (app, writer) = App::open(config, base_url, Arc::new(Clock::default()))?;
     let app = Arc::new(app);
     let http = http::server::HttpServer::start(listener, app.clone(), workers);
     log::info!("listening on http://{addr}");
-    Ok(RunningServer {
-        addr,
-        app: Some(app),
-        http: Some(http),
-        writer: Some(writer),
-    })
+    Ok(RunningServer { addr, app: Some(app), http: Some(http), writer: Some(writer) })
 }
 
 impl RunningServer {

@@ -16,10 +16,7 @@ fn serve_usage() -> String {
         "Usage: throng serve [OPTIONS]\n\nOptions (each also read from the environment):\n",
     );
     for o in SERVE_OPTIONS {
-        s.push_str(&format!(
-            "  {} {:<10} {}\n      env {}\n",
-            o.flag, o.value, o.help, o.env
-        ));
+        s.push_str(&format!("  {} {:<10} {}\n      env {}\n", o.flag, o.value, o.help, o.env));
     }
     s.push_str(
         "\nOn first start with an empty data directory, user 'admin' is created in group\n\

@@ -40,10 +40,7 @@ fn create_with_expiry(ts: &TestServer, secs: u64) -> Account {
 
 /// Introspects `token` as the client (id, secret) with client_secret_basic.
 fn introspect(ts: &TestServer, id: &str, secret: &str, token: &str) -> ClientResponse {
-    ts.post(INTROSPECT_PATH)
-        .basic(id, secret)
-        .form(&format!("token={token}"))
-        .send()
+    ts.post(INTROSPECT_PATH).basic(id, secret).form(&format!("token={token}")).send()
 }
 
 fn introspect_json(ts: &TestServer, a: &Account, token: &str) -> Value {
@@ -53,22 +50,15 @@ fn introspect_json(ts: &TestServer, a: &Account, token: &str) -> Value {
 }
 
 fn revoke(ts: &TestServer, id: &str, secret: &str, token: &str) -> ClientResponse {
-    ts.post(REVOKE_PATH)
-        .basic(id, secret)
-        .form(&format!("token={token}"))
-        .send()
+    ts.post(REVOKE_PATH).basic(id, secret).form(&format!("token={token}")).send()
 }
 
 fn rotate(ts: &TestServer, client_id: &str) -> ClientResponse {
-    ts.post(&format!("/rest/oauth2/latest/rotate/{client_id}"))
-        .admin()
-        .send()
+    ts.post(&format!("/rest/oauth2/latest/rotate/{client_id}")).admin().send()
 }
 
 fn get_client(ts: &TestServer, config_id: &str) -> ClientResponse {
-    ts.get(&format!("/rest/oauth2/latest/client/{config_id}"))
-        .admin()
-        .send()
+    ts.get(&format!("/rest/oauth2/latest/client/{config_id}")).admin().send()
 }
 
 fn get_account(ts: &TestServer, id: u64) -> Value {
@@ -84,10 +74,7 @@ fn inactive() -> Value {
 fn assert_token_response(r: &ClientResponse, expires_in: u64) {
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
-    assert!(
-        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], expires_in);
     assert_eq!(body["scope"], "APPLICATION");
@@ -98,10 +85,7 @@ fn assert_token_response(r: &ClientResponse, expires_in: u64) {
 
 fn assert_invalid_token(r: &ClientResponse) {
     assert_eq!(r.status, 401, "{}", r.text());
-    assert_eq!(
-        r.header("WWW-Authenticate"),
-        Some("Bearer error=\"invalid_token\"")
-    );
+    assert_eq!(r.header("WWW-Authenticate"), Some("Bearer error=\"invalid_token\""));
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
 }
 
@@ -114,11 +98,7 @@ fn client_secret_basic_and_post_issue_bearer_tokens() {
     assert_token_response(&token_basic(&ts, &a.client_id, &a.secret, CC), 3600);
     assert_token_response(&ts.post(TOKEN_PATH).form(&creds_form(&a)).send(), 3600);
     let crowd = format!("/crowd{TOKEN_PATH}");
-    let r = ts
-        .post(&crowd)
-        .basic(&a.client_id, &a.secret)
-        .form(CC)
-        .send();
+    let r = ts.post(&crowd).basic(&a.client_id, &a.secret).form(CC).send();
     assert_token_response(&r, 3600);
 }
 
@@ -128,10 +108,7 @@ fn form_with_charset_and_json_bodies_are_accepted() {
     let a = ts.create_account("bodies");
     let r = ts
         .post(TOKEN_PATH)
-        .header(
-            "Content-Type",
-            "application/x-www-form-urlencoded;charset=UTF-8",
-        )
+        .header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
         .body(creds_form(&a))
         .send();
     assert_token_response(&r, 3600);
@@ -143,18 +120,10 @@ fn form_with_charset_and_json_bodies_are_accepted() {
 fn text_plain_and_non_string_json_are_invalid_request() {
     let ts = TestServer::start();
     let a = ts.create_account("bad bodies");
-    let r = ts
-        .post(TOKEN_PATH)
-        .header("Content-Type", "text/plain")
-        .body(creds_form(&a))
-        .send();
+    let r = ts.post(TOKEN_PATH).header("Content-Type", "text/plain").body(creds_form(&a)).send();
     assert_oauth_error(&r, 400, "invalid_request");
     let body = json!({"grant_type": CC_GRANT, "client_id": a.client_id, "client_secret": 42});
-    assert_oauth_error(
-        &ts.post(TOKEN_PATH).json(&body).send(),
-        400,
-        "invalid_request",
-    );
+    assert_oauth_error(&ts.post(TOKEN_PATH).json(&body).send(), 400, "invalid_request");
 }
 
 #[test]
@@ -162,10 +131,7 @@ fn scope_defaults_to_the_clients_and_may_not_exceed_it() {
     let ts = TestServer::start();
     let a = ts.create_account("scope");
     let (id, secret) = (&a.client_id, &a.secret);
-    assert_eq!(
-        token_basic(&ts, id, secret, CC).json()["scope"],
-        "APPLICATION"
-    );
+    assert_eq!(token_basic(&ts, id, secret, CC).json()["scope"], "APPLICATION");
     let asked = token_basic(&ts, id, secret, &format!("{CC}&scope=APPLICATION"));
     assert_token_response(&asked, 3600);
     let r = token_basic(&ts, id, secret, &format!("{CC}&scope=SYSTEM_ADMIN"));
@@ -191,10 +157,9 @@ fn malformed_token_requests_are_invalid_request() {
 fn other_grants_are_unsupported_grant_type() {
     let ts = TestServer::start();
     let a = ts.create_account("grants");
-    for grant in [
-        "grant_type=password&username=admin&password=x",
-        "grant_type=authorization_code&code=abc",
-    ] {
+    for grant in
+        ["grant_type=password&username=admin&password=x", "grant_type=authorization_code&code=abc"]
+    {
         let r = token_basic(&ts, &a.client_id, &a.secret, grant);
         assert_oauth_error(&r, 400, "unsupported_grant_type");
     }
@@ -211,11 +176,7 @@ fn bad_client_credentials_are_invalid_client() {
     assert_oauth_error(&r, 401, "invalid_client");
     assert!(r.header("WWW-Authenticate").is_some());
     let post = format!("{CC}&client_id={}&client_secret=nope", a.client_id);
-    assert_oauth_error(
-        &ts.post(TOKEN_PATH).form(&post).send(),
-        401,
-        "invalid_client",
-    );
+    assert_oauth_error(&ts.post(TOKEN_PATH).form(&post).send(), 401, "invalid_client");
     let none = ts.post(TOKEN_PATH).form(CC).send();
     assert_oauth_error(&none, 401, "invalid_client");
 }
@@ -228,10 +189,7 @@ fn unknown_client_and_wrong_secret_answer_byte_identically() {
     let unknown = token_basic(&ts, UNKNOWN_CLIENT, "bad-secret", CC);
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong.body, unknown.body);
-    assert_eq!(
-        wrong.header("WWW-Authenticate"),
-        unknown.header("WWW-Authenticate")
-    );
+    assert_eq!(wrong.header("WWW-Authenticate"), unknown.header("WWW-Authenticate"));
 }
 
 #[test]
@@ -288,10 +246,7 @@ fn bearer_token_reads_the_crowd_user_entity() {
     add_user(&ts, "bob", "pw");
     let a = ts.create_account("reader");
     let tok = ts.token(&a.client_id, &a.secret);
-    let r = ts
-        .get("/rest/usermanagement/1/user?username=bob")
-        .bearer(&tok)
-        .send();
+    let r = ts.get("/rest/usermanagement/1/user?username=bob").bearer(&tok).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
     let u = r.json();
@@ -299,10 +254,7 @@ fn bearer_token_reads_the_crowd_user_entity() {
     assert_eq!(u["key"], "1:bob");
     assert_eq!(u["active"], true);
     assert_eq!(u["email"], "bob@example.com");
-    assert_eq!(
-        u["link"]["href"],
-        format!("{}/rest/usermanagement/1/user?username=bob", ts.url())
-    );
+    assert_eq!(u["link"]["href"], format!("{}/rest/usermanagement/1/user?username=bob", ts.url()));
     let r = ts.get(USER_PATH).bearer(&tok).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "admin");
@@ -315,10 +267,7 @@ fn unknown_user_is_user_not_found() {
     let ts = TestServer::start();
     let a = ts.create_account("reader");
     let tok = ts.token(&a.client_id, &a.secret);
-    let r = ts
-        .get("/rest/usermanagement/1/user?username=nobody")
-        .bearer(&tok)
-        .send();
+    let r = ts.get("/rest/usermanagement/1/user?username=nobody").bearer(&tok).send();
     assert_crowd_error(&r, 404, "USER_NOT_FOUND");
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
 }
@@ -384,10 +333,7 @@ fn usermanagement_authenticates_before_routing() {
     let ts = TestServer::start();
     let a = ts.create_account("routing");
     let tok = ts.token(&a.client_id, &a.secret);
-    let r = ts
-        .get("/rest/usermanagement/1/no-such-thing")
-        .bearer(&tok)
-        .send();
+    let r = ts.get("/rest/usermanagement/1/no-such-thing").bearer(&tok).send();
     assert_eq!(r.status, 404, "{}", r.text());
     let r = ts.get("/rest/usermanagement/1/no-such-thing").send();
     assert_eq!(r.status, 401, "{}", r.text());
@@ -408,10 +354,7 @@ fn introspection_describes_a_live_token_to_its_client() {
     assert_eq!(i["active"], true);
     assert_eq!(i["scope"], "APPLICATION");
     assert_eq!(i["client_id"], a.client_id.as_str());
-    assert!(i["token_type"]
-        .as_str()
-        .unwrap()
-        .eq_ignore_ascii_case("bearer"));
+    assert!(i["token_type"].as_str().unwrap().eq_ignore_ascii_case("bearer"));
     assert_eq!(i["sub"], a.json["name"]);
     assert!(i["jti"].as_str().is_some_and(|j| !j.is_empty()));
     let (exp, iat) = (i["exp"].as_u64().unwrap(), i["iat"].as_u64().unwrap());
@@ -419,10 +362,7 @@ fn introspection_describes_a_live_token_to_its_client() {
     // client_secret_post works too.
     let r = ts
         .post(INTROSPECT_PATH)
-        .form(&format!(
-            "token={tok}&client_id={}&client_secret={}",
-            a.client_id, a.secret
-        ))
+        .form(&format!("token={tok}&client_id={}&client_secret={}", a.client_id, a.secret))
         .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), i);
@@ -473,10 +413,7 @@ fn introspection_with_bad_caller_credentials_is_invalid_client() {
     assert_oauth_error(&r, 401, "invalid_client");
     let r = introspect(&ts, ADMIN, "wrong-password", &tok);
     assert_oauth_error(&r, 401, "invalid_client");
-    let r = ts
-        .post(INTROSPECT_PATH)
-        .form(&format!("token={tok}"))
-        .send();
+    let r = ts.post(INTROSPECT_PATH).form(&format!("token={tok}")).send();
     assert_oauth_error(&r, 401, "invalid_client");
 }
 
@@ -598,16 +535,10 @@ fn rotation_and_client_lookup_are_for_admins_only() {
     let r = ts.post(&path).send();
     assert_eq!(r.status, 401, "{}", r.text());
     let client_path = format!("/rest/oauth2/latest/client/{}", a.config_id);
-    assert_eq!(
-        ts.get(&client_path).basic("bob", "bob-pw").send().status,
-        403
-    );
+    assert_eq!(ts.get(&client_path).basic("bob", "bob-pw").send().status, 403);
     assert_eq!(ts.get(&client_path).send().status, 401);
     // Nothing rotated.
-    assert!(get_client(&ts, &a.config_id)
-        .json()
-        .get("rotatedClientId")
-        .is_none());
+    assert!(get_client(&ts, &a.config_id).json().get("rotatedClientId").is_none());
     ts.token(&a.client_id, &a.secret);
 }
 
@@ -617,10 +548,8 @@ fn both_pairs_work_during_the_grace_and_old_tokens_stay_valid() {
     let a = ts.create_account("grace");
     let before = ts.token(&a.client_id, &a.secret);
     let c = rotate(&ts, &a.client_id).json();
-    let (new_id, new_secret) = (
-        c["clientId"].as_str().unwrap(),
-        c["clientSecret"].as_str().unwrap(),
-    );
+    let (new_id, new_secret) =
+        (c["clientId"].as_str().unwrap(), c["clientSecret"].as_str().unwrap());
     assert_eq!(ts.bearer_status(&before), 200);
     let old_tok = ts.token(&a.client_id, &a.secret);
     let new_tok = ts.token(new_id, new_secret);
@@ -635,10 +564,8 @@ fn old_pair_stops_after_the_default_grace() {
     let ts = TestServer::start();
     let a = ts.create_account("grace24");
     let c = rotate(&ts, &a.client_id).json();
-    let (new_id, new_secret) = (
-        c["clientId"].as_str().unwrap(),
-        c["clientSecret"].as_str().unwrap(),
-    );
+    let (new_id, new_secret) =
+        (c["clientId"].as_str().unwrap(), c["clientSecret"].as_str().unwrap());
     ts.advance_clock(Duration::from_secs(24 * 3600 + 1));
     let r = token_basic(&ts, &a.client_id, &a.secret, CC);
     assert_oauth_error(&r, 401, "invalid_client");
@@ -659,14 +586,8 @@ fn rotation_grace_is_configurable() {
     ts.advance_clock(Duration::from_secs(31));
     let r = token_basic(&ts, &a.client_id, &a.secret, CC);
     assert_oauth_error(&r, 401, "invalid_client");
-    ts.token(
-        c["clientId"].as_str().unwrap(),
-        c["clientSecret"].as_str().unwrap(),
-    );
-    assert!(get_client(&ts, &a.config_id)
-        .json()
-        .get("rotatedClientId")
-        .is_none());
+    ts.token(c["clientId"].as_str().unwrap(), c["clientSecret"].as_str().unwrap());
+    assert!(get_client(&ts, &a.config_id).json().get("rotatedClientId").is_none());
 }
 
 #[test]
@@ -683,10 +604,7 @@ fn second_rotation_ends_the_first_old_pair_at_once() {
     let r = token_basic(&ts, &a.client_id, &a.secret, CC);
     assert_oauth_error(&r, 401, "invalid_client");
     ts.token(mid_id, mid_secret);
-    ts.token(
-        second["clientId"].as_str().unwrap(),
-        second["clientSecret"].as_str().unwrap(),
-    );
+    ts.token(second["clientId"].as_str().unwrap(), second["clientSecret"].as_str().unwrap());
 }
 
 #[test]
@@ -720,15 +638,9 @@ fn rotation_resets_last_rotated_and_expiry_and_shows_the_new_client_id() {
             .as_secs()
     };
     let rotated_by = ms(&m1["lastRotatedAt"]) - ms(&m0["lastRotatedAt"]);
-    assert!(
-        (2 * 86_400..2 * 86_400 + 60).contains(&rotated_by),
-        "{m0} {m1}"
-    );
+    assert!((2 * 86_400..2 * 86_400 + 60).contains(&rotated_by), "{m0} {m1}");
     let expiry_by = ms(&m1["expiryDate"]) - ms(&m0["expiryDate"]);
-    assert!(
-        (2 * 86_400..2 * 86_400 + 60).contains(&expiry_by),
-        "{m0} {m1}"
-    );
+    assert!((2 * 86_400..2 * 86_400 + 60).contains(&expiry_by), "{m0} {m1}");
     assert_eq!(ms(&m1["expiryDate"]) - ms(&m1["lastRotatedAt"]), 2_592_000);
 }
 
@@ -753,10 +665,7 @@ fn restart_keeps_accounts_clients_and_live_tokens() {
             get_account(&ts, acct.id)["authMethods"][0]["clientId"],
             acct.client_id.as_str()
         );
-        assert_eq!(
-            get_client(&ts, &acct.config_id).json()["clientSecret"],
-            acct.secret.as_str()
-        );
+        assert_eq!(get_client(&ts, &acct.config_id).json()["clientSecret"], acct.secret.as_str());
     }
 }
 
@@ -767,10 +676,7 @@ fn restart_keeps_a_rotation_in_grace() {
     let c = rotate(&ts, &a.client_id).json();
     ts.restart();
     ts.token(&a.client_id, &a.secret);
-    ts.token(
-        c["clientId"].as_str().unwrap(),
-        c["clientSecret"].as_str().unwrap(),
-    );
+    ts.token(c["clientId"].as_str().unwrap(), c["clientSecret"].as_str().unwrap());
     assert_eq!(get_client(&ts, &a.config_id).json(), c);
 }
 
@@ -872,8 +778,15 @@ fn malformed_basic_header_is_invalid_client() {
 fn empty_bearer_is_invalid_token() {
     let ts = TestServer::start();
     for header in ["Bearer", "Bearer "] {
-        let r = ts.get("/rest/usermanagement/1/user?username=admin").header("Authorization", header).send();
+        let r = ts
+            .get("/rest/usermanagement/1/user?username=admin")
+            .header("Authorization", header)
+            .send();
         assert_eq!(r.status, 401, "{header:?}");
-        assert_eq!(r.header("WWW-Authenticate"), Some("Bearer error=\"invalid_token\""), "{header:?}");
+        assert_eq!(
+            r.header("WWW-Authenticate"),
+            Some("Bearer error=\"invalid_token\""),
+            "{header:?}"
+        );
     }
 }

@@ -22,7 +22,8 @@ fn venv_python() -> PathBuf {
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
         return python;
     }
-    let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
+    let ok =
+        Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
     assert!(ok.success(), "python3 -m venv failed");
     let ok = Command::new(&python)
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
@@ -39,7 +40,8 @@ fn authlib_and_requests_work_unchanged() {
     let python = venv_python();
     let ts = TestServer::start();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/real_clients.py");
-    let out = Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
+    let out =
+        Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "python real-client checks failed:\n{stdout}\n{stderr}");

@@ -27,10 +27,7 @@ fn readme_flow_create_account_get_token_call_api() {
     assert_eq!(body["scope"], "APPLICATION");
     let token = body["access_token"].as_str().unwrap();
 
-    let r = ts
-        .get("/crowd/rest/usermanagement/1/user?username=admin")
-        .bearer(token)
-        .send();
+    let r = ts.get("/crowd/rest/usermanagement/1/user?username=admin").bearer(token).send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "admin");
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
@@ -53,10 +50,7 @@ fn binary_serves_and_stops_on_sigterm() {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut logged_password = None;
     let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
+        let line = lines.next().expect("server exited before listening").unwrap();
         if let Some(p) = line.split("with password ").nth(1) {
             logged_password = p.split(' ').next().map(String::from);
         }
@@ -74,16 +68,9 @@ fn binary_serves_and_stops_on_sigterm() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(
-            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            std::fs::metadata(dir.path().join("secret.key"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
+            std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode() & 0o777,
             0o600
         );
     }
@@ -97,32 +84,22 @@ fn binary_serves_and_stops_on_sigterm() {
             format!("admin:{password}")
         )
     );
-    let r = conn
-        .send("GET", SA_PATH, &[("Authorization", &auth)], b"")
-        .unwrap();
+    let r = conn.send("GET", SA_PATH, &[("Authorization", &auth)], b"").unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "exit status {exit:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
-    assert!(
-        !rest.iter().any(|l| l.contains(&password)),
-        "password logged again: {rest:?}"
-    );
+    assert!(!rest.iter().any(|l| l.contains(&password)), "password logged again: {rest:?}");
 }
 
 #[test]
 fn help_explains_every_option() {
-    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_throng")).args(["serve", "--help"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for flag in [
@@ -136,10 +113,7 @@ fn help_explains_every_option() {
     ] {
         assert!(text.contains(flag), "{flag} missing from help:\n{text}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_throng")).arg("--help").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout).unwrap().contains("serve"));
 }

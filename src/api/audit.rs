@@ -35,14 +35,5 @@ pub fn events(app: &App, req: &Request) -> Result<Response> {
             remote_address: r.remote,
         })
         .collect();
-    Ok(Response::json(
-        200,
-        &Page {
-            start,
-            limit,
-            size: values.len(),
-            is_last_page,
-            values,
-        },
-    ))
+    Ok(Response::json(200, &Page { start, limit, size: values.len(), is_last_page, values }))
 }

@@ -67,11 +67,8 @@ fn crowd(err: &Error) -> Response {
                 .header("Allow", allowed.join(", "))
         }
         Error::Unauthenticated(scheme) => {
-            let challenge = if *scheme == Scheme::Bearer {
-                BEARER_INVALID
-            } else {
-                BASIC_CHALLENGE
-            };
+            let challenge =
+                if *scheme == Scheme::Bearer { BEARER_INVALID } else { BASIC_CHALLENGE };
             crowd_body(
                 401,
                 "PERMISSION_DENIED",
@@ -80,23 +77,17 @@ fn crowd(err: &Error) -> Response {
             .header("WWW-Authenticate", challenge)
         }
         Error::Forbidden(m) => crowd_body(403, "PERMISSION_DENIED", m),
-        Error::InvalidToken => crowd_body(
-            401,
-            "PERMISSION_DENIED",
-            "The access token is invalid, expired or revoked",
-        )
-        .header("WWW-Authenticate", BEARER_INVALID),
+        Error::InvalidToken => {
+            crowd_body(401, "PERMISSION_DENIED", "The access token is invalid, expired or revoked")
+                .header("WWW-Authenticate", BEARER_INVALID)
+        }
         Error::OAuth { description, .. } => crowd_body(400, "ILLEGAL_ARGUMENT", description),
         Error::Internal(_) => crowd_body(500, "OPERATION_FAILED", "Internal server error"),
     }
 }
 
 fn oauth_body(status: u16, code: &str, description: &str) -> Response {
-    Response::json(
-        status,
-        &json!({ "error": code, "error_description": description }),
-    )
-    .no_store()
+    Response::json(status, &json!({ "error": code, "error_description": description })).no_store()
 }
 
 fn oauth(err: &Error) -> Response {
@@ -123,12 +114,10 @@ fn oauth(err: &Error) -> Response {
         Error::NotFound(..) | Error::RouteNotFound => {
             oauth_body(404, "invalid_request", "no such endpoint")
         }
-        Error::InvalidToken => oauth_body(
-            401,
-            "invalid_token",
-            "The access token is invalid, expired or revoked",
-        )
-        .header("WWW-Authenticate", BEARER_INVALID),
+        Error::InvalidToken => {
+            oauth_body(401, "invalid_token", "The access token is invalid, expired or revoked")
+                .header("WWW-Authenticate", BEARER_INVALID)
+        }
         Error::Internal(_) => oauth_body(500, "server_error", "internal server error"),
     }
 }

@@ -53,10 +53,7 @@ pub fn finish(which: Api, response: Response) -> Response {
 pub fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
     let name = admin::authenticate(app, basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))?;
-    Ok(Actor {
-        name,
-        remote: req.remote.clone(),
-    })
+    Ok(Actor { name, remote: req.remote.clone() })
 }
 
 /// Atlassian's paged collection: `{"start","limit","size","isLastPage","values"}`.

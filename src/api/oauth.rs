@@ -26,7 +26,10 @@ fn client_credentials<'a>(
     if req.has_auth_scheme("basic") {
         // RFC 6749 §5.2: a failed attempt through the Authorization header is invalid_client.
         let Some((id, secret)) = basic else {
-            return Err(Error::oauth(OAuthCode::InvalidClient, "malformed Basic authorization header"));
+            return Err(Error::oauth(
+                OAuthCode::InvalidClient,
+                "malformed Basic authorization header",
+            ));
         };
         if post_secret.is_some() {
             return Err(Error::oauth(

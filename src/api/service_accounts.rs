@@ -106,8 +106,7 @@ fn account_view(app: &App, a: &ServiceAccountRecord) -> Result<AccountView> {
 }
 
 fn parse_id(id: &str) -> Result<u64> {
-    id.parse()
-        .map_err(|_| Error::NotFound(Resource::ServiceAccount, id.to_string()))
+    id.parse().map_err(|_| Error::NotFound(Resource::ServiceAccount, id.to_string()))
 }
 
 pub fn create(app: &App, req: &Request) -> Result<Response> {
@@ -120,37 +119,21 @@ pub fn create(app: &App, req: &Request) -> Result<Response> {
     )?;
     let description = accounts::validate_description(body.description.as_deref().unwrap_or(""))?;
     let scopes = accounts::validate_scopes(
-        &body
-            .scopes
-            .ok_or_else(|| Error::bad_request("scopes is required"))?,
+        &body.scopes.ok_or_else(|| Error::bad_request("scopes is required"))?,
     )?;
-    let expiry = body
-        .expiry_duration
-        .ok_or_else(|| Error::bad_request("expiryDuration is required"))?;
+    let expiry =
+        body.expiry_duration.ok_or_else(|| Error::bad_request("expiryDuration is required"))?;
     let expiry = accounts::validate_expiry(expiry.as_i128().unwrap_or(0))?;
     let created = accounts::create(
         app,
         &actor,
-        NewAccount {
-            display_name,
-            description,
-            scopes,
-            expiry_duration: expiry,
-        },
+        NewAccount { display_name, description, scopes, expiry_duration: expiry },
     )?;
-    let v = view(
-        app,
-        &created.account,
-        Some(&created.client),
-        Some(created.secret),
-    );
+    let v = view(app, &created.account, Some(&created.client), Some(created.secret));
     Ok(Response::json(201, &v)
         .header(
             "Location",
-            format!(
-                "{}/rest/service-accounts/latest/service-accounts/{}",
-                app.base_url, v.id
-            ),
+            format!("{}/rest/service-accounts/latest/service-accounts/{}", app.base_url, v.id),
         )
         .no_store())
 }
@@ -165,16 +148,10 @@ pub fn update(app: &App, req: &Request, id: &str) -> Result<Response> {
     let actor = admin_actor(app, req)?;
     let id = parse_id(id)?;
     let body: UpdateBody = req.json()?;
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(accounts::validate_display_name)
-        .transpose()?;
-    let description = body
-        .description
-        .as_deref()
-        .map(accounts::validate_description)
-        .transpose()?;
+    let display_name =
+        body.display_name.as_deref().map(accounts::validate_display_name).transpose()?;
+    let description =
+        body.description.as_deref().map(accounts::validate_description).transpose()?;
     let account = accounts::update(app, &actor, id, display_name, description)?;
     Ok(Response::json(200, &account_view(app, &account)?))
 }
@@ -193,24 +170,10 @@ pub fn search(app: &App, req: &Request) -> Result<Response> {
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
         Some(v) => {
-            return Err(Error::bad_request(format!(
-                "active must be true or false, not '{v}'"
-            )))
+            return Err(Error::bad_request(format!("active must be true or false, not '{v}'")))
         }
     };
     let (accounts_page, is_last_page) = app.store.service_accounts_page(active, start, limit)?;
-    let values = accounts_page
-        .iter()
-        .map(|a| account_view(app, a))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Response::json(
-        200,
-        &Page {
-            start,
-            limit,
-            size: values.len(),
-            is_last_page,
-            values,
-        },
-    ))
+    let values = accounts_page.iter().map(|a| account_view(app, a)).collect::<Result<Vec<_>>>()?;
+    Ok(Response::json(200, &Page { start, limit, size: values.len(), is_last_page, values }))
 }

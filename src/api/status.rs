@@ -5,8 +5,5 @@ use crate::error::Result;
 use crate::http::Response;
 
 pub fn get(_app: &App) -> Result<Response> {
-    Ok(Response::json_bytes(
-        200,
-        br#"{"state":"RUNNING"}"#.to_vec(),
-    ))
+    Ok(Response::json_bytes(200, br#"{"state":"RUNNING"}"#.to_vec()))
 }

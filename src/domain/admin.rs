@@ -57,14 +57,8 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>) -> Result<String> {
         Some(u) if password_ok && u.active => u,
         _ => return Err(Error::Unauthenticated(Scheme::Basic)),
     };
-    if !app
-        .store
-        .is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)?
-    {
-        return Err(Error::Forbidden(format!(
-            "user '{}' is not a Crowd administrator",
-            user.name
-        )));
+    if !app.store.is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)? {
+        return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }
     let mut cache = app.admins.verified.lock().expect("admin cache");
     if cache.len() >= CACHE_MAX {

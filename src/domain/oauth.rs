@@ -55,11 +55,13 @@ pub fn authenticate_client(
     match app.clients.verify(id, secret, now) {
         Some(entry) => Ok(entry),
         None => {
-            let who = Actor {
-                name: "anonymous".into(),
-                remote: remote.into(),
-            };
-            app.writer.audit(who.record(now, Action::ClientAuthenticationFailed, &audit_target(app, id), ""));
+            let who = Actor { name: "anonymous".into(), remote: remote.into() };
+            app.writer.audit(who.record(
+                now,
+                Action::ClientAuthenticationFailed,
+                &audit_target(app, id),
+                "",
+            ));
             Err(invalid_client())
         }
     }
@@ -72,7 +74,10 @@ fn audit_target(app: &App, presented: &str) -> String {
     if app.clients.secret(presented).is_some() {
         presented.to_string()
     } else {
-        format!("unknown client id (sha256 {})", &crypto::hex(&crypto::sha256(presented.as_bytes()))[..12])
+        format!(
+            "unknown client id (sha256 {})",
+            &crypto::hex(&crypto::sha256(presented.as_bytes()))[..12]
+        )
     }
 }
 
@@ -93,10 +98,7 @@ pub fn issue(
 ) -> Result<Issued> {
     match grant_type {
         None | Some("") => {
-            return Err(Error::oauth(
-                OAuthCode::InvalidRequest,
-                "grant_type is required",
-            ))
+            return Err(Error::oauth(OAuthCode::InvalidRequest, "grant_type is required"))
         }
         Some(GRANT_CLIENT_CREDENTIALS) => {}
         Some(_) => {
@@ -118,11 +120,7 @@ pub fn issue(
         ttl,
     );
     app.writer.token(claims.record());
-    Ok(Issued {
-        access_token,
-        expires_in: ttl,
-        scope: granted,
-    })
+    Ok(Issued { access_token, expires_in: ttl, scope: granted })
 }
 
 /// RFC 6749 §3.3: a space-delimited list, each within the client's scopes; none requested
@@ -200,9 +198,7 @@ pub fn authenticate_caller(
         if !is_client_id_shaped(id) {
             return match admin::authenticate(app, Some((id, secret))) {
                 Ok(name) => Ok(Caller::Admin(name)),
-                Err(Error::Forbidden(_) | Error::Unauthenticated(_)) => {
-                    Err(invalid_client())
-                }
+                Err(Error::Forbidden(_) | Error::Unauthenticated(_)) => Err(invalid_client()),
                 Err(e) => Err(e),
             };
         }
@@ -211,10 +207,7 @@ pub fn authenticate_caller(
 }
 
 fn is_client_id_shaped(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// RFC 7662: the claims of a live token the caller may see, else `None` (`{"active":false}`).
@@ -223,11 +216,7 @@ pub fn introspect(app: &App, caller: &Caller, token: &str) -> Option<(Claims, St
     if !caller.may_see(&claims) {
         return None;
     }
-    let subject = app
-        .clients
-        .client(&claims.cfg)
-        .map(|c| c.subject.clone())
-        .unwrap_or_default();
+    let subject = app.clients.client(&claims.cfg).map(|c| c.subject.clone()).unwrap_or_default();
     Some((claims, subject))
 }
 
@@ -240,10 +229,7 @@ pub fn revoke(app: &App, caller: &Caller, token: &str, remote: &str) -> Result<(
     if !caller.may_see(&claims) {
         return Ok(());
     }
-    let actor = Actor {
-        name: caller.name().to_string(),
-        remote: remote.into(),
-    };
+    let actor = Actor { name: caller.name().to_string(), remote: remote.into() };
     let record = actor.record(
         app.clock.now_ms(),
         Action::TokenRevoked,
@@ -264,10 +250,7 @@ mod tests {
         let allowed = vec!["APPLICATION".to_string()];
         assert_eq!(grant_scope(&allowed, None).unwrap(), "APPLICATION");
         assert_eq!(grant_scope(&allowed, Some("")).unwrap(), "APPLICATION");
-        assert_eq!(
-            grant_scope(&allowed, Some("APPLICATION APPLICATION")).unwrap(),
-            "APPLICATION"
-        );
+        assert_eq!(grant_scope(&allowed, Some("APPLICATION APPLICATION")).unwrap(), "APPLICATION");
         assert!(grant_scope(&allowed, Some("SYSTEM_ADMIN")).is_err());
         assert!(grant_scope(&allowed, Some("application")).is_err());
     }

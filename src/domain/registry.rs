@@ -45,10 +45,7 @@ pub struct ClientRegistry {
 fn sha_from_hex(h: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = h
-            .get(2 * i..2 * i + 2)
-            .and_then(|b| u8::from_str_radix(b, 16).ok())
-            .unwrap_or(0);
+        *o = h.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()).unwrap_or(0);
     }
     out
 }
@@ -118,21 +115,11 @@ impl ClientRegistry {
     }
 
     pub fn secret(&self, client_id: &str) -> Option<Arc<SecretEntry>> {
-        self.maps
-            .read()
-            .expect("registry lock")
-            .secrets
-            .get(client_id)
-            .cloned()
+        self.maps.read().expect("registry lock").secrets.get(client_id).cloned()
     }
 
     pub fn client(&self, id: &str) -> Option<Arc<ClientState>> {
-        self.maps
-            .read()
-            .expect("registry lock")
-            .clients
-            .get(id)
-            .cloned()
+        self.maps.read().expect("registry lock").clients.get(id).cloned()
     }
 
     /// Checks a presented secret in constant time. Unknown client ids still cost one hash and

@@ -60,9 +60,7 @@ pub fn validate_description(v: &str) -> Result<String> {
 
 pub fn validate_scopes(scopes: &[String]) -> Result<Vec<String>> {
     if scopes.len() != 1 || scopes[0] != APPLICATION_SCOPE {
-        return Err(Error::bad_request(format!(
-            "scopes must be [\"{APPLICATION_SCOPE}\"]"
-        )));
+        return Err(Error::bad_request(format!("scopes must be [\"{APPLICATION_SCOPE}\"]")));
     }
     Ok(scopes.to_vec())
 }
@@ -139,11 +137,7 @@ pub fn create(app: &App, actor: &Actor, new: NewAccount) -> Result<Created> {
         },
         |(account, client)| Change::Upsert(client.clone(), account.name.clone()),
     )?;
-    Ok(Created {
-        account,
-        client,
-        secret,
-    })
+    Ok(Created { account, client, secret })
 }
 
 pub fn get(app: &App, id: u64) -> Result<ServiceAccountRecord> {
@@ -180,14 +174,7 @@ pub fn update(
             }
             Ok(())
         },
-        |a| {
-            actor.record(
-                now,
-                Action::ServiceAccountUpdated,
-                &a.name,
-                format!("id={}", a.id),
-            )
-        },
+        |a| actor.record(now, Action::ServiceAccountUpdated, &a.name, format!("id={}", a.id)),
     )
 }
 
@@ -197,12 +184,7 @@ pub fn archive(app: &App, actor: &Actor, id: u64) -> Result<ServiceAccountRecord
     let (account, _) = app.clients.mutate(
         || {
             app.store.archive_service_account(id, now, |a| {
-                actor.record(
-                    now,
-                    Action::ServiceAccountArchived,
-                    &a.name,
-                    format!("id={}", a.id),
-                )
+                actor.record(now, Action::ServiceAccountArchived, &a.name, format!("id={}", a.id))
             })
         },
         |(account, _)| Change::Remove(account.oauth_client_id.clone()),
@@ -315,11 +297,7 @@ pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRe
 /// The name tokens of `client` are issued to.
 fn subject_for(app: &App, client: &OAuthClientRecord) -> String {
     let ClientOwner::ServiceAccount { id } = client.owner;
-    app.store
-        .service_account(id)
-        .ok()
-        .flatten()
-        .map_or_else(|| client.name.clone(), |a| a.name)
+    app.store.service_account(id).ok().flatten().map_or_else(|| client.name.clone(), |a| a.name)
 }
 
 pub fn client(app: &App, id: &str) -> Result<OAuthClientRecord> {

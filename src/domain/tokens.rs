@@ -68,14 +68,7 @@ pub fn mint(
     let tag = keys.token_tag(token.as_bytes());
     token.push('.');
     token.push_str(&crypto::b64url(tag.as_ref()));
-    let claims = Claims {
-        jti,
-        cfg: cfg.into(),
-        cid: cid.into(),
-        scope: scope.into(),
-        iat,
-        exp,
-    };
+    let claims = Claims { jti, cfg: cfg.into(), cid: cid.into(), scope: scope.into(), iat, exp };
     (token, claims)
 }
 
@@ -104,9 +97,7 @@ pub struct RevokedSet {
 
 impl RevokedSet {
     pub fn load(entries: Vec<(String, u64)>) -> RevokedSet {
-        RevokedSet {
-            ids: RwLock::new(entries.into_iter().collect()),
-        }
+        RevokedSet { ids: RwLock::new(entries.into_iter().collect()) }
     }
 
     pub fn contains(&self, jti: &str) -> bool {
@@ -120,10 +111,7 @@ impl RevokedSet {
 
     /// Forgets revocations whose tokens have expired anyway.
     pub fn forget_expired(&self, now: u64) {
-        self.ids
-            .write()
-            .expect("revoked lock")
-            .retain(|_, exp| *exp > now);
+        self.ids.write().expect("revoked lock").retain(|_, exp| *exp > now);
     }
 }
 

@@ -24,10 +24,7 @@ pub struct ClientResponse {
 impl ClientResponse {
     /// The first header of that name, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -66,11 +63,7 @@ impl Connection {
         body: &[u8],
     ) -> io::Result<ClientResponse> {
         self.out.clear();
-        write!(
-            self.out,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n",
-            self.host
-        )?;
+        write!(self.out, "{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host)?;
         for (n, v) in headers {
             write!(self.out, "{n}: {v}\r\n")?;
         }
@@ -86,10 +79,7 @@ impl Connection {
     fn read_line(&mut self, line: &mut String) -> io::Result<()> {
         line.clear();
         if self.reader.read_line(line)? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
         }
         Ok(())
     }
@@ -150,10 +140,6 @@ impl Connection {
         } else if close {
             self.reader.read_to_end(&mut body)?;
         }
-        Ok(ClientResponse {
-            status,
-            headers,
-            body,
-        })
+        Ok(ClientResponse { status, headers, body })
     }
 }

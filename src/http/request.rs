@@ -58,9 +58,7 @@ pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
                 let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
                 out.push(byte.ok_or_else(|| Error::bad_request("malformed percent-encoding"))?);
                 i += 2;
@@ -112,11 +110,7 @@ impl<'a> Params<'a> {
             match v {
                 serde_json::Value::String(s) => pairs.push((Cow::Owned(k), Cow::Owned(s))),
                 serde_json::Value::Null => {}
-                _ => {
-                    return Err(Error::bad_request(format!(
-                        "parameter '{k}' must be a string"
-                    )))
-                }
+                _ => return Err(Error::bad_request(format!("parameter '{k}' must be a string"))),
             }
         }
         Ok(Params { pairs })
@@ -128,9 +122,7 @@ impl<'a> Params<'a> {
         for (k, v) in &self.pairs {
             if k == name {
                 if found.is_some() {
-                    return Err(Error::bad_request(format!(
-                        "parameter '{name}' is repeated"
-                    )));
+                    return Err(Error::bad_request(format!("parameter '{name}' is repeated")));
                 }
                 found = Some(v.as_ref());
             }
@@ -147,13 +139,7 @@ impl Request {
     /// The media type of the body, lower-cased, without parameters such as `charset`.
     pub fn media_type(&self) -> Option<String> {
         let ct = self.content_type.as_deref()?;
-        Some(
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase(),
-        )
+        Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
     }
 
     /// Whether the caller asked for JSON responses.
@@ -201,7 +187,8 @@ impl Request {
         if !value.is_object() {
             return Err(Error::bad_request("the JSON body must be an object"));
         }
-        serde_json::from_value(value).map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
     }
 
     /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).
@@ -257,10 +244,7 @@ mod tests {
         assert_eq!(p.single("b").unwrap(), Some("/x"));
         assert_eq!(p.single("c").unwrap(), Some(""));
         assert_eq!(p.single("d").unwrap(), None);
-        assert!(Params::parse_urlencoded("a=1&a=2")
-            .unwrap()
-            .single("a")
-            .is_err());
+        assert!(Params::parse_urlencoded("a=1&a=2").unwrap().single("a").is_err());
         assert!(Params::parse_urlencoded("a=%zz").is_err());
         assert!(Params::parse_urlencoded("a=%ff").is_err());
     }
@@ -275,17 +259,11 @@ mod tests {
 
     #[test]
     fn content_types() {
-        let r = req(
-            None,
-            Some("application/x-www-form-urlencoded; charset=UTF-8"),
-            "x=1",
-        );
+        let r = req(None, Some("application/x-www-form-urlencoded; charset=UTF-8"), "x=1");
         assert_eq!(r.oauth_params().unwrap().single("x").unwrap(), Some("1"));
         let r = req(None, Some("application/json"), r#"{"x":"1","n":null}"#);
         assert_eq!(r.oauth_params().unwrap().single("x").unwrap(), Some("1"));
-        assert!(req(None, Some("application/json"), r#"{"x":1}"#)
-            .oauth_params()
-            .is_err());
+        assert!(req(None, Some("application/json"), r#"{"x":1}"#).oauth_params().is_err());
         assert!(req(None, Some("text/plain"), "x=1").oauth_params().is_err());
         assert_eq!(percent_encode("a b/ü"), "a%20b%2F%C3%BC");
     }

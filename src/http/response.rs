@@ -15,28 +15,17 @@ pub const JSON: &str = "application/json;charset=UTF-8";
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Response { status, headers: Vec::new(), body: Vec::new() }
     }
 
     /// A JSON body from any serialisable value.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
-        Response::json_bytes(
-            status,
-            serde_json::to_vec(value).expect("responses serialise"),
-        )
+        Response::json_bytes(status, serde_json::to_vec(value).expect("responses serialise"))
     }
 
     /// A JSON body already rendered.
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
-        Response {
-            status,
-            headers: vec![("Content-Type", Cow::Borrowed(JSON))],
-            body,
-        }
+        Response { status, headers: vec![("Content-Type", Cow::Borrowed(JSON))], body }
     }
 
     pub fn text(status: u16, text: &str) -> Response {
@@ -59,14 +48,10 @@ impl Response {
     /// `Cache-Control: no-store` and `Pragma: no-cache`, as RFC 6749 §5.1 requires of anything
     /// carrying a token or a secret.
     pub fn no_store(self) -> Response {
-        self.header("Cache-Control", "no-store")
-            .header("Pragma", "no-cache")
+        self.header("Cache-Control", "no-store").header("Pragma", "no-cache")
     }
 
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_ref())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 }

@@ -21,11 +21,7 @@ pub fn split_context(path: &str) -> (&str, &'static str) {
 }
 
 fn segments(path: &str) -> Vec<&str> {
-    split_context(path)
-        .0
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect()
+    split_context(path).0.split('/').filter(|s| !s.is_empty()).collect()
 }
 
 pub fn route(app: &App, req: &Request) -> Response {

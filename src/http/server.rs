@@ -46,11 +46,7 @@ impl HttpServer {
                     .expect("spawn worker")
             })
             .collect();
-        HttpServer {
-            server,
-            workers,
-            stopping,
-        }
+        HttpServer { server, workers, stopping }
     }
 
     /// Stops taking requests and waits for every worker to finish the one it is serving.
@@ -76,10 +72,7 @@ fn worker(server: &tiny_http::Server, app: &App, stopping: &AtomicBool) {
 }
 
 fn header<'a>(rq: &'a tiny_http::Request, name: &'static str) -> Option<&'a str> {
-    rq.headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+    rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
 }
 
 fn serve_one(app: &App, mut rq: tiny_http::Request) {
@@ -97,10 +90,7 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
         content_type: header(&rq, "Content-Type").map(String::from),
         accept: header(&rq, "Accept").map(String::from),
         body: Vec::new(),
-        remote: rq
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
+        remote: rq.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
     };
     let too_large = match rq.body_length() {
         Some(n) if n > max => true,
@@ -131,13 +121,7 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
     if let Err(e) = respond(rq, response, req.method == Method::Head) {
         log::debug!("writing response: {e}");
     }
-    log::debug!(
-        "{:?} {} {} {:?}",
-        req.method,
-        req.path,
-        status,
-        started.elapsed()
-    );
+    log::debug!("{:?} {} {} {:?}", req.method, req.path, status, started.elapsed());
 }
 
 fn respond(rq: tiny_http::Request, r: Response, head: bool) -> std::io::Result<()> {

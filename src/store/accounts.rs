@@ -37,8 +37,7 @@ fn put_client(
     for id in new_ids {
         ids.insert(id, new.id.as_str())?;
     }
-    txn.open_table(OAUTH_CLIENTS)?
-        .insert(new.id.as_str(), encode(new).as_slice())?;
+    txn.open_table(OAUTH_CLIENTS)?.insert(new.id.as_str(), encode(new).as_slice())?;
     Ok(())
 }
 
@@ -51,8 +50,7 @@ impl Store {
     ) -> Result<(ServiceAccountRecord, OAuthClientRecord)> {
         let txn = self.write()?;
         let (account, client) = build(next_id(&txn, "service_account_seq")?);
-        txn.open_table(SERVICE_ACCOUNTS)?
-            .insert(account.id, encode(&account).as_slice())?;
+        txn.open_table(SERVICE_ACCOUNTS)?.insert(account.id, encode(&account).as_slice())?;
         put_client(&txn, None, &client)?;
         audit::append(&txn, audit_record(&account))?;
         txn.commit()?;
@@ -109,8 +107,7 @@ impl Store {
             found.ok_or_else(|| Error::NotFound(Resource::ServiceAccount, id.to_string()))?
         };
         change(&mut account)?;
-        txn.open_table(SERVICE_ACCOUNTS)?
-            .insert(id, encode(&account).as_slice())?;
+        txn.open_table(SERVICE_ACCOUNTS)?.insert(id, encode(&account).as_slice())?;
         audit::append(&txn, audit_record(&account))?;
         txn.commit()?;
         Ok(account)
@@ -137,8 +134,7 @@ impl Store {
         }
         account.active = false;
         account.archived = Some(now);
-        txn.open_table(SERVICE_ACCOUNTS)?
-            .insert(id, encode(&account).as_slice())?;
+        txn.open_table(SERVICE_ACCOUNTS)?.insert(id, encode(&account).as_slice())?;
         let removed: Option<OAuthClientRecord> = {
             let mut clients = txn.open_table(OAUTH_CLIENTS)?;
             let removed = clients.remove(account.oauth_client_id.as_str())?;
@@ -170,10 +166,7 @@ impl Store {
             return Ok(None);
         };
         let clients = txn.open_table(OAUTH_CLIENTS)?;
-        clients
-            .get(cfg.as_str())?
-            .map(|v| decode(v.value()))
-            .transpose()
+        clients.get(cfg.as_str())?.map(|v| decode(v.value())).transpose()
     }
 
     /// Every OAuth client, for building the in-memory registry at start.

@@ -9,8 +9,7 @@ use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 /// Appends `record` within `txn`, giving it the next sequence number.
 pub(crate) fn append(txn: &WriteTransaction, mut record: AuditRecord) -> Result<u64> {
     record.id = next_id(txn, "audit_seq")?;
-    txn.open_table(AUDIT)?
-        .insert(record.id, encode(&record).as_slice())?;
+    txn.open_table(AUDIT)?.insert(record.id, encode(&record).as_slice())?;
     Ok(record.id)
 }
 

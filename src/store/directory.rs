@@ -62,14 +62,10 @@ impl Store {
                 attributes: Default::default(),
             };
             let (g, u) = (group.name.to_lowercase(), user.name.to_lowercase());
-            txn.open_table(GROUPS)?
-                .insert((dir.id, g.as_str()), encode(&group).as_slice())?;
-            txn.open_table(USERS)?
-                .insert((dir.id, u.as_str()), encode(&user).as_slice())?;
-            txn.open_table(GROUP_USERS)?
-                .insert((dir.id, g.as_str(), u.as_str()), ())?;
-            txn.open_table(USER_GROUPS)?
-                .insert((dir.id, u.as_str(), g.as_str()), ())?;
+            txn.open_table(GROUPS)?.insert((dir.id, g.as_str()), encode(&group).as_slice())?;
+            txn.open_table(USERS)?.insert((dir.id, u.as_str()), encode(&user).as_slice())?;
+            txn.open_table(GROUP_USERS)?.insert((dir.id, g.as_str(), u.as_str()), ())?;
+            txn.open_table(USER_GROUPS)?.insert((dir.id, u.as_str(), g.as_str()), ())?;
         }
         txn.commit()?;
         Ok(true)
@@ -92,10 +88,7 @@ impl Store {
         let txn = self.read()?;
         let table = txn.open_table(USERS)?;
         let key = name.to_lowercase();
-        table
-            .get((directory_id, key.as_str()))?
-            .map(|v| decode(v.value()))
-            .transpose()
+        table.get((directory_id, key.as_str()))?.map(|v| decode(v.value())).transpose()
     }
 
     /// The first user of that name across directories, in directory order.
@@ -132,24 +125,14 @@ impl Store {
         let txn = self.write()?;
         {
             let not_found = |r, n: &str| crate::error::Error::NotFound(r, n.to_string());
-            if txn
-                .open_table(USERS)?
-                .get((directory_id, u.as_str()))?
-                .is_none()
-            {
+            if txn.open_table(USERS)?.get((directory_id, u.as_str()))?.is_none() {
                 return Err(not_found(crate::error::Resource::User, user));
             }
-            if txn
-                .open_table(GROUPS)?
-                .get((directory_id, g.as_str()))?
-                .is_none()
-            {
+            if txn.open_table(GROUPS)?.get((directory_id, g.as_str()))?.is_none() {
                 return Err(not_found(crate::error::Resource::Group, group));
             }
-            txn.open_table(GROUP_USERS)?
-                .insert((directory_id, g.as_str(), u.as_str()), ())?;
-            txn.open_table(USER_GROUPS)?
-                .insert((directory_id, u.as_str(), g.as_str()), ())?;
+            txn.open_table(GROUP_USERS)?.insert((directory_id, g.as_str(), u.as_str()), ())?;
+            txn.open_table(USER_GROUPS)?.insert((directory_id, u.as_str(), g.as_str()), ())?;
         }
         txn.commit()?;
         Ok(())

@@ -131,8 +131,7 @@ pub struct SecretCredential {
 impl SecretCredential {
     /// The instant after which this secret no longer authenticates.
     pub fn usable_until(&self) -> Millis {
-        self.retired_until
-            .map_or(self.expires, |r| r.min(self.expires))
+        self.retired_until.map_or(self.expires, |r| r.min(self.expires))
     }
 }
 

@@ -144,9 +144,6 @@ impl Store {
     pub fn token_record(&self, expires: u64, jti: &str) -> Result<Option<TokenRecord>> {
         let txn = self.read()?;
         let table = txn.open_table(TOKENS)?;
-        table
-            .get((expires, jti))?
-            .map(|v| decode(v.value()))
-            .transpose()
+        table.get((expires, jti))?.map(|v| decode(v.value())).transpose()
     }
 }

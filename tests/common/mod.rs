@@ -73,11 +73,7 @@ impl TestServer {
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let server = throng::start(config.clone()).expect("server starts");
-        TestServer {
-            server: Some(server),
-            dir,
-            config,
-        }
+        TestServer { server: Some(server), dir, config }
     }
 
     /// Stops the server and starts a new one on the same data directory (a new port).
@@ -157,10 +153,7 @@ impl TestServer {
 
     /// Status of a bearer call to the usermanagement user resource.
     pub fn bearer_status(&self, token: &str) -> u16 {
-        self.get("/rest/usermanagement/1/user?username=admin")
-            .bearer(token)
-            .send()
-            .status
+        self.get("/rest/usermanagement/1/user?username=admin").bearer(token).send().status
     }
 }
 
@@ -234,13 +227,9 @@ impl Call {
 
     pub fn send(self) -> ClientResponse {
         let mut conn = Connection::connect(self.addr).expect("connect");
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        conn.send(&self.method, &self.path, &headers, &self.body)
-            .expect("request")
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        conn.send(&self.method, &self.path, &headers, &self.body).expect("request")
     }
 }
 

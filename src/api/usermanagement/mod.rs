@@ -25,13 +25,9 @@ fn authenticate(app: &App, req: &Request) -> Result<Caller> {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
         if !claims.scope.split(' ').any(|s| s == APPLICATION_SCOPE) {
-            return Err(Error::Forbidden(
-                "the token lacks the APPLICATION scope".into(),
-            ));
+            return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()));
         }
-        return Ok(Caller {
-            client_id: claims.cid,
-        });
+        return Ok(Caller { client_id: claims.cid });
     }
     Err(Error::Unauthenticated(Scheme::Basic))
 }

@@ -12,11 +12,7 @@ use serde_json::{json, Value};
 pub fn entity(app: &App, req: &Request, u: &UserRecord, with_attributes: bool) -> Result<Value> {
     let base = rest_base(app, req);
     let name_q = percent_encode(&u.name);
-    let directory_name = app
-        .store
-        .directory(u.directory_id)?
-        .map(|d| d.name)
-        .unwrap_or_default();
+    let directory_name = app.store.directory(u.directory_id)?.map(|d| d.name).unwrap_or_default();
     let mut v = json!({
         "expand": "attributes",
         "link": { "href": format!("{base}/user?username={name_q}"), "rel": "self" },
@@ -59,11 +55,6 @@ pub fn get(app: &App, req: &Request) -> Result<Response> {
         .store
         .find_user(name)?
         .ok_or_else(|| Error::NotFound(Resource::User, name.to_string()))?;
-    let body = entity(
-        app,
-        req,
-        &user,
-        expand.split(',').any(|e| e.trim() == "attributes"),
-    )?;
+    let body = entity(app, req, &user, expand.split(',').any(|e| e.trim() == "attributes"))?;
     Ok(Response::json(200, &body))
 }
