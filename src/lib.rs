@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod app;
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod domain;

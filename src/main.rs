@@ -5,7 +5,8 @@ use throng::config::{Config, SERVE_OPTIONS};
 
 fn usage() -> String {
     "throng — a Crowd-compatible identity server in one binary over one database file\n\n\
-     Usage:\n  throng serve [OPTIONS]    run the server\n  throng --help             this text\n  \
+     Usage:\n  throng serve [OPTIONS]    run the server\n  throng bench [OPTIONS]    load-test a token endpoint (throng bench --help)\n  \
+     throng --help             this text\n  \
      throng serve --help       every server option\n\n\
      Logging: set RUST_LOG (e.g. RUST_LOG=debug for one line per request).\n"
         .to_string()
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
             }
             serve(&args[1..])
         }
+        Some("bench") => ExitCode::from(throng::bench::main(&args[1..]) as u8),
         Some("--help" | "-h" | "help") => {
             print!("{}", usage());
             ExitCode::SUCCESS

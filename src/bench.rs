@@ -1,0 +1,414 @@
+//! `throng bench`: the load generator's command line, and the token suite it runs.
+//!
+//! Against any Crowd-compatible token endpoint (`--url`, with client credentials or an admin
+//! who can create a service account), or, by default, against a throng it starts itself as a
+//! child process on a temp data directory, so the server's peak RSS and start-up time can be
+//! read too. The suite: the HTTP ceiling (`GET /status`), issue (client_secret_basic),
+//! validate (bearer `GET …/usermanagement/1/user`), introspect, and a mixed load of one issue
+//! to ten validations. Each row also shows its share of the ceiling, measured in the same run.
+
+use crate::http::client::Connection;
+use crate::loadgen::{self, form_encode, Request, Scenario, Stats};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN_PATH: &str = "/rest/oauth2/latest/token";
+pub const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";
+pub const USER_PATH: &str = "/rest/usermanagement/1/user?username=admin";
+pub const SA_PATH: &str = "/rest/service-accounts/latest/service-accounts";
+pub const SCENARIOS: &[&str] = &["ceiling", "issue", "validate", "introspect", "mixed"];
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub url: Option<String>,
+    pub admin: Option<(String, String)>,
+    pub client: Option<(String, String)>,
+    pub token_path: String,
+    pub connections: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub scenarios: Vec<String>,
+    pub tsv: bool,
+    pub name: String,
+    /// Extra arguments for the `throng serve` child.
+    pub serve_args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            url: None,
+            admin: None,
+            client: None,
+            token_path: TOKEN_PATH.into(),
+            connections: 8,
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+            tsv: false,
+            name: "throng".into(),
+            serve_args: Vec::new(),
+        }
+    }
+}
+
+pub const USAGE: &str = "Usage: throng bench [OPTIONS]
+
+Drives a token endpoint with keep-alive connections and prints requests/s, share of the HTTP
+ceiling (GET /status on the same server) and p50/p90/p99/max latency per scenario.
+
+Without --url it starts `throng serve` on a temp data directory (a child process) and also
+reports the server's peak RSS and its start-up time.
+
+Options:
+  --url URL                server to drive (e.g. http://127.0.0.1:8095 or http://host/crowd)
+  --admin USER:PASSWORD    create a service account there (throng or Crowd 7.0)
+  --client ID:SECRET       use these client credentials instead
+  --token-path PATH        token endpoint path [default: /rest/oauth2/latest/token]
+  --connections N          keep-alive connections [default: 8]
+  --duration D             measured time per scenario [default: 5s]
+  --warmup D               unmeasured time before each scenario [default: 1s]
+  --scenarios LIST         comma-separated, of ceiling,issue,validate,introspect,mixed [default: all]
+  --name NAME              label for --tsv rows [default: throng]
+  --tsv                    print tab-separated rows instead of a table
+  --serve-arg ARG          pass ARG to the `throng serve` child (repeatable)
+";
+
+pub fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    let duration = |v: &str| humantime::parse_duration(v).map_err(|e| format!("'{v}': {e}"));
+    let pair = |v: &str, what: &str| {
+        v.split_once(':')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .ok_or_else(|| format!("{what} must be NAME:SECRET"))
+    };
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--url" => o.url = Some(val()?.trim_end_matches('/').to_string()),
+            "--admin" => o.admin = Some(pair(&val()?, "--admin")?),
+            "--client" => o.client = Some(pair(&val()?, "--client")?),
+            "--token-path" => o.token_path = val()?,
+            "--connections" => {
+                o.connections = val()?
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("--connections: a positive number")?
+            }
+            "--duration" => o.duration = duration(&val()?)?,
+            "--warmup" => o.warmup = duration(&val()?)?,
+            "--scenarios" => {
+                o.scenarios = val()?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if let Some(bad) = o.scenarios.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+                    return Err(format!("unknown scenario '{bad}' (have {})", SCENARIOS.join(",")));
+                }
+            }
+            "--name" => o.name = val()?,
+            "--tsv" => o.tsv = true,
+            "--serve-arg" => o.serve_args.push(val()?),
+            "--bench" => {} // what `cargo bench` passes
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    if o.url.is_some() && o.admin.is_none() && o.client.is_none() {
+        return Err("with --url, give --admin USER:PASSWORD or --client ID:SECRET".into());
+    }
+    Ok(o)
+}
+
+/// A `throng serve` child on a temp data directory, stopped (SIGTERM) and removed on drop.
+pub struct ChildServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    pub admin_password: String,
+    /// From spawn to the first answered `GET /status`.
+    pub cold_start: Duration,
+}
+
+impl ChildServer {
+    /// Starts `exe serve` on `dir` (created if missing) and polls until it answers.
+    pub fn start(exe: &Path, dir: &Path, extra: &[String]) -> Result<ChildServer, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let admin_password = "bench-admin-password".to_string();
+        let started = Instant::now();
+        let mut child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir)
+            .args(extra)
+            .env("THRONG_ADMIN_PASSWORD", &admin_password)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", exe.display()))?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                return Err("the server exited before it was listening".into());
+            };
+            if let Some(u) = line.split("listening on http://").nth(1) {
+                break u.trim().parse::<SocketAddr>().map_err(|e| format!("'{u}': {e}"))?;
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let cold_start = loop {
+            if let Ok(mut c) = Connection::connect(addr) {
+                if c.send("GET", "/status", &[], b"").map(|r| r.status == 200).unwrap_or(false) {
+                    break started.elapsed();
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err("the server did not answer /status within 30s".into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        Ok(ChildServer { child, addr, dir: dir.to_path_buf(), admin_password, cold_start })
+    }
+
+    /// The child's peak resident set size so far (Linux `VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGTERM, then wait.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let nonce: [u8; 8] = crate::crypto::random_bytes();
+        let p = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            crate::crypto::hex(&nonce)
+        ));
+        let _ = std::fs::create_dir_all(&p);
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Sends one request on a fresh connection and checks its status.
+pub fn call(addr: SocketAddr, req: &Request, want: u16) -> Result<Value, String> {
+    let mut conn = Connection::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    let r = req.send(&mut conn).map_err(|e| format!("{} {}: {e}", req.method, req.path))?;
+    if r.status != want {
+        return Err(format!(
+            "{} {}: expected {want}, got {}: {}",
+            req.method,
+            req.path,
+            r.status,
+            r.text()
+        ));
+    }
+    Ok(r.json())
+}
+
+/// Creates a service account with admin Basic credentials; returns (client id, secret).
+pub fn create_client(
+    addr: SocketAddr,
+    prefix: &str,
+    user: &str,
+    password: &str,
+) -> Result<(String, String), String> {
+    let body =
+        json!({"displayName": "bench", "scopes": ["APPLICATION"], "expiryDuration": 2_592_000});
+    let account = call(
+        addr,
+        &Request::post(&format!("{prefix}{SA_PATH}")).basic(user, password).json(&body),
+        201,
+    )?;
+    let m = &account["authMethods"][0];
+    match (m["clientId"].as_str(), m["clientSecret"].as_str()) {
+        (Some(id), Some(secret)) => Ok((id.to_string(), secret.to_string())),
+        _ => Err(format!("service account without credentials: {account}")),
+    }
+}
+
+/// Splits `http://host:port/prefix` into a socket address and the path prefix.
+pub fn parse_url(url: &str) -> Result<(SocketAddr, String), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("'{url}': only http:// URLs"))?;
+    let (hostport, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/').to_string()),
+        None => (rest, String::new()),
+    };
+    let addr = hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("'{hostport}' does not resolve"))?;
+    Ok((addr, prefix))
+}
+
+/// Runs the chosen scenarios against `addr` and returns one row per scenario.
+pub fn run_suite(
+    addr: SocketAddr,
+    prefix: &str,
+    client: (&str, &str),
+    o: &Options,
+) -> Result<Vec<(String, Stats)>, String> {
+    let (id, secret) = client;
+    let issue = Request::post(&format!("{prefix}{}", o.token_path))
+        .basic(id, secret)
+        .form("grant_type=client_credentials");
+    let want = |s: &str| o.scenarios.iter().any(|x| x == s);
+    let needs_token = want("validate") || want("introspect") || want("mixed");
+    let token = if needs_token || want("issue") {
+        call(addr, &issue, 200)?["access_token"]
+            .as_str()
+            .map(String::from)
+            .ok_or("no access_token in the token response")?
+    } else {
+        String::new()
+    };
+    let validate = Request::get(&format!("{prefix}{USER_PATH}")).bearer(&token);
+    let introspect = Request::post(&format!("{prefix}{INTROSPECT_PATH}"))
+        .basic(id, secret)
+        .form(&format!("token={}", form_encode(&token)));
+    if want("validate") || want("mixed") {
+        call(addr, &validate, 200)?;
+    }
+    if want("introspect") && call(addr, &introspect, 200)?["active"] != true {
+        return Err("introspection says the bench token is not active".into());
+    }
+    let mut rows = Vec::new();
+    for name in SCENARIOS.iter().filter(|s| want(s)) {
+        let scenario = match *name {
+            "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
+            "issue" => Scenario::fixed(issue.clone()),
+            "validate" => Scenario::fixed(validate.clone()),
+            "introspect" => Scenario::fixed(introspect.clone()),
+            _ => {
+                let mut cycle = vec![issue.clone()];
+                cycle.extend(std::iter::repeat_n(validate.clone(), 10));
+                Scenario::cycle(cycle)
+            }
+        };
+        eprintln!("{}: running {name} for {:?}…", o.name, o.duration);
+        rows.push((
+            name.to_string(),
+            loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup),
+        ));
+    }
+    Ok(rows)
+}
+
+fn print_rows(o: &Options, rows: &[(String, Stats)]) {
+    if o.tsv {
+        for (name, s) in rows {
+            println!(
+                "{}\t{name}\t{:.0}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{}",
+                o.name,
+                s.req_per_sec(),
+                s.p50().as_secs_f64() * 1e3,
+                s.p90().as_secs_f64() * 1e3,
+                s.p99().as_secs_f64() * 1e3,
+                s.max().as_secs_f64() * 1e3,
+                s.errors()
+            );
+        }
+    } else {
+        let baseline = rows.iter().any(|(n, _)| n == "ceiling").then_some("ceiling");
+        loadgen::print_table(rows, baseline);
+    }
+}
+
+/// `throng bench ARGS`: returns the process exit code.
+pub fn main(args: &[String]) -> i32 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return 0;
+    }
+    let o = match parse_args(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("throng bench: {e}");
+            return 2;
+        }
+    };
+    match run(&o) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("throng bench: {e}");
+            1
+        }
+    }
+}
+
+fn run(o: &Options) -> Result<(), String> {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    if let Some(url) = &o.url {
+        let (addr, prefix) = parse_url(url)?;
+        let client = match (&o.client, &o.admin) {
+            (Some((id, secret)), _) => (id.clone(), secret.clone()),
+            (None, Some((user, pw))) => create_client(addr, &prefix, user, pw)?,
+            (None, None) => unreachable!("checked in parse_args"),
+        };
+        if !o.tsv {
+            println!(
+                "{url}: {} connections, {:?} per scenario, {cpus} CPUs\n",
+                o.connections, o.duration
+            );
+        }
+        let rows = run_suite(addr, &prefix, (&client.0, &client.1), o)?;
+        print_rows(o, &rows);
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = TempDir::new("throng-bench");
+    let mut server = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
+    let (id, secret) = create_client(server.addr, "", "admin", &server.admin_password)?;
+    if !o.tsv {
+        println!(
+            "throng bench: own server at {} (started in {:.1} ms), {} connections, {:?} per scenario, {cpus} CPUs\n",
+            server.addr,
+            server.cold_start.as_secs_f64() * 1e3,
+            o.connections,
+            o.duration
+        );
+    }
+    let rows = run_suite(server.addr, "", (&id, &secret), o)?;
+    print_rows(o, &rows);
+    if !o.tsv {
+        if let Some(kib) = server.peak_rss_kib() {
+            println!("\nserver peak RSS: {:.1} MiB", kib as f64 / 1024.0);
+        }
+    }
+    server.stop();
+    Ok(())
+}
