@@ -126,6 +126,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// On an empty store: the internal directory, `crowd-administrators`, and `admin` in it.
 fn first_start(config: &Config, store: &Store, clock: &Clock) -> Result<()> {
+    // The KDF is slow by design; run it only when there is a first start to do.
+    if store.has_directories()? {
+        return Ok(());
+    }
     let (password, generated) = match &config.admin_password {
         Some(p) => (p.clone(), false),
         None => (crypto::hex(&crypto::random_bytes::<12>()), true),

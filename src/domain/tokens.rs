@@ -12,7 +12,7 @@ use crate::store::records::{AuditRecord, TokenRecord};
 use crate::store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -122,14 +122,21 @@ enum Op {
 }
 
 /// Largest batch one write transaction takes.
-const MAX_BATCH: usize = 8192;
+const MAX_BATCH: usize = 16_384;
+/// How long the writer gathers records before it commits them. Measured on 2 cores under
+/// full issuance: 10 ms cost the writer 9.9 µs of CPU per token, 100 ms 5.1 µs (fixed
+/// per-commit costs: page writes, fdatasync, I/O completion).
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// Records that may wait for the writer; past this, issuing waits for it (back-pressure keeps
+/// memory bounded if the disk falls behind).
+const QUEUE_CAPACITY: usize = 65_536;
 /// Largest number of expired records one purge transaction removes, so it never stalls.
 pub const PURGE_CHUNK: usize = 5000;
 
 /// The write-behind writer: a thread that commits token records and audit events in batches
 /// and purges expired tokens between batches.
 pub struct Writer {
-    tx: Sender<Op>,
+    tx: SyncSender<Op>,
 }
 
 pub struct WriterThread {
@@ -143,7 +150,7 @@ impl Writer {
         purge_interval: Duration,
         revoked: Arc<RevokedSet>,
     ) -> (Writer, WriterThread) {
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
         let handle = std::thread::Builder::new()
             .name("throng-writer".into())
             .spawn(move || run(&store, &rx, &now_secs, purge_interval, &revoked))
@@ -194,7 +201,15 @@ fn run(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        let mut disconnected = false;
         if let Some(op) = first {
+            // Sleep through a window, then take everything queued: one durable commit carries
+            // thousands of records, and the writer wakes a few times a second instead of once
+            // per token (a blocking receive per record cost a context switch each). A flush
+            // (tests, shutdown) skips the wait.
+            if !matches!(op, Op::Flush(_)) {
+                std::thread::sleep(BATCH_WINDOW);
+            }
             let mut next = Some(op);
             while let Some(op) = next.take() {
                 match op {
@@ -203,7 +218,11 @@ fn run(
                     Op::Flush(ack) => acks.push(ack),
                 }
                 if tokens.len() + audits.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
+                    match rx.try_recv() {
+                        Ok(op) => next = Some(op),
+                        Err(TryRecvError::Empty) => {}
+                        Err(TryRecvError::Disconnected) => disconnected = true,
+                    }
                 }
             }
             if !(tokens.is_empty() && audits.is_empty()) {
@@ -215,6 +234,9 @@ fn run(
             for ack in acks.drain(..) {
                 let _ = ack.send(());
             }
+        }
+        if disconnected {
+            return;
         }
         if Instant::now() >= next_purge {
             let now = now_secs();

@@ -71,6 +71,12 @@ impl Store {
         Ok(true)
     }
 
+    /// Whether any directory exists (false only before the first start completed).
+    pub fn has_directories(&self) -> Result<bool> {
+        let txn = self.read()?;
+        Ok(!txn.open_table(DIRECTORIES)?.is_empty()?)
+    }
+
     pub fn directory(&self, id: u64) -> Result<Option<DirectoryRecord>> {
         let txn = self.read()?;
         let table = txn.open_table(DIRECTORIES)?;

@@ -19,6 +19,9 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::path::Path;
 use tables::*;
 
+/// redb page cache.
+pub const CACHE_BYTES: usize = 16 << 20;
+
 pub struct Store {
     db: Database,
 }
@@ -27,8 +30,11 @@ impl Store {
     /// Opens (or creates) the database, creates every table in one transaction and checks
     /// the schema version, refusing a file written by a newer throng.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::create(path)?;
-        let txn = db.begin_write()?;
+        // redb's default page cache is 1 GiB; token records are written once and read by the
+        // purge only, so a small cache keeps the resident size flat however many are issued.
+        let db = Database::builder().set_cache_size(CACHE_BYTES).create(path)?;
+        let mut txn = db.begin_write()?;
+        txn.set_quick_repair(true);
         {
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
@@ -68,8 +74,13 @@ impl Store {
         Ok(self.db.begin_read()?)
     }
 
+    /// A durable write transaction with quick-repair: each commit also saves the allocator
+    /// state, so reopening after a crash (kill -9) is near-instant instead of a walk of the
+    /// whole file. Measured: no visible cost once records are batched.
     pub(crate) fn write(&self) -> Result<WriteTransaction> {
-        Ok(self.db.begin_write()?)
+        let mut txn = self.db.begin_write()?;
+        txn.set_quick_repair(true);
+        Ok(txn)
     }
 
     /// The recorded schema version.

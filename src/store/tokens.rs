@@ -7,9 +7,42 @@
 use super::audit;
 use super::records::{AuditRecord, TokenRecord};
 use super::tables::*;
-use super::{decode, encode, Store};
+use super::Store;
 use crate::error::Result;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+
+/// Token records are the bulk of the file, so their values are compact bytes rather than JSON:
+/// `[1][iat: u64 LE][len][client][len][client id][scope…]`; expiry and id are in the key.
+fn encode_token(t: &TokenRecord) -> Vec<u8> {
+    let mut v = Vec::with_capacity(11 + t.client.len() + t.client_id.len() + t.scope.len());
+    v.push(1u8);
+    v.extend_from_slice(&t.issued.to_le_bytes());
+    for field in [&t.client, &t.client_id] {
+        v.push(field.len().min(255) as u8);
+        v.extend_from_slice(&field.as_bytes()[..field.len().min(255)]);
+    }
+    v.extend_from_slice(t.scope.as_bytes());
+    v
+}
+
+fn decode_token(expires: u64, jti: &str, bytes: &[u8]) -> Result<TokenRecord> {
+    let corrupt = || crate::error::Error::Internal(format!("token record {jti} is corrupt"));
+    let (&version, rest) = bytes.split_first().ok_or_else(corrupt)?;
+    if version != 1 || rest.len() < 8 {
+        return Err(corrupt());
+    }
+    let issued = u64::from_le_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
+    let mut rest = &rest[8..];
+    let mut field = || -> Result<String> {
+        let (&n, tail) = rest.split_first().ok_or_else(corrupt)?;
+        let (f, tail) = tail.split_at_checked(n as usize).ok_or_else(corrupt)?;
+        rest = tail;
+        String::from_utf8(f.to_vec()).map_err(|_| corrupt())
+    };
+    let (client, client_id) = (field()?, field()?);
+    let scope = String::from_utf8(rest.to_vec()).map_err(|_| corrupt())?;
+    Ok(TokenRecord { jti: jti.to_string(), client, client_id, scope, issued, expires })
+}
 
 /// Deletes every token record of OAuth client `client` within `txn`.
 pub(crate) fn delete_client_tokens(txn: &WriteTransaction, client: &str) -> Result<usize> {
@@ -62,7 +95,7 @@ impl Store {
                 if !exists {
                     continue;
                 }
-                table.insert((t.expires, t.jti.as_str()), encode(t).as_slice())?;
+                table.insert((t.expires, t.jti.as_str()), encode_token(t).as_slice())?;
                 by_client.insert((t.client.as_str(), t.expires, t.jti.as_str()), ())?;
             }
         }
@@ -85,7 +118,7 @@ impl Store {
             for entry in tokens.range(..(now + 1, ""))?.take(max) {
                 let (k, v) = entry?;
                 let (exp, jti) = k.value();
-                let rec: TokenRecord = decode(v.value())?;
+                let rec = decode_token(exp, jti, v.value())?;
                 doomed.push((exp, jti.to_string(), rec.client));
             }
             for (exp, jti, client) in &doomed {
@@ -144,6 +177,28 @@ impl Store {
     pub fn token_record(&self, expires: u64, jti: &str) -> Result<Option<TokenRecord>> {
         let txn = self.read()?;
         let table = txn.open_table(TOKENS)?;
-        table.get((expires, jti))?.map(|v| decode(v.value())).transpose()
+        table.get((expires, jti))?.map(|v| decode_token(expires, jti, v.value())).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_records_round_trip() {
+        let t = TokenRecord {
+            jti: "abc".into(),
+            client: "94f56193-187e-4199-b463-932b54f4c796".into(),
+            client_id: "6a28cf1fc434162591d269f4ed62d093".into(),
+            scope: "APPLICATION".into(),
+            issued: 1_795_434_296,
+            expires: 1_795_437_896,
+        };
+        let bytes = encode_token(&t);
+        assert!(bytes.len() < 100);
+        assert_eq!(decode_token(t.expires, "abc", &bytes).unwrap(), t);
+        assert!(decode_token(1, "x", &bytes[..20]).is_err());
+        assert!(decode_token(1, "x", &[]).is_err());
     }
 }
