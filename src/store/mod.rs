@@ -49,6 +49,10 @@ impl Store {
                         path.display()
                     )))
                 }
+                Some(1) => {
+                    migrate_1_to_2(&txn)?;
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
                 Some(v) => {
                     return Err(Error::Internal(format!("no migration from schema version {v}")))
                 }
@@ -62,7 +66,6 @@ impl Store {
             txn.open_table(OAUTH_CLIENTS)?;
             txn.open_table(CLIENT_IDS)?;
             txn.open_table(TOKENS)?;
-            txn.open_table(CLIENT_TOKENS)?;
             txn.open_table(REVOKED)?;
             txn.open_table(AUDIT)?;
         }
@@ -91,6 +94,20 @@ impl Store {
     }
 }
 
+/// Schema 1 → 2: token records moved to a compact table without the per-client index. The
+/// old records are dropped, not converted: tokens are valid without them, and they expire
+/// within a token lifetime anyway.
+fn migrate_1_to_2(txn: &WriteTransaction) -> Result<()> {
+    const OLD_TOKENS: redb::TableDefinition<(u64, &str), &[u8]> =
+        redb::TableDefinition::new("tokens");
+    const OLD_CLIENT_TOKENS: redb::TableDefinition<(&str, u64, &str), ()> =
+        redb::TableDefinition::new("client_tokens");
+    txn.delete_table(OLD_TOKENS)?;
+    txn.delete_table(OLD_CLIENT_TOKENS)?;
+    log::info!("migrated the store from schema 1 to 2 (token records table replaced)");
+    Ok(())
+}
+
 /// Takes the next value of a named counter inside a write transaction (ids start at 1).
 pub(crate) fn next_id(txn: &WriteTransaction, counter: &str) -> Result<u64> {
     let mut meta = txn.open_table(META)?;
@@ -105,4 +122,52 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     Ok(serde_json::from_slice(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_a_schema_1_file_migrates_it() {
+        let path = std::env::temp_dir().join(format!(
+            "throng-migrate-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert("schema_version", 1u64).unwrap();
+            let old: redb::TableDefinition<(u64, &str), &[u8]> =
+                redb::TableDefinition::new("tokens");
+            txn.open_table(old).unwrap().insert((1, "x"), b"{}".as_slice()).unwrap();
+            txn.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let txn = store.read().unwrap();
+        let names: Vec<String> =
+            txn.list_tables().unwrap().map(|t| redb::TableHandle::name(&t).to_string()).collect();
+        assert!(!names.contains(&"tokens".to_string()), "{names:?}");
+        assert!(names.contains(&"token_records".to_string()), "{names:?}");
+        drop(txn);
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let path = std::env::temp_dir().join(format!(
+            "throng-newer-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert("schema_version", SCHEMA_VERSION + 1).unwrap();
+            txn.commit().unwrap();
+        }
+        assert!(Store::open(&path).is_err());
+        let _ = std::fs::remove_file(&path);
+    }
 }

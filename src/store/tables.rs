@@ -7,7 +7,7 @@
 use redb::TableDefinition;
 
 /// Version of the layout below; recorded in [`META`] under `schema_version`.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `schema_version`, id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -30,12 +30,10 @@ pub const OAUTH_CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("oa
 /// client id (current or rotated out) → OAuth client configuration id.
 pub const CLIENT_IDS: TableDefinition<&str, &str> = TableDefinition::new("client_ids");
 
-/// (expiry in unix seconds, token id) → `TokenRecord`: issued access tokens, written behind
-/// the answer; ordered by expiry so the purge takes expired ones from the front.
-pub const TOKENS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("tokens");
-/// (OAuth client configuration id, expiry, token id) → (): a client's tokens, for archive.
-pub const CLIENT_TOKENS: TableDefinition<(&str, u64, &str), ()> =
-    TableDefinition::new("client_tokens");
+/// (expiry in unix seconds, token id as 16 bytes) → compact `TokenRecord` bytes: issued access
+/// tokens, written behind the answer; ordered by expiry so the purge takes expired ones from
+/// the front. (Schema 1 had a JSON-valued `tokens` table and a `client_tokens` index.)
+pub const TOKENS: TableDefinition<(u64, [u8; 16]), &[u8]> = TableDefinition::new("token_records");
 /// token id → expiry (unix seconds): revoked tokens still inside their lifetime.
 pub const REVOKED: TableDefinition<&str, u64> = TableDefinition::new("revoked_tokens");
 

@@ -13,8 +13,7 @@ use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 /// Token records are the bulk of the file, so their values are compact bytes rather than JSON:
 /// `[1][iat: u64 LE][len][client][len][client id][scope…]`; expiry and id are in the key.
-fn encode_token(t: &TokenRecord) -> Vec<u8> {
-    let mut v = Vec::with_capacity(11 + t.client.len() + t.client_id.len() + t.scope.len());
+fn encode_token(t: &TokenRecord, v: &mut Vec<u8>) {
     v.push(1u8);
     v.extend_from_slice(&t.issued.to_le_bytes());
     for field in [&t.client, &t.client_id] {
@@ -22,7 +21,6 @@ fn encode_token(t: &TokenRecord) -> Vec<u8> {
         v.extend_from_slice(&field.as_bytes()[..field.len().min(255)]);
     }
     v.extend_from_slice(t.scope.as_bytes());
-    v
 }
 
 fn decode_token(expires: u64, jti: &str, bytes: &[u8]) -> Result<TokenRecord> {
@@ -44,26 +42,22 @@ fn decode_token(expires: u64, jti: &str, bytes: &[u8]) -> Result<TokenRecord> {
     Ok(TokenRecord { jti: jti.to_string(), client, client_id, scope, issued, expires })
 }
 
-/// Deletes every token record of OAuth client `client` within `txn`.
-pub(crate) fn delete_client_tokens(txn: &WriteTransaction, client: &str) -> Result<usize> {
-    let mut by_client = txn.open_table(CLIENT_TOKENS)?;
-    let mut tokens = txn.open_table(TOKENS)?;
-    let mut n = 0;
-    let mut doomed = Vec::new();
-    for entry in by_client.range((client, 0u64, "")..)? {
-        let (k, _) = entry?;
-        let (c, exp, jti) = k.value();
-        if c != client {
-            break;
-        }
-        doomed.push((exp, jti.to_string()));
-    }
-    for (exp, jti) in &doomed {
-        tokens.remove((*exp, jti.as_str()))?;
-        by_client.remove((client, *exp, jti.as_str()))?;
-        n += 1;
-    }
-    Ok(n)
+/// The key form of a token id: the 16 random bytes its base64url text encodes.
+fn jti_key(jti: &str) -> Option<[u8; 16]> {
+    crate::crypto::b64url_decode(jti)?.try_into().ok()
+}
+
+/// The client a stored token record belongs to, read without decoding the rest.
+fn record_client(bytes: &[u8]) -> &[u8] {
+    let n = bytes.get(9).copied().unwrap_or(0) as usize;
+    bytes.get(10..10 + n).unwrap_or(&[])
+}
+
+/// Deletes every token record of OAuth client `client` within `txn`. Archive is rare and the
+/// table holds only unexpired tokens, so a scan beats keeping a second index on every issue.
+pub(crate) fn delete_client_tokens(txn: &WriteTransaction, client: &str) -> Result<()> {
+    txn.open_table(TOKENS)?.retain(|_, v| record_client(v) != client.as_bytes())?;
+    Ok(())
 }
 
 /// What the purge removed in one call.
@@ -81,8 +75,8 @@ impl Store {
         {
             let clients = txn.open_table(OAUTH_CLIENTS)?;
             let mut table = txn.open_table(TOKENS)?;
-            let mut by_client = txn.open_table(CLIENT_TOKENS)?;
             let mut known: Option<(&str, bool)> = None;
+            let mut buf = Vec::with_capacity(128);
             for t in tokens {
                 let exists = match known {
                     Some((c, e)) if c == t.client => e,
@@ -92,11 +86,12 @@ impl Store {
                         e
                     }
                 };
-                if !exists {
+                let Some(key) = jti_key(&t.jti).filter(|_| exists) else {
                     continue;
-                }
-                table.insert((t.expires, t.jti.as_str()), encode_token(t).as_slice())?;
-                by_client.insert((t.client.as_str(), t.expires, t.jti.as_str()), ())?;
+                };
+                buf.clear();
+                encode_token(t, &mut buf);
+                table.insert((t.expires, key), buf.as_slice())?;
             }
         }
         for a in audits {
@@ -113,17 +108,13 @@ impl Store {
         let mut purged = Purged::default();
         {
             let mut tokens = txn.open_table(TOKENS)?;
-            let mut by_client = txn.open_table(CLIENT_TOKENS)?;
-            let mut doomed: Vec<(u64, String, String)> = Vec::new();
-            for entry in tokens.range(..(now + 1, ""))?.take(max) {
-                let (k, v) = entry?;
-                let (exp, jti) = k.value();
-                let rec = decode_token(exp, jti, v.value())?;
-                doomed.push((exp, jti.to_string(), rec.client));
-            }
-            for (exp, jti, client) in &doomed {
-                tokens.remove((*exp, jti.as_str()))?;
-                by_client.remove((client.as_str(), *exp, jti.as_str()))?;
+            let doomed: Vec<(u64, [u8; 16])> = tokens
+                .range(..(now + 1, [0u8; 16]))?
+                .take(max)
+                .map(|e| e.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()?;
+            for key in &doomed {
+                tokens.remove(key)?;
             }
             purged.tokens = doomed.len();
 
@@ -177,7 +168,10 @@ impl Store {
     pub fn token_record(&self, expires: u64, jti: &str) -> Result<Option<TokenRecord>> {
         let txn = self.read()?;
         let table = txn.open_table(TOKENS)?;
-        table.get((expires, jti))?.map(|v| decode_token(expires, jti, v.value())).transpose()
+        let Some(key) = jti_key(jti) else {
+            return Ok(None);
+        };
+        table.get((expires, key))?.map(|v| decode_token(expires, jti, v.value())).transpose()
     }
 }
 
@@ -195,8 +189,10 @@ mod tests {
             issued: 1_795_434_296,
             expires: 1_795_437_896,
         };
-        let bytes = encode_token(&t);
+        let mut bytes = Vec::new();
+        encode_token(&t, &mut bytes);
         assert!(bytes.len() < 100);
+        assert_eq!(record_client(&bytes), t.client.as_bytes());
         assert_eq!(decode_token(t.expires, "abc", &bytes).unwrap(), t);
         assert!(decode_token(1, "x", &bytes[..20]).is_err());
         assert!(decode_token(1, "x", &[]).is_err());
