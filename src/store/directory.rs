@@ -99,9 +99,20 @@ impl Store {
 
     /// The first user of that name across directories, in directory order.
     pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>> {
-        for dir in self.directory_ids()? {
-            if let Some(u) = self.user(dir, name)? {
-                return Ok(Some(u));
+        Ok(self.find_user_in_directory(name)?.map(|(u, _)| u))
+    }
+
+    /// The first user of that name across directories, with its directory, read in one
+    /// transaction (this is on the bearer-validation path of `GET /user`).
+    pub fn find_user_in_directory(&self, name: &str) -> Result<Option<(UserRecord, DirectoryRecord)>> {
+        let txn = self.read()?;
+        let dirs = txn.open_table(DIRECTORIES)?;
+        let users = txn.open_table(USERS)?;
+        let key = name.to_lowercase();
+        for entry in dirs.iter()? {
+            let (id, dir) = entry?;
+            if let Some(u) = users.get((id.value(), key.as_str()))? {
+                return Ok(Some((decode(u.value())?, decode(dir.value())?)));
             }
         }
         Ok(None)
