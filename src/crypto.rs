@@ -38,8 +38,7 @@ pub fn uuid_v4() -> String {
     let mut b: [u8; 16] = random_bytes();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    uuid_text(&b)
 }
 
 pub fn b64url(bytes: &[u8]) -> String {
@@ -48,6 +47,29 @@ pub fn b64url(bytes: &[u8]) -> String {
 
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s).ok()
+}
+
+/// Decodes base64url into `out` without allocating; the decoded length, or `None`.
+pub fn b64url_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode_slice(s, out).ok()
+}
+
+/// The 16 bytes of a hyphenated UUID, or of 32 hex digits.
+pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut digits = s.bytes().filter(|b| *b != b'-');
+    for o in &mut out {
+        let hi = (digits.next()? as char).to_digit(16)?;
+        let lo = (digits.next()? as char).to_digit(16)?;
+        *o = (hi * 16 + lo) as u8;
+    }
+    digits.next().is_none().then_some(out)
+}
+
+/// A UUID's hyphenated lowercase text.
+pub fn uuid_text(b: &[u8; 16]) -> String {
+    let h = hex(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {
@@ -219,6 +241,14 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+        assert_eq!(parse_hex16(&u).map(|b| uuid_text(&b)), Some(u.clone()));
+        assert_eq!(
+            parse_hex16("00112233445566778899aabbccddeeff").map(|b| hex(&b)).as_deref(),
+            Some("00112233445566778899aabbccddeeff")
+        );
+        assert_eq!(parse_hex16("0011"), None);
+        assert_eq!(parse_hex16(&format!("{u}00")), None);
+        assert_eq!(parse_hex16("zz112233445566778899aabbccddeeff"), None);
         assert!(verify_secret_sha256("abc", &sha256(b"abc")));
         assert!(!verify_secret_sha256("abd", &sha256(b"abc")));
     }

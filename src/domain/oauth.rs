@@ -113,22 +113,22 @@ pub fn issue(
     let ttl = app.config.token_ttl.as_secs();
     let (access_token, claims) = tokens::mint(
         &app.keys,
-        &entry.client.id,
-        &entry.client_id,
-        &granted,
+        entry.client.key,
+        entry.client_id_bytes,
+        granted,
         app.clock.now_secs(),
         ttl,
     );
-    app.writer.token(claims.record());
-    Ok(Issued { access_token, expires_in: ttl, scope: granted })
+    app.writer.token(claims);
+    Ok(Issued { access_token, expires_in: ttl, scope: tokens::scope_text(granted) })
 }
 
 /// RFC 6749 §3.3: a space-delimited list, each within the client's scopes; none requested
 /// means all of the client's.
-fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String> {
+fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<u8> {
     let requested = requested.map(str::trim).filter(|s| !s.is_empty());
     let Some(requested) = requested else {
-        return Ok(allowed.join(" "));
+        return Ok(tokens::scope_bits(allowed.iter().map(String::as_str)).unwrap_or(0));
     };
     let mut granted: Vec<&str> = Vec::new();
     for s in requested.split(' ').filter(|s| !s.is_empty()) {
@@ -142,7 +142,9 @@ fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<String> {
             granted.push(s);
         }
     }
-    Ok(granted.join(" "))
+    tokens::scope_bits(granted).ok_or_else(|| {
+        Error::oauth(OAuthCode::InvalidScope, "the client holds a scope tokens cannot carry")
+    })
 }
 
 /// A live token's claims, or `InvalidToken`: bad MAC, expired, revoked, client archived, or
@@ -157,7 +159,7 @@ fn live_claims(app: &App, token: &str) -> Option<Claims> {
     if claims.exp * 1000 <= now_ms {
         return None;
     }
-    let client = app.clients.client(&claims.cfg)?;
+    let client = app.clients.client(&claims.client)?;
     if claims.iat * 1000 < client.tokens_not_before || app.revoked.contains(&claims.jti) {
         return None;
     }
@@ -174,7 +176,7 @@ impl Caller {
     fn may_see(&self, claims: &Claims) -> bool {
         match self {
             Caller::Admin(_) => true,
-            Caller::Client(entry) => entry.client.id == claims.cfg,
+            Caller::Client(entry) => entry.client.key == claims.client,
         }
     }
 
@@ -216,7 +218,7 @@ pub fn introspect(app: &App, caller: &Caller, token: &str) -> Option<(Claims, St
     if !caller.may_see(&claims) {
         return None;
     }
-    let subject = app.clients.client(&claims.cfg).map(|c| c.subject.clone()).unwrap_or_default();
+    let subject = app.clients.client(&claims.client).map(|c| c.subject.clone()).unwrap_or_default();
     Some((claims, subject))
 }
 
@@ -233,10 +235,10 @@ pub fn revoke(app: &App, caller: &Caller, token: &str, remote: &str) -> Result<(
     let record = actor.record(
         app.clock.now_ms(),
         Action::TokenRevoked,
-        &claims.cid,
-        format!("jti={}", claims.jti),
+        &claims.client_id_text(),
+        format!("jti={}", claims.jti_text()),
     );
-    app.store.revoke_token(&claims.jti, claims.exp, record)?;
+    app.store.revoke_token(&claims.jti_text(), claims.exp, record)?;
     app.revoked.insert(claims.jti, claims.exp);
     Ok(())
 }
@@ -248,9 +250,9 @@ mod tests {
     #[test]
     fn scope_rules() {
         let allowed = vec!["APPLICATION".to_string()];
-        assert_eq!(grant_scope(&allowed, None).unwrap(), "APPLICATION");
-        assert_eq!(grant_scope(&allowed, Some("")).unwrap(), "APPLICATION");
-        assert_eq!(grant_scope(&allowed, Some("APPLICATION APPLICATION")).unwrap(), "APPLICATION");
+        assert_eq!(grant_scope(&allowed, None).unwrap(), 1);
+        assert_eq!(grant_scope(&allowed, Some("")).unwrap(), 1);
+        assert_eq!(grant_scope(&allowed, Some("APPLICATION APPLICATION")).unwrap(), 1);
         assert!(grant_scope(&allowed, Some("SYSTEM_ADMIN")).is_err());
         assert!(grant_scope(&allowed, Some("application")).is_err());
     }

@@ -3,11 +3,13 @@
 //! Names are case-insensitive as in Crowd: keys hold the lower-cased name, records keep the
 //! name as written.
 
+use super::cache::CachedUser;
 use super::records::{DirectoryRecord, GroupRecord, Millis, UserRecord};
 use super::tables::*;
 use super::{decode, encode, Store};
 use crate::error::Result;
 use redb::{ReadableTable, ReadableTableMetadata};
+use std::sync::Arc;
 
 /// The name of Crowd's built-in administrators group.
 pub const ADMIN_GROUP: &str = "crowd-administrators";
@@ -68,6 +70,7 @@ impl Store {
             txn.open_table(USER_GROUPS)?.insert((dir.id, u.as_str(), g.as_str()), ())?;
         }
         txn.commit()?;
+        self.users.invalidate();
         Ok(true)
     }
 
@@ -99,20 +102,27 @@ impl Store {
 
     /// The first user of that name across directories, in directory order.
     pub fn find_user(&self, name: &str) -> Result<Option<UserRecord>> {
-        Ok(self.find_user_in_directory(name)?.map(|(u, _)| u))
+        Ok(self.find_user_in_directory(name)?.map(|found| found.0.clone()))
     }
 
-    /// The first user of that name across directories, with its directory, read in one
-    /// transaction (this is on the bearer-validation path of `GET /user`).
-    pub fn find_user_in_directory(&self, name: &str) -> Result<Option<(UserRecord, DirectoryRecord)>> {
+    /// The first user of that name across directories, with its directory. Served from the
+    /// user cache when possible: this is on the bearer path of `GET /user` and on every admin
+    /// Basic check.
+    pub fn find_user_in_directory(&self, name: &str) -> Result<Option<CachedUser>> {
+        let key = name.to_lowercase();
+        if let Some(hit) = self.users.get(&key) {
+            return Ok(Some(hit));
+        }
+        let generation = self.users.generation();
         let txn = self.read()?;
         let dirs = txn.open_table(DIRECTORIES)?;
         let users = txn.open_table(USERS)?;
-        let key = name.to_lowercase();
         for entry in dirs.iter()? {
             let (id, dir) = entry?;
             if let Some(u) = users.get((id.value(), key.as_str()))? {
-                return Ok(Some((decode(u.value())?, decode(dir.value())?)));
+                let found: CachedUser = Arc::new((decode(u.value())?, decode(dir.value())?));
+                self.users.fill(key, found.clone(), generation);
+                return Ok(Some(found));
             }
         }
         Ok(None)
@@ -133,6 +143,7 @@ impl Store {
             users.insert((user.directory_id, key.as_str()), encode(user).as_slice())?;
         }
         txn.commit()?;
+        self.users.invalidate();
         Ok(())
     }
 
@@ -152,6 +163,7 @@ impl Store {
             txn.open_table(USER_GROUPS)?.insert((directory_id, u.as_str(), g.as_str()), ())?;
         }
         txn.commit()?;
+        self.users.invalidate();
         Ok(())
     }
 

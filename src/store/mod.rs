@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cache;
 pub mod directory;
 pub mod records;
 pub mod tables;
@@ -24,6 +25,7 @@ pub const CACHE_BYTES: usize = 16 << 20;
 
 pub struct Store {
     db: Database,
+    pub(crate) users: cache::UserCache,
 }
 
 impl Store {
@@ -70,7 +72,7 @@ impl Store {
             txn.open_table(AUDIT)?;
         }
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store { db, users: cache::UserCache::default() })
     }
 
     pub(crate) fn read(&self) -> Result<ReadTransaction> {

@@ -14,20 +14,19 @@ use crate::domain::service_accounts::APPLICATION_SCOPE;
 use crate::error::{Error, Result, Scheme};
 use crate::http::{Method, Request, Response};
 
-/// Who is calling, once authenticated.
+/// Who is calling, once authenticated: the claims of the bearer token.
 pub struct Caller {
-    /// The client id the bearer token was issued to.
-    pub client_id: String,
+    pub claims: crate::domain::tokens::Claims,
 }
 
 fn authenticate(app: &App, req: &Request) -> Result<Caller> {
     if req.has_auth_scheme("bearer") {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
-        if !claims.scope.split(' ').any(|s| s == APPLICATION_SCOPE) {
+        if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()));
         }
-        return Ok(Caller { client_id: claims.cid });
+        return Ok(Caller { claims });
     }
     Err(Error::Unauthenticated(Scheme::Basic))
 }

@@ -60,7 +60,12 @@ pub struct UserEntity<'a> {
     pub attributes: Option<Attributes<'a>>,
 }
 
-pub fn entity<'a>(base: &str, u: &'a UserRecord, directory_name: &'a str, with_attributes: bool) -> UserEntity<'a> {
+pub fn entity<'a>(
+    base: &str,
+    u: &'a UserRecord,
+    directory_name: &'a str,
+    with_attributes: bool,
+) -> UserEntity<'a> {
     let name_q = percent_encode(&u.name);
     UserEntity {
         expand: "attributes",
@@ -71,14 +76,20 @@ pub fn entity<'a>(base: &str, u: &'a UserRecord, directory_name: &'a str, with_a
         last_name: &u.last_name,
         display_name: &u.display_name,
         email: &u.email,
-        password: PasswordLink { link: Link { href: format!("{base}/user/password?username={name_q}"), rel: "edit" } },
+        password: PasswordLink {
+            link: Link { href: format!("{base}/user/password?username={name_q}"), rel: "edit" },
+        },
         active: u.active,
         created_date: u.created,
         updated_date: u.updated,
         directory_id: u.directory_id,
         directory_name,
         attributes: with_attributes.then(|| Attributes {
-            attributes: u.attributes.iter().map(|(name, values)| Attribute { name, values }).collect(),
+            attributes: u
+                .attributes
+                .iter()
+                .map(|(name, values)| Attribute { name, values })
+                .collect(),
             link: Link { href: format!("{base}/user/attribute?username={name_q}"), rel: "self" },
         }),
     }
@@ -92,10 +103,11 @@ pub fn get(app: &App, req: &Request) -> Result<Response> {
         .filter(|n| !n.is_empty())
         .ok_or_else(|| Error::bad_request("username query parameter required"))?;
     let expand = q.single("expand")?.unwrap_or("");
-    let (user, directory) = app
+    let found = app
         .store
         .find_user_in_directory(name)?
         .ok_or_else(|| Error::NotFound(Resource::User, name.to_string()))?;
+    let (user, directory) = &*found;
     let with_attributes = expand.split(',').any(|e| e.trim() == "attributes");
-    Ok(Response::json(200, &entity(&rest_base(app, req), &user, &directory.name, with_attributes)))
+    Ok(Response::json(200, &entity(&rest_base(app, req), user, &directory.name, with_attributes)))
 }
