@@ -85,7 +85,7 @@ fn caller(app: &App, req: &Request, params: &Params<'_>) -> Result<Caller> {
 }
 
 #[derive(Serialize)]
-struct Introspection {
+struct Introspection<'a> {
     active: bool,
     scope: String,
     client_id: String,
@@ -93,8 +93,8 @@ struct Introspection {
     exp: u64,
     iat: u64,
     nbf: u64,
-    sub: String,
-    iss: String,
+    sub: &'a str,
+    iss: &'a str,
     jti: String,
 }
 
@@ -113,8 +113,8 @@ pub fn introspect(app: &App, req: &Request) -> Result<Response> {
                 exp: c.exp,
                 iat: c.iat,
                 nbf: c.iat,
-                sub,
-                iss: app.base_url.clone(),
+                sub: &sub,
+                iss: &app.base_url,
                 jti: c.jti_text(),
             },
         ),

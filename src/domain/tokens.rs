@@ -87,12 +87,12 @@ impl Claims {
 
     pub fn record(&self) -> TokenRecord {
         TokenRecord {
-            jti: self.jti_text(),
-            client: self.client_text(),
-            client_id: self.client_id_text(),
-            scope: self.scope_text(),
+            jti: self.jti,
+            client: self.client,
+            client_id: self.client_id,
             issued: self.iat,
             expires: self.exp,
+            scopes: self.scopes,
         }
     }
 }

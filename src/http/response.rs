@@ -20,7 +20,9 @@ impl Response {
 
     /// A JSON body from any serialisable value.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
-        Response::json_bytes(status, serde_json::to_vec(value).expect("responses serialise"))
+        let mut body = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut body, value).expect("responses serialise");
+        Response::json_bytes(status, body)
     }
 
     /// A JSON body already rendered.

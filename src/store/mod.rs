@@ -51,8 +51,8 @@ impl Store {
                         path.display()
                     )))
                 }
-                Some(1) => {
-                    migrate_1_to_2(&txn)?;
+                Some(1 | 2) => {
+                    migrate_token_records(&txn)?;
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                 }
                 Some(v) => {
@@ -67,7 +67,7 @@ impl Store {
             txn.open_table(SERVICE_ACCOUNTS)?;
             txn.open_table(OAUTH_CLIENTS)?;
             txn.open_table(CLIENT_IDS)?;
-            txn.open_table(TOKENS)?;
+            txn.open_table(TOKEN_BATCHES)?;
             txn.open_table(REVOKED)?;
             txn.open_table(AUDIT)?;
         }
@@ -96,17 +96,20 @@ impl Store {
     }
 }
 
-/// Schema 1 → 2: token records moved to a compact table without the per-client index. The
-/// old records are dropped, not converted: tokens are valid without them, and they expire
-/// within a token lifetime anyway.
-fn migrate_1_to_2(txn: &WriteTransaction) -> Result<()> {
-    const OLD_TOKENS: redb::TableDefinition<(u64, &str), &[u8]> =
+/// Schemas 1 and 2 → 3: token records moved to batches. The old record tables are dropped,
+/// not converted: tokens are valid without their records, which expire within a token
+/// lifetime anyway.
+fn migrate_token_records(txn: &WriteTransaction) -> Result<()> {
+    const V1_TOKENS: redb::TableDefinition<(u64, &str), &[u8]> =
         redb::TableDefinition::new("tokens");
-    const OLD_CLIENT_TOKENS: redb::TableDefinition<(&str, u64, &str), ()> =
+    const V1_CLIENT_TOKENS: redb::TableDefinition<(&str, u64, &str), ()> =
         redb::TableDefinition::new("client_tokens");
-    txn.delete_table(OLD_TOKENS)?;
-    txn.delete_table(OLD_CLIENT_TOKENS)?;
-    log::info!("migrated the store from schema 1 to 2 (token records table replaced)");
+    const V2_TOKENS: redb::TableDefinition<(u64, [u8; 16]), &[u8]> =
+        redb::TableDefinition::new("token_records");
+    txn.delete_table(V1_TOKENS)?;
+    txn.delete_table(V1_CLIENT_TOKENS)?;
+    txn.delete_table(V2_TOKENS)?;
+    log::info!("migrated the store to schema {SCHEMA_VERSION} (token records now kept in batches)");
     Ok(())
 }
 
@@ -131,7 +134,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opening_a_schema_1_file_migrates_it() {
+    fn opening_a_schema_1_file_migrates_it_to_the_current_one() {
         let path = std::env::temp_dir().join(format!(
             "throng-migrate-{}.redb",
             crate::crypto::hex(&crate::crypto::random_bytes::<6>())
@@ -151,7 +154,7 @@ mod tests {
         let names: Vec<String> =
             txn.list_tables().unwrap().map(|t| redb::TableHandle::name(&t).to_string()).collect();
         assert!(!names.contains(&"tokens".to_string()), "{names:?}");
-        assert!(names.contains(&"token_records".to_string()), "{names:?}");
+        assert!(names.contains(&"token_batches".to_string()), "{names:?}");
         drop(txn);
         drop(store);
         let _ = std::fs::remove_file(&path);

@@ -135,16 +135,46 @@ impl SecretCredential {
     }
 }
 
-/// An issued access token, written behind the answer for listing, audit and purge. The token
-/// is valid without it: validity comes from its MAC and the client's state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// An issued access token as recorded, written behind the answer for listing, audit and
+/// purge. The token is valid without it: validity comes from its MAC and the client's state.
+/// Stored as [`TokenRecord::LEN`] fixed bytes, many to a redb value (see `store::tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenRecord {
-    pub jti: String,
-    pub client: String,
-    pub client_id: String,
-    pub scope: String,
+    pub jti: [u8; 16],
+    /// The OAuth client configuration id (a UUID's bytes).
+    pub client: [u8; 16],
+    pub client_id: [u8; 16],
+    /// Unix seconds.
     pub issued: u64,
     pub expires: u64,
+    pub scopes: u8,
+}
+
+impl TokenRecord {
+    pub const LEN: usize = 16 * 3 + 4 + 4 + 1;
+
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.jti);
+        out.extend_from_slice(&self.client);
+        out.extend_from_slice(&self.client_id);
+        out.extend_from_slice(&(self.issued as u32).to_be_bytes());
+        out.extend_from_slice(&(self.expires as u32).to_be_bytes());
+        out.push(self.scopes);
+    }
+
+    pub fn read(b: &[u8; Self::LEN]) -> TokenRecord {
+        let take16 = |at: usize| -> [u8; 16] { b[at..at + 16].try_into().expect("16 bytes") };
+        let u32_at =
+            |at: usize| u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes")) as u64;
+        TokenRecord {
+            jti: take16(0),
+            client: take16(16),
+            client_id: take16(32),
+            issued: u32_at(48),
+            expires: u32_at(52),
+            scopes: b[56],
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

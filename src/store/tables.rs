@@ -7,7 +7,7 @@
 use redb::TableDefinition;
 
 /// Version of the layout below; recorded in [`META`] under `schema_version`.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version`, id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -30,10 +30,12 @@ pub const OAUTH_CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("oa
 /// client id (current or rotated out) → OAuth client configuration id.
 pub const CLIENT_IDS: TableDefinition<&str, &str> = TableDefinition::new("client_ids");
 
-/// (expiry in unix seconds, token id as 16 bytes) → compact `TokenRecord` bytes: issued access
-/// tokens, written behind the answer; ordered by expiry so the purge takes expired ones from
-/// the front. (Schema 1 had a JSON-valued `tokens` table and a `client_tokens` index.)
-pub const TOKENS: TableDefinition<(u64, [u8; 16]), &[u8]> = TableDefinition::new("token_records");
+/// (expiry of the batch's last token in unix seconds, batch number) → a batch of issued
+/// access tokens: `[version 1]` then fixed-size `TokenRecord`s. The writer appends one batch
+/// per commit, so recording a token costs a copy rather than a B-tree insert, and the purge
+/// drops whole batches from the front once their last token has expired.
+/// (Schema 1 had `tokens` and `client_tokens`, schema 2 `token_records`, one row a token.)
+pub const TOKEN_BATCHES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("token_batches");
 /// token id → expiry (unix seconds): revoked tokens still inside their lifetime.
 pub const REVOKED: TableDefinition<&str, u64> = TableDefinition::new("revoked_tokens");
 

@@ -1,62 +1,60 @@
 //! Token records, revocations and the purge.
 //!
-//! Records arrive in batches from the write-behind writer (`domain::tokens::Writer`); a token
-//! is valid without its record, so a batch lost in a crash costs listing, never validity.
-//! Revocations are different: they are committed durably before the revoke call answers.
+//! Records arrive in batches from the write-behind writer (`domain::tokens::Writer`) and are
+//! stored the same way: one redb value per batch, keyed by the expiry of its last token. A
+//! B-tree insert per token cost the writer ~12k instructions (redb rebuilds a leaf page on each
+//! insert); appending a batch costs a copy per token. A token is valid without its record, so a
+//! batch lost in a crash costs listing, never validity. Revocations are different: they are
+//! committed durably before the revoke call answers.
 
 use super::audit;
+use super::next_id;
 use super::records::{AuditRecord, TokenRecord};
 use super::tables::*;
 use super::Store;
+use crate::crypto;
 use crate::error::Result;
-use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
-/// Token records are the bulk of the file, so their values are compact bytes rather than JSON:
-/// `[1][iat: u64 LE][len][client][len][client id][scope…]`; expiry and id are in the key.
-fn encode_token(t: &TokenRecord, v: &mut Vec<u8>) {
-    v.push(1u8);
-    v.extend_from_slice(&t.issued.to_le_bytes());
-    for field in [&t.client, &t.client_id] {
-        v.push(field.len().min(255) as u8);
-        v.extend_from_slice(&field.as_bytes()[..field.len().min(255)]);
-    }
-    v.extend_from_slice(t.scope.as_bytes());
-}
+const BATCH_VERSION: u8 = 1;
 
-fn decode_token(expires: u64, jti: &str, bytes: &[u8]) -> Result<TokenRecord> {
-    let corrupt = || crate::error::Error::Internal(format!("token record {jti} is corrupt"));
-    let (&version, rest) = bytes.split_first().ok_or_else(corrupt)?;
-    if version != 1 || rest.len() < 8 {
-        return Err(corrupt());
-    }
-    let issued = u64::from_le_bytes(rest[..8].try_into().map_err(|_| corrupt())?);
-    let mut rest = &rest[8..];
-    let mut field = || -> Result<String> {
-        let (&n, tail) = rest.split_first().ok_or_else(corrupt)?;
-        let (f, tail) = tail.split_at_checked(n as usize).ok_or_else(corrupt)?;
-        rest = tail;
-        String::from_utf8(f.to_vec()).map_err(|_| corrupt())
+/// The records of one stored batch (a corrupt tail is ignored, never misread).
+fn records(batch: &[u8]) -> impl Iterator<Item = TokenRecord> + '_ {
+    let body = match batch.split_first() {
+        Some((&BATCH_VERSION, body)) => body,
+        _ => &[],
     };
-    let (client, client_id) = (field()?, field()?);
-    let scope = String::from_utf8(rest.to_vec()).map_err(|_| corrupt())?;
-    Ok(TokenRecord { jti: jti.to_string(), client, client_id, scope, issued, expires })
+    body.chunks_exact(TokenRecord::LEN)
+        .map(|c| TokenRecord::read(c.try_into().expect("exact chunk")))
 }
 
-/// The key form of a token id: the 16 random bytes its base64url text encodes.
-fn jti_key(jti: &str) -> Option<[u8; 16]> {
-    crate::crypto::b64url_decode(jti)?.try_into().ok()
+fn record_count(batch: &[u8]) -> usize {
+    batch.len().saturating_sub(1) / TokenRecord::LEN
 }
 
-/// The client a stored token record belongs to, read without decoding the rest.
-fn record_client(bytes: &[u8]) -> &[u8] {
-    let n = bytes.get(9).copied().unwrap_or(0) as usize;
-    bytes.get(10..10 + n).unwrap_or(&[])
-}
-
-/// Deletes every token record of OAuth client `client` within `txn`. Archive is rare and the
-/// table holds only unexpired tokens, so a scan beats keeping a second index on every issue.
+/// Deletes every token record of OAuth client `client` within `txn`, rewriting the batches
+/// that hold any. Archive is rare, and the table holds only unexpired tokens.
 pub(crate) fn delete_client_tokens(txn: &WriteTransaction, client: &str) -> Result<()> {
-    txn.open_table(TOKENS)?.retain(|_, v| record_client(v) != client.as_bytes())?;
+    let Some(client) = crypto::parse_hex16(client) else {
+        return Ok(());
+    };
+    let mut table = txn.open_table(TOKEN_BATCHES)?;
+    let mut rewrites: Vec<((u64, u64), Vec<u8>)> = Vec::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        if records(v.value()).any(|r| r.client == client) {
+            let mut kept = vec![BATCH_VERSION];
+            records(v.value()).filter(|r| r.client != client).for_each(|r| r.write_to(&mut kept));
+            rewrites.push((k.value(), kept));
+        }
+    }
+    for (key, kept) in rewrites {
+        if kept.len() > 1 {
+            table.insert(key, kept.as_slice())?;
+        } else {
+            table.remove(key)?;
+        }
+    }
     Ok(())
 }
 
@@ -68,30 +66,36 @@ pub struct Purged {
 }
 
 impl Store {
-    /// Writes a batch of token records and audit events in one durable transaction. Records
-    /// of clients that no longer exist (archived while the batch was queued) are dropped.
+    /// Appends a batch of token records and writes audit events in one durable transaction.
+    /// Records of clients that no longer exist (archived while the batch was queued) are
+    /// dropped.
     pub fn write_batch(&self, tokens: &[TokenRecord], audits: Vec<AuditRecord>) -> Result<()> {
         let txn = self.write()?;
-        {
-            let clients = txn.open_table(OAUTH_CLIENTS)?;
-            let mut table = txn.open_table(TOKENS)?;
-            let mut known: Option<(&str, bool)> = None;
-            let mut buf = Vec::with_capacity(128);
-            for t in tokens {
-                let exists = match known {
-                    Some((c, e)) if c == t.client => e,
-                    _ => {
-                        let e = clients.get(t.client.as_str())?.is_some();
-                        known = Some((t.client.as_str(), e));
-                        e
+        if !tokens.is_empty() {
+            let mut batch = Vec::with_capacity(1 + tokens.len() * TokenRecord::LEN);
+            batch.push(BATCH_VERSION);
+            let mut last_expiry = 0;
+            {
+                let clients = txn.open_table(OAUTH_CLIENTS)?;
+                let mut known: Option<([u8; 16], bool)> = None;
+                for t in tokens {
+                    let exists = match known {
+                        Some((c, e)) if c == t.client => e,
+                        _ => {
+                            let e = clients.get(crypto::uuid_text(&t.client).as_str())?.is_some();
+                            known = Some((t.client, e));
+                            e
+                        }
+                    };
+                    if exists {
+                        t.write_to(&mut batch);
+                        last_expiry = last_expiry.max(t.expires);
                     }
-                };
-                let Some(key) = jti_key(&t.jti).filter(|_| exists) else {
-                    continue;
-                };
-                buf.clear();
-                encode_token(t, &mut buf);
-                table.insert((t.expires, key), buf.as_slice())?;
+                }
+            }
+            if batch.len() > 1 {
+                let seq = next_id(&txn, "token_batch_seq")?;
+                txn.open_table(TOKEN_BATCHES)?.insert((last_expiry, seq), batch.as_slice())?;
             }
         }
         for a in audits {
@@ -101,22 +105,26 @@ impl Store {
         Ok(())
     }
 
-    /// Removes up to `max` token records and up to `max` revocations that expired at or
-    /// before `now` (unix seconds), in one short transaction.
+    /// Removes batches whose every token expired at or before `now` (unix seconds), about
+    /// `max` records' worth at most, and up to `max` expired revocations, in one short
+    /// transaction.
     pub fn purge_expired(&self, now: u64, max: usize) -> Result<Purged> {
         let txn = self.write()?;
         let mut purged = Purged::default();
         {
-            let mut tokens = txn.open_table(TOKENS)?;
-            let doomed: Vec<(u64, [u8; 16])> = tokens
-                .range(..(now + 1, [0u8; 16]))?
-                .take(max)
-                .map(|e| e.map(|(k, _)| k.value()))
-                .collect::<Result<_, _>>()?;
-            for key in &doomed {
-                tokens.remove(key)?;
+            let mut batches = txn.open_table(TOKEN_BATCHES)?;
+            let mut doomed = Vec::new();
+            for entry in batches.range(..(now + 1, 0))? {
+                if purged.tokens >= max {
+                    break;
+                }
+                let (k, v) = entry?;
+                purged.tokens += record_count(v.value());
+                doomed.push(k.value());
             }
-            purged.tokens = doomed.len();
+            for key in doomed {
+                batches.remove(key)?;
+            }
 
             let mut revoked = txn.open_table(REVOKED)?;
             let expired: Vec<String> = revoked
@@ -161,17 +169,26 @@ impl Store {
     /// How many token records are stored.
     pub fn token_record_count(&self) -> Result<u64> {
         let txn = self.read()?;
-        Ok(txn.open_table(TOKENS)?.len()?)
+        let table = txn.open_table(TOKEN_BATCHES)?;
+        let mut n = 0u64;
+        for entry in table.iter()? {
+            n += record_count(entry?.1.value()) as u64;
+        }
+        Ok(n)
     }
 
-    /// The stored record of token `jti` expiring at `expires`, if written yet.
-    pub fn token_record(&self, expires: u64, jti: &str) -> Result<Option<TokenRecord>> {
-        let txn = self.read()?;
-        let table = txn.open_table(TOKENS)?;
-        let Some(key) = jti_key(jti) else {
-            return Ok(None);
+    /// The stored records of OAuth client `client` (a UUID), oldest batch first.
+    pub fn token_records_of(&self, client: &str) -> Result<Vec<TokenRecord>> {
+        let Some(client) = crypto::parse_hex16(client) else {
+            return Ok(Vec::new());
         };
-        table.get((expires, key))?.map(|v| decode_token(expires, jti, v.value())).transpose()
+        let txn = self.read()?;
+        let table = txn.open_table(TOKEN_BATCHES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            out.extend(records(entry?.1.value()).filter(|r| r.client == client));
+        }
+        Ok(out)
     }
 }
 
@@ -180,21 +197,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_records_round_trip() {
-        let t = TokenRecord {
-            jti: "abc".into(),
-            client: "94f56193-187e-4199-b463-932b54f4c796".into(),
-            client_id: "6a28cf1fc434162591d269f4ed62d093".into(),
-            scope: "APPLICATION".into(),
+    fn batches_round_trip_and_ignore_a_torn_tail() {
+        let r = TokenRecord {
+            jti: [1; 16],
+            client: [2; 16],
+            client_id: [3; 16],
             issued: 1_795_434_296,
             expires: 1_795_437_896,
+            scopes: 1,
         };
-        let mut bytes = Vec::new();
-        encode_token(&t, &mut bytes);
-        assert!(bytes.len() < 100);
-        assert_eq!(record_client(&bytes), t.client.as_bytes());
-        assert_eq!(decode_token(t.expires, "abc", &bytes).unwrap(), t);
-        assert!(decode_token(1, "x", &bytes[..20]).is_err());
-        assert!(decode_token(1, "x", &[]).is_err());
+        let mut batch = vec![BATCH_VERSION];
+        r.write_to(&mut batch);
+        r.write_to(&mut batch);
+        assert_eq!(batch.len(), 1 + 2 * TokenRecord::LEN);
+        assert_eq!(records(&batch).collect::<Vec<_>>(), vec![r, r]);
+        assert_eq!(record_count(&batch), 2);
+        assert_eq!(records(&batch[..batch.len() - 3]).count(), 1);
+        assert_eq!(records(&[9, 9, 9]).count(), 0);
     }
 }
