@@ -34,6 +34,8 @@ pub struct Options {
     pub warmup: Duration,
     pub scenarios: Vec<String>,
     pub tsv: bool,
+    /// Every scenario runs this many times, interleaved; rows add all rounds up.
+    pub rounds: usize,
     pub name: String,
     /// Extra arguments for the `throng serve` child.
     pub serve_args: Vec<String>,
@@ -51,6 +53,7 @@ impl Default for Options {
             warmup: Duration::from_secs(1),
             scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
             tsv: false,
+            rounds: 1,
             name: "throng".into(),
             serve_args: Vec::new(),
         }
@@ -74,6 +77,8 @@ Options:
   --duration D             measured time per scenario [default: 5s]
   --warmup D               unmeasured time before each scenario [default: 1s]
   --scenarios LIST         comma-separated, of ceiling,issue,validate,introspect,mixed [default: all]
+  --rounds N               run the whole list N times, interleaved, and add the rounds up, so
+                           noise on a small machine hits every row alike [default: 1]
   --name NAME              label for --tsv rows [default: throng]
   --tsv                    print tab-separated rows instead of a table
   --serve-arg ARG          pass ARG to the `throng serve` child (repeatable)
@@ -115,6 +120,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
             }
             "--name" => o.name = val()?,
+            "--rounds" => o.rounds = val()?.parse().ok().filter(|n| *n > 0).ok_or("--rounds: a positive number")?,
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
             "--bench" => {} // what `cargo bench` passes
@@ -306,26 +312,40 @@ pub fn run_suite(
     if want("introspect") && call(addr, &introspect, 200)?["active"] != true {
         return Err("introspection says the bench token is not active".into());
     }
-    let mut rows = Vec::new();
-    for name in SCENARIOS.iter().filter(|s| want(s)) {
-        let scenario = match *name {
-            "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
-            "issue" => Scenario::fixed(issue.clone()),
-            "validate" => Scenario::fixed(validate.clone()),
-            "introspect" => Scenario::fixed(introspect.clone()),
-            _ => {
-                let mut cycle = vec![issue.clone()];
-                cycle.extend(std::iter::repeat_n(validate.clone(), 10));
-                Scenario::cycle(cycle)
+    let mut rows: Vec<(String, Stats)> = Vec::new();
+    for round in 1..=o.rounds {
+        for name in SCENARIOS.iter().filter(|s| want(s)) {
+            let scenario = match *name {
+                "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
+                "issue" => Scenario::fixed(issue.clone()),
+                "validate" => Scenario::fixed(validate.clone()),
+                "introspect" => Scenario::fixed(introspect.clone()),
+                _ => {
+                    let mut cycle = vec![issue.clone()];
+                    cycle.extend(std::iter::repeat_n(validate.clone(), 10));
+                    Scenario::cycle(cycle)
+                }
+            };
+            eprintln!("{}: round {round}/{}: {name} for {:?}…", o.name, o.rounds, o.duration);
+            let stats = loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup);
+            match rows.iter_mut().find(|(n, _)| n == name) {
+                Some((_, total)) => add_round(total, &stats),
+                None => rows.push((name.to_string(), stats)),
             }
-        };
-        eprintln!("{}: running {name} for {:?}…", o.name, o.duration);
-        rows.push((
-            name.to_string(),
-            loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup),
-        ));
+        }
     }
     Ok(rows)
+}
+
+/// Adds one round's stats to the running total: rounds run one after another, so their
+/// times add up (unlike connections, which run side by side).
+fn add_round(total: &mut Stats, round: &Stats) {
+    total.requests += round.requests;
+    total.non_2xx += round.non_2xx;
+    total.io_errors += round.io_errors;
+    total.reconnects += round.reconnects;
+    total.elapsed += round.elapsed;
+    total.latency.merge(&round.latency);
 }
 
 fn print_rows(o: &Options, rows: &[(String, Stats)]) {
@@ -395,11 +415,12 @@ fn run(o: &Options) -> Result<(), String> {
     let (id, secret) = create_client(server.addr, "", "admin", &server.admin_password)?;
     if !o.tsv {
         println!(
-            "throng bench: own server at {} (started in {:.1} ms), {} connections, {:?} per scenario, {cpus} CPUs\n",
+            "throng bench: own server at {} (started in {:.1} ms), {} connections, {:?} per scenario x {} round(s), {cpus} CPUs\n",
             server.addr,
             server.cold_start.as_secs_f64() * 1e3,
             o.connections,
-            o.duration
+            o.duration,
+            o.rounds
         );
     }
     let rows = run_suite(server.addr, "", (&id, &secret), o)?;

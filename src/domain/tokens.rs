@@ -107,7 +107,7 @@ pub fn mint(
     ttl_secs: u64,
 ) -> (String, Claims) {
     let claims =
-        Claims { jti: crypto::random_bytes(), client, client_id, iat, exp: iat + ttl_secs, scopes };
+        Claims { jti: crypto::random_id(), client, client_id, iat, exp: iat + ttl_secs, scopes };
     let mut buf = [0u8; PAYLOAD_LEN + TAG_LEN];
     buf[0] = VERSION;
     buf[1..17].copy_from_slice(&claims.jti);
