@@ -120,7 +120,10 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
             }
             "--name" => o.name = val()?,
-            "--rounds" => o.rounds = val()?.parse().ok().filter(|n| *n > 0).ok_or("--rounds: a positive number")?,
+            "--rounds" => {
+                o.rounds =
+                    val()?.parse().ok().filter(|n| *n > 0).ok_or("--rounds: a positive number")?
+            }
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
             "--bench" => {} // what `cargo bench` passes
