@@ -310,6 +310,11 @@ fn run(
                     next_purge = Instant::now();
                 }
                 Ok(p) => {
+                    if p.tokens > 0 {
+                        if let Err(e) = store.compact_if_sparse() {
+                            log::error!("compacting after the purge failed: {e}");
+                        }
+                    }
                     if p.tokens + p.revocations > 0 {
                         log::debug!(
                             "purged {} expired tokens, {} revocations",

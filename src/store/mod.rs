@@ -17,14 +17,21 @@ pub mod tokens;
 use crate::error::{Error, Result};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{de::DeserializeOwned, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::Instant;
 use tables::*;
 
 /// redb page cache.
 pub const CACHE_BYTES: usize = 16 << 20;
+/// Files smaller than this are never worth compacting.
+const COMPACT_MIN_BYTES: u64 = 256 << 10;
 
 pub struct Store {
-    db: Database,
+    /// Locked only to *begin* a transaction, and exclusively to compact: redb's `compact`
+    /// needs `&mut Database`. Transactions themselves run unlocked.
+    db: RwLock<Database>,
+    path: PathBuf,
     pub(crate) users: cache::UserCache,
 }
 
@@ -72,20 +79,70 @@ impl Store {
             txn.open_table(AUDIT)?;
         }
         txn.commit()?;
-        Ok(Store { db, users: cache::UserCache::default() })
+        Ok(Store {
+            db: RwLock::new(db),
+            path: path.to_path_buf(),
+            users: cache::UserCache::default(),
+        })
     }
 
     pub(crate) fn read(&self) -> Result<ReadTransaction> {
-        Ok(self.db.begin_read()?)
+        Ok(self.db.read().expect("db lock").begin_read()?)
     }
 
     /// A durable write transaction with quick-repair: each commit also saves the allocator
     /// state, so reopening after a crash (kill -9) is near-instant instead of a walk of the
     /// whole file. Measured: no visible cost once records are batched.
     pub(crate) fn write(&self) -> Result<WriteTransaction> {
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.db.read().expect("db lock").begin_write()?;
         txn.set_quick_repair(true);
         Ok(txn)
+    }
+
+    /// Size of the database file, in bytes.
+    pub fn file_size(&self) -> Result<u64> {
+        Ok(std::fs::metadata(&self.path)?.len())
+    }
+
+    /// Gives free space back to the file system when the file is more than twice what it
+    /// holds (after a purge of many tokens, say). redb reuses freed pages but never shrinks the
+    /// file by itself. Returns whether it compacted; a transaction still in flight makes it
+    /// return false, to be tried again after the next purge.
+    pub fn compact_if_sparse(&self) -> Result<bool> {
+        let live = {
+            let txn = self.write()?;
+            let stats = txn.stats()?;
+            stats.allocated_pages() * stats.page_size() as u64
+        };
+        let size = self.file_size()?;
+        if size < COMPACT_MIN_BYTES || size < 2 * live {
+            return Ok(false);
+        }
+        let mut db = self.db.write().expect("db lock");
+        let before = Instant::now();
+        // Each call moves what it can; it answers true while more is possible.
+        let mut outcome = db.compact();
+        for _ in 0..64 {
+            match outcome {
+                Ok(true) => outcome = db.compact(),
+                _ => break,
+            }
+        }
+        match outcome {
+            Ok(_) => {
+                drop(db);
+                log::info!(
+                    "compacted {}: {} -> {} bytes in {:?}",
+                    self.path.display(),
+                    size,
+                    self.file_size()?,
+                    before.elapsed()
+                );
+                Ok(true)
+            }
+            Err(redb::CompactionError::TransactionInProgress) => Ok(false),
+            Err(e) => Err(Error::Internal(format!("compacting {}: {e}", self.path.display()))),
+        }
     }
 
     /// The recorded schema version.
