@@ -39,6 +39,8 @@ pub struct Options {
     pub name: String,
     /// Extra arguments for the `throng serve` child.
     pub serve_args: Vec<String>,
+    /// Run the lifecycle measurement with this many tokens instead of the suite.
+    pub lifecycle: Option<usize>,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             rounds: 1,
             name: "throng".into(),
             serve_args: Vec::new(),
+            lifecycle: None,
         }
     }
 }
@@ -82,6 +85,9 @@ Options:
   --name NAME              label for --tsv rows [default: throng]
   --tsv                    print tab-separated rows instead of a table
   --serve-arg ARG          pass ARG to the `throng serve` child (repeatable)
+  --lifecycle N            instead of the suite: issue N tokens to an own server and report
+                           peak RSS, start-up time (empty, and with N live tokens) and the
+                           database size before and after N expired tokens are purged
 ";
 
 pub fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -126,6 +132,15 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
+            "--lifecycle" => {
+                o.lifecycle = Some(
+                    val()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--lifecycle: a positive number")?,
+                )
+            }
             "--bench" => {} // what `cargo bench` passes
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -394,6 +409,9 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 fn run(o: &Options) -> Result<(), String> {
+    if let Some(n) = o.lifecycle {
+        return lifecycle(o, n);
+    }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if let Some(url) = &o.url {
         let (addr, prefix) = parse_url(url)?;
@@ -434,5 +452,166 @@ fn run(o: &Options) -> Result<(), String> {
         }
     }
     server.stop();
+    Ok(())
+}
+
+/// Issues `n` tokens over `connections` keep-alive connections as fast as the server answers;
+/// returns the time taken and every 1000th token (for checking them later).
+fn issue_many(
+    addr: SocketAddr,
+    client: (&str, &str),
+    n: usize,
+    connections: usize,
+) -> Result<(Duration, Vec<String>), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let issue =
+        Request::post(TOKEN_PATH).basic(client.0, client.1).form("grant_type=client_credentials");
+    let next = Arc::new(AtomicUsize::new(0));
+    let sample = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..connections)
+        .map(|_| {
+            let (issue, next, sample) = (issue.clone(), next.clone(), sample.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut conn = Connection::connect(addr).map_err(|e| e.to_string())?;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return Ok(());
+                    }
+                    let r = issue.send(&mut conn).map_err(|e| format!("token {i}: {e}"))?;
+                    if r.status != 200 {
+                        return Err(format!("token {i}: status {}: {}", r.status, r.text()));
+                    }
+                    if i % 1000 == 0 {
+                        if let Some(t) = r.json()["access_token"].as_str() {
+                            sample.lock().expect("sample").push(t.to_string());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "an issuing thread panicked")??;
+    }
+    let elapsed = started.elapsed();
+    let sample = std::mem::take(&mut *sample.lock().expect("sample"));
+    Ok((elapsed, sample))
+}
+
+fn file_size(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join(crate::app::DB_FILE)).map_or(0, |m| m.len())
+}
+
+/// The lifecycle figures of issue 3: peak RSS while issuing `n` tokens, start-up time on an
+/// empty store and with `n` live tokens, and the database size once `n` tokens have expired
+/// and been purged, each against its target.
+fn lifecycle(o: &Options, n: usize) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+
+    // A: live tokens. First start (creates the admin with the production KDF), then a restart
+    // of the empty store, then n tokens, then a restart with them all live.
+    let dir = TempDir::new("throng-lifecycle");
+    let mut first = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
+    let client = create_client(first.addr, "", "admin", &first.admin_password)?;
+    let first_start = first.cold_start;
+    first.stop();
+    let mut s = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
+    let cold_empty = s.cold_start;
+    let empty_size = file_size(&dir.0);
+    eprintln!("issuing {n} tokens…");
+    let (took, sample) = issue_many(s.addr, (&client.0, &client.1), n, o.connections)?;
+    let rss = s.peak_rss_kib().unwrap_or(0);
+    s.stop();
+    let full_size = file_size(&dir.0);
+    let s = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
+    let cold_full = s.cold_start;
+    let still_valid = sample
+        .iter()
+        .filter(|t| call(s.addr, &Request::get(USER_PATH).bearer(t), 200).is_ok())
+        .count();
+    drop(s);
+
+    // B: expiry and purge, on a fresh store with a short token lifetime.
+    let dir_b = TempDir::new("throng-lifecycle-purge");
+    let mut args = o.serve_args.clone();
+    args.extend(["--token-ttl", "5s", "--purge-interval", "250ms"].map(String::from));
+    let s = ChildServer::start(&exe, &dir_b.0, &args)?;
+    let client = create_client(s.addr, "", "admin", &s.admin_password)?;
+    let empty_b = file_size(&dir_b.0);
+    eprintln!("issuing {n} tokens that expire in 5 s…");
+    issue_many(s.addr, (&client.0, &client.1), n, o.connections)?;
+    let peak_b = file_size(&dir_b.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut purged = file_size(&dir_b.0);
+    while purged > 2 * empty_b && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        purged = file_size(&dir_b.0);
+    }
+    drop(s);
+
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "throng lifecycle, {n} tokens over {} connections ({:.0} tokens/s)\n",
+        o.connections,
+        n as f64 / took.as_secs_f64()
+    );
+    println!("{:<44} {:>14} {:>12} {}", "measure", "value", "target", "");
+    println!("{}", "-".repeat(80));
+    println!(
+        "{:<44} {:>11.1} MiB {:>12} {}",
+        "peak RSS while issuing",
+        mib(rss),
+        "<= 64 MiB",
+        verdict(mib(rss) <= 64.0)
+    );
+    println!(
+        "{:<44} {:>12.1} ms {:>12} {}",
+        "first start (creates admin, PBKDF2 600k)",
+        ms(first_start),
+        "-",
+        ""
+    );
+    println!(
+        "{:<44} {:>12.1} ms {:>12} {}",
+        "start to first answer, empty store",
+        ms(cold_empty),
+        "<= 50 ms",
+        verdict(ms(cold_empty) <= 50.0)
+    );
+    println!(
+        "{:<44} {:>12.1} ms {:>12} {}",
+        format!("start to first answer, {n} live tokens"),
+        ms(cold_full),
+        "<= 250 ms",
+        verdict(ms(cold_full) <= 250.0)
+    );
+    println!(
+        "{:<44} {:>8}/{:<5} {:>12} {}",
+        "sampled tokens valid after restart",
+        still_valid,
+        sample.len(),
+        "all",
+        verdict(still_valid == sample.len())
+    );
+    println!("{:<44} {:>12} B {:>12}", "database, empty", empty_size, "");
+    println!("{:<44} {:>12} B {:>12}", format!("database, {n} live tokens"), full_size, "");
+    println!(
+        "{:<44} {:>12} B {:>12}",
+        format!("database, {n} short-lived tokens issued"),
+        peak_b,
+        ""
+    );
+    println!(
+        "{:<44} {:>12} B {:>12} {}",
+        "database, after they expired and were purged",
+        purged,
+        format!("<= {}", 2 * empty_b),
+        verdict(purged <= 2 * empty_b)
+    );
     Ok(())
 }
