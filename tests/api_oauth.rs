@@ -799,3 +799,26 @@ fn empty_bearer_is_invalid_token() {
         );
     }
 }
+
+/// The background purge removes the records of expired tokens, driven by the server's clock.
+#[test]
+fn expired_token_records_are_purged_in_the_background() {
+    let ts = TestServer::start_with(|c| c.purge_interval = Duration::from_millis(20));
+    let a = ts.create_account("purged");
+    for _ in 0..3 {
+        ts.token(&a.client_id, &a.secret);
+    }
+    ts.flush();
+    let store = || ts.running().store().unwrap();
+    assert_eq!(store().token_record_count().unwrap(), 3);
+    ts.advance_clock(Duration::from_secs(3601));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while store().token_record_count().unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "records were not purged");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A fresh token is recorded again afterwards.
+    ts.token(&a.client_id, &a.secret);
+    ts.flush();
+    assert_eq!(store().token_record_count().unwrap(), 1);
+}

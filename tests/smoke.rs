@@ -117,3 +117,29 @@ fn help_explains_every_option() {
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout).unwrap().contains("serve"));
 }
+
+/// `throng bench` starts its own server, runs the suite and prints its table.
+#[test]
+fn bench_command_runs_a_short_suite() {
+    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .args(["bench", "--duration", "300ms", "--warmup", "0s", "--connections", "2"])
+        .args(["--scenarios", "ceiling,issue,validate,introspect,mixed"])
+        .args(["--serve-arg", "--pbkdf2-iterations", "--serve-arg", "1000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for row in ["ceiling", "issue", "validate", "introspect", "mixed", "% ceiling", "peak RSS"] {
+        assert!(stdout.contains(row), "{row} missing:\n{stdout}");
+    }
+    // No scenario may have failed requests: the error columns are all zero.
+    for line in stdout.lines().filter(|l| l.starts_with("issue") || l.starts_with("validate")) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cols[cols.len() - 3..cols.len() - 1], ["0", "0"], "{line}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .args(["bench", "--scenarios", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -216,3 +216,106 @@ mod tests {
         assert_eq!(records(&[9, 9, 9]).count(), 0);
     }
 }
+
+#[cfg(test)]
+mod purge_tests {
+    use super::*;
+    use crate::store::records::{ClientOwner, Credential, OAuthClientRecord, SecretCredential};
+
+    fn temp_store() -> (Store, std::path::PathBuf) {
+        let path = std::env::temp_dir()
+            .join(format!("throng-purge-{}.redb", crypto::hex(&crypto::random_bytes::<6>())));
+        (Store::open(&path).unwrap(), path)
+    }
+
+    fn client(store: &Store) -> [u8; 16] {
+        let id = crypto::uuid_v4();
+        let record = OAuthClientRecord {
+            id: id.clone(),
+            name: "c".into(),
+            owner: ClientOwner::ServiceAccount { id: 1 },
+            user_key: "admin".into(),
+            scopes: vec!["APPLICATION".into()],
+            expiry_duration: 60,
+            last_rotated: 0,
+            tokens_not_before: 0,
+            credentials: vec![Credential::ClientSecret(SecretCredential {
+                client_id: "00".repeat(16),
+                secret_sha256: "00".repeat(32),
+                secret_sealed: String::new(),
+                created: 0,
+                expires: u64::MAX,
+                retired_until: None,
+            })],
+        };
+        let txn = store.write().unwrap();
+        txn.open_table(OAUTH_CLIENTS)
+            .unwrap()
+            .insert(id.as_str(), super::super::encode(&record).as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        crypto::parse_hex16(&id).unwrap()
+    }
+
+    fn records(client: [u8; 16], n: usize, expires: u64) -> Vec<TokenRecord> {
+        (0..n)
+            .map(|i| TokenRecord {
+                jti: crypto::random_id(),
+                client,
+                client_id: [0; 16],
+                issued: expires - 60,
+                expires: expires + (i as u64 % 2),
+                scopes: 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn purge_drops_only_batches_whose_tokens_all_expired_then_compaction_shrinks_the_file() {
+        let (store, path) = temp_store();
+        let c = client(&store);
+        let empty = store.file_size().unwrap();
+        for _ in 0..20 {
+            store.write_batch(&records(c, 2000, 1000), Vec::new()).unwrap();
+        }
+        store.write_batch(&records(c, 10, 5000), Vec::new()).unwrap();
+        assert_eq!(store.token_record_count().unwrap(), 40_010);
+        let grown = store.file_size().unwrap();
+        assert!(grown > 2 * 1024 * 1024, "{grown}");
+
+        // Not yet expired: nothing goes. At 1000 half of each batch has expired: still nothing.
+        assert_eq!(store.purge_expired(999, 100_000).unwrap().tokens, 0);
+        assert_eq!(store.purge_expired(1000, 100_000).unwrap().tokens, 0);
+        // Bounded: a small `max` takes one batch at a time.
+        assert_eq!(store.purge_expired(1001, 1).unwrap().tokens, 2000);
+        assert_eq!(store.purge_expired(1001, 100_000).unwrap().tokens, 38_000);
+        assert_eq!(store.token_record_count().unwrap(), 10);
+
+        assert!(store.compact_if_sparse().unwrap());
+        let after = store.file_size().unwrap();
+        assert!(after <= 2 * empty, "{after} > 2 x {empty}");
+        assert_eq!(store.token_record_count().unwrap(), 10, "compaction kept the live batch");
+        // A file already small is left alone.
+        assert!(!store.compact_if_sparse().unwrap());
+        drop(store);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn records_of_unknown_clients_are_dropped_and_archive_rewrites_batches() {
+        let (store, path) = temp_store();
+        let (a, b) = (client(&store), client(&store));
+        let mut batch = records(a, 3, 1000);
+        batch.extend(records(b, 2, 1000));
+        batch.extend(records([9; 16], 4, 1000)); // no such client
+        store.write_batch(&batch, Vec::new()).unwrap();
+        assert_eq!(store.token_record_count().unwrap(), 5);
+        let txn = store.write().unwrap();
+        delete_client_tokens(&txn, &crypto::uuid_text(&a)).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(store.token_records_of(&crypto::uuid_text(&a)).unwrap().len(), 0);
+        assert_eq!(store.token_records_of(&crypto::uuid_text(&b)).unwrap().len(), 2);
+        drop(store);
+        let _ = std::fs::remove_file(path);
+    }
+}
