@@ -86,19 +86,8 @@ impl Request {
     }
 }
 
-/// Percent-encodes one form value (`application/x-www-form-urlencoded`, RFC 3986 unreserved
-/// characters kept as they are).
-pub fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
+/// Percent-encodes one form value (RFC 3986 unreserved characters kept as they are).
+pub use crate::http::request::percent_encode as form_encode;
 
 /// Prepares a connection's next request in place. It gets the previous response on this
 /// connection (`None` first, and after an I/O error), so a load can chain requests, e.g.

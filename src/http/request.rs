@@ -72,14 +72,15 @@ pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
         .map_err(|_| Error::bad_request("percent-encoding is not UTF-8"))
 }
 
-/// Encodes a query-string value (RFC 3986 unreserved characters pass through).
+/// Encodes a query-string or form value (RFC 3986 unreserved characters pass through).
 pub fn percent_encode(s: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
