@@ -560,7 +560,7 @@ fn lifecycle(o: &Options, n: usize) -> Result<(), String> {
         o.connections,
         n as f64 / took.as_secs_f64()
     );
-    println!("{:<44} {:>14} {:>12} {}", "measure", "value", "target", "");
+    println!("{:<44} {:>14} {:>12}", "measure", "value", "target");
     println!("{}", "-".repeat(80));
     println!(
         "{:<44} {:>11.1} MiB {:>12} {}",
@@ -570,11 +570,10 @@ fn lifecycle(o: &Options, n: usize) -> Result<(), String> {
         verdict(mib(rss) <= 64.0)
     );
     println!(
-        "{:<44} {:>12.1} ms {:>12} {}",
+        "{:<44} {:>12.1} ms {:>12}",
         "first start (creates admin, PBKDF2 600k)",
         ms(first_start),
-        "-",
-        ""
+        "-"
     );
     println!(
         "{:<44} {:>12.1} ms {:>12} {}",
