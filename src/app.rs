@@ -12,7 +12,6 @@ use crate::domain::registry::ClientRegistry;
 use crate::domain::tokens::{RevokedSet, Writer, WriterThread};
 use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
-use crate::store::records::{ClientOwner, OAuthClientRecord};
 use crate::store::Store;
 use std::fs;
 use std::io::Write;
@@ -50,9 +49,7 @@ impl App {
         let store = Arc::new(Store::open(&dir.join(DB_FILE))?);
         first_start(&config, &store, &clock)?;
 
-        let records = store.all_oauth_clients()?;
-        let subjects = subject_names(&store, &records)?;
-        let clients = ClientRegistry::load(&records, |r| subjects(r));
+        let clients = ClientRegistry::load(&store.all_oauth_clients()?);
         let revoked = Arc::new(RevokedSet::load(store.live_revocations(clock.now_secs())?));
         let writer_clock = clock.clone();
         let (writer, thread) = Writer::start(
@@ -74,21 +71,6 @@ impl App {
         };
         Ok((app, thread))
     }
-}
-
-/// The name a client's tokens are issued to: its service account's `name`.
-pub fn subject_names(
-    store: &Store,
-    records: &[OAuthClientRecord],
-) -> Result<impl Fn(&OAuthClientRecord) -> String> {
-    let mut names = std::collections::HashMap::new();
-    for r in records {
-        let ClientOwner::ServiceAccount { id } = r.owner;
-        if let Some(a) = store.service_account(id)? {
-            names.insert(r.id.clone(), a.name);
-        }
-    }
-    Ok(move |r: &OAuthClientRecord| names.get(&r.id).cloned().unwrap_or_else(|| r.name.clone()))
 }
 
 /// Reads the 32-byte master key, or creates it (mode 0600) on first start.

@@ -41,13 +41,6 @@ impl OAuthCode {
     }
 }
 
-/// Which credentials a 401 asks for in its `WWW-Authenticate` challenge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Basic,
-    Bearer,
-}
-
 #[derive(Debug)]
 pub enum Error {
     /// The request is malformed or breaks a validation rule; the text says which.
@@ -62,8 +55,9 @@ pub enum Error {
     RouteNotFound,
     /// The endpoint exists but not for this method.
     MethodNotAllowed(&'static [&'static str]),
-    /// No credentials, or wrong ones, for an API that needs a user (admin Basic auth).
-    Unauthenticated(Scheme),
+    /// No credentials, or wrong ones, for an API that needs a user (admin Basic auth) or an
+    /// application.
+    Unauthenticated,
     /// Authenticated, but not allowed to do this.
     Forbidden(String),
     /// A bearer token that is not live: unknown, expired, revoked, or its client archived.
@@ -94,7 +88,7 @@ impl fmt::Display for Error {
             Error::NotFound(r, id) => write!(f, "{r:?} '{id}' not found"),
             Error::RouteNotFound => f.write_str("no such resource"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
-            Error::Unauthenticated(_) => f.write_str("authentication required"),
+            Error::Unauthenticated => f.write_str("authentication required"),
             Error::InvalidToken => f.write_str("invalid token"),
             Error::OAuth { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
             Error::Internal(m) => write!(f, "internal error: {m}"),

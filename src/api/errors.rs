@@ -11,7 +11,7 @@
 //! Internal errors are logged with their cause and answered with a generic message.
 
 use super::Api;
-use crate::error::{Error, OAuthCode, Resource, Scheme};
+use crate::error::{Error, OAuthCode, Resource};
 use crate::http::Response;
 use serde_json::json;
 
@@ -25,7 +25,7 @@ pub fn render(which: Api, err: &Error) -> Response {
     match which {
         Api::OAuth => oauth(err),
         Api::UserManagement => match err {
-            Error::Unauthenticated(_) => Response::text(401, "Application failed to authenticate")
+            Error::Unauthenticated => Response::text(401, "Application failed to authenticate")
                 .header("WWW-Authenticate", "BASIC realm=\"Crowd\""),
             _ => crowd(err),
         },
@@ -66,16 +66,12 @@ fn crowd(err: &Error) -> Response {
             crowd_body(405, "UNSUPPORTED_OPERATION", "Method not allowed")
                 .header("Allow", allowed.join(", "))
         }
-        Error::Unauthenticated(scheme) => {
-            let challenge =
-                if *scheme == Scheme::Bearer { BEARER_INVALID } else { BASIC_CHALLENGE };
-            crowd_body(
-                401,
-                "PERMISSION_DENIED",
-                "Authentication required: send the credentials of a Crowd administrator",
-            )
-            .header("WWW-Authenticate", challenge)
-        }
+        Error::Unauthenticated => crowd_body(
+            401,
+            "PERMISSION_DENIED",
+            "Authentication required: send the credentials of a Crowd administrator",
+        )
+        .header("WWW-Authenticate", BASIC_CHALLENGE),
         Error::Forbidden(m) => crowd_body(403, "PERMISSION_DENIED", m),
         Error::InvalidToken => {
             crowd_body(401, "PERMISSION_DENIED", "The access token is invalid, expired or revoked")
@@ -103,7 +99,7 @@ fn oauth(err: &Error) -> Response {
             oauth_body(400, "invalid_request", m)
         }
         Error::PayloadTooLarge(_) => oauth_body(413, "invalid_request", &err.to_string()),
-        Error::Unauthenticated(_) | Error::Forbidden(_) => {
+        Error::Unauthenticated | Error::Forbidden(_) => {
             oauth_body(401, "invalid_client", "client authentication failed")
                 .header("WWW-Authenticate", "Basic realm=\"oauth2\"")
         }

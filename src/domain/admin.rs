@@ -6,7 +6,7 @@
 
 use crate::app::App;
 use crate::crypto;
-use crate::error::{Error, Result, Scheme};
+use crate::error::{Error, Result};
 use crate::store::directory::ADMIN_GROUP;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -34,7 +34,7 @@ impl AdminCache {
 /// Wrong or missing credentials are `Unauthenticated`; a valid non-admin user is `Forbidden`.
 pub fn authenticate(app: &App, basic: Option<(&str, &str)>) -> Result<String> {
     let Some((name, password)) = basic else {
-        return Err(Error::Unauthenticated(Scheme::Basic));
+        return Err(Error::Unauthenticated);
     };
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
     if let Some((user, at)) = app.admins.verified.lock().expect("admin cache").get(&key) {
@@ -55,7 +55,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>) -> Result<String> {
     let password_ok = crypto::verify_password(password, hash) && stored.is_some();
     let user = match user {
         Some(u) if password_ok && u.active => u,
-        _ => return Err(Error::Unauthenticated(Scheme::Basic)),
+        _ => return Err(Error::Unauthenticated),
     };
     if !app.store.is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));

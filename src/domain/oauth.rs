@@ -200,7 +200,7 @@ pub fn authenticate_caller(
         if !is_client_id_shaped(id) {
             return match admin::authenticate(app, Some((id, secret))) {
                 Ok(name) => Ok(Caller::Admin(name)),
-                Err(Error::Forbidden(_) | Error::Unauthenticated(_)) => Err(invalid_client()),
+                Err(Error::Forbidden(_) | Error::Unauthenticated) => Err(invalid_client()),
                 Err(e) => Err(e),
             };
         }

@@ -135,7 +135,7 @@ pub fn create(app: &App, actor: &Actor, new: NewAccount) -> Result<Created> {
                 },
             )
         },
-        |(account, client)| Change::Upsert(client.clone(), account.name.clone()),
+        |(_, client)| Change::Upsert(client.clone()),
     )?;
     Ok(Created { account, client, secret })
 }
@@ -290,14 +290,8 @@ pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRe
                 },
             )
         },
-        |c| Change::Upsert(c.clone(), subject_for(app, c)),
+        |c| Change::Upsert(c.clone()),
     )
-}
-
-/// The name tokens of `client` are issued to.
-fn subject_for(app: &App, client: &OAuthClientRecord) -> String {
-    let ClientOwner::ServiceAccount { id } = client.owner;
-    app.store.service_account(id).ok().flatten().map_or_else(|| client.name.clone(), |a| a.name)
 }
 
 pub fn client(app: &App, id: &str) -> Result<OAuthClientRecord> {

@@ -11,7 +11,7 @@ pub mod user;
 use crate::app::App;
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
-use crate::error::{Error, Result, Scheme};
+use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 
 /// Who is calling, once authenticated: the claims of the bearer token.
@@ -28,7 +28,7 @@ fn authenticate(app: &App, req: &Request) -> Result<Caller> {
         }
         return Ok(Caller { claims });
     }
-    Err(Error::Unauthenticated(Scheme::Basic))
+    Err(Error::Unauthenticated)
 }
 
 /// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
