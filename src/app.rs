@@ -47,6 +47,14 @@ impl App {
             .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
         let keys = Keys::from_master(&load_or_create_key(&dir.join(KEY_FILE))?);
         let store = Arc::new(Store::open(&dir.join(DB_FILE))?);
+        // Hashes, sealed secrets and the audit log: owner only, like the key files.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let db = dir.join(DB_FILE);
+            fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::Internal(format!("restricting {}: {e}", db.display())))?;
+        }
         first_start(&config, &store, &clock)?;
 
         let clients = ClientRegistry::load(&store.all_oauth_clients()?);
