@@ -73,6 +73,8 @@ fn binary_serves_and_stops_on_sigterm() {
             std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode() & 0o777,
             0o600
         );
+        let db = std::fs::metadata(dir.path().join("throng.redb")).unwrap();
+        assert_eq!(db.permissions().mode() & 0o777, 0o600);
     }
     let mut conn = throng::http::client::Connection::connect(addr).unwrap();
     let r = conn.send("GET", "/status", &[], b"").unwrap();
