@@ -236,8 +236,12 @@ impl TempDir {
             std::process::id(),
             crate::crypto::hex(&nonce)
         ));
-        let _ = std::fs::create_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create a directory under the system temp dir");
         TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
     }
 }
 

@@ -80,7 +80,12 @@ pub fn b64url_decode_into(s: &str, out: &mut [u8]) -> Option<usize> {
 
 /// The 16 bytes of a hyphenated UUID, or of 32 hex digits.
 pub fn parse_hex16(s: &str) -> Option<[u8; 16]> {
-    let mut out = [0u8; 16];
+    parse_hex(s)
+}
+
+/// `N` bytes from exactly `2N` hex digits; hyphens (as in a UUID) are skipped.
+pub fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
     let mut digits = s.bytes().filter(|b| *b != b'-');
     for o in &mut out {
         let hi = (digits.next()? as char).to_digit(16)?;
@@ -279,6 +284,7 @@ mod tests {
         assert_eq!(parse_hex16("0011"), None);
         assert_eq!(parse_hex16(&format!("{u}00")), None);
         assert_eq!(parse_hex16("zz112233445566778899aabbccddeeff"), None);
+        assert_eq!(parse_hex::<32>(&hex(&sha256(b"x"))), Some(sha256(b"x")));
         assert!(verify_secret_sha256("abc", &sha256(b"abc")));
         assert!(!verify_secret_sha256("abd", &sha256(b"abc")));
     }

@@ -283,7 +283,7 @@ fn tampered(token: &str) -> String {
 #[test]
 fn every_token_answered_before_kill_9_still_validates_after_restart() {
     let t0 = Instant::now();
-    let dir = TempDir::new();
+    let dir = TempDir::new("throng-test");
     let mut first = Server::start(dir.path());
     let client = create_account(&first);
     let account_before = get_account(&first, client.account_id);
@@ -411,7 +411,7 @@ fn every_token_answered_before_kill_9_still_validates_after_restart() {
 
 #[test]
 fn a_revocation_answered_before_kill_9_holds_after_restart() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("throng-test");
     let mut first = Server::start(dir.path());
     let client = create_account(&first);
     let auth = basic(&client.client_id, &client.secret);

@@ -37,7 +37,7 @@ fn readme_flow_create_account_get_token_call_api() {
 /// /status until it answers, then stops it with SIGTERM and expects a clean exit.
 #[test]
 fn binary_serves_and_stops_on_sigterm() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("throng-test");
     let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path())

@@ -156,11 +156,11 @@ pub fn validate(app: &App, token: &str) -> Result<Claims> {
 fn live_claims(app: &App, token: &str) -> Option<Claims> {
     let claims = tokens::verify_mac(&app.keys, token)?;
     let now_ms = app.clock.now_ms();
-    if claims.exp * 1000 <= now_ms {
+    if claims.expires * 1000 <= now_ms {
         return None;
     }
     let client = app.clients.client(&claims.client)?;
-    if claims.iat * 1000 < client.tokens_not_before || app.revoked.contains(&claims.jti) {
+    if claims.issued * 1000 < client.tokens_not_before || app.revoked.contains(&claims.jti) {
         return None;
     }
     Some(claims)
@@ -238,8 +238,8 @@ pub fn revoke(app: &App, caller: &Caller, token: &str, remote: &str) -> Result<(
         &claims.client_id_text(),
         format!("jti={}", claims.jti_text()),
     );
-    app.store.revoke_token(&claims.jti_text(), claims.exp, record)?;
-    app.revoked.insert(claims.jti, claims.exp);
+    app.store.revoke_token(&claims.jti_text(), claims.expires, record)?;
+    app.revoked.insert(claims.jti, claims.expires);
     Ok(())
 }
 

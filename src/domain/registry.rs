@@ -50,14 +50,6 @@ pub struct ClientRegistry {
     writer: Mutex<()>,
 }
 
-fn sha_from_hex(h: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = h.get(2 * i..2 * i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()).unwrap_or(0);
-    }
-    out
-}
-
 impl ClientRegistry {
     /// Builds the registry from stored clients.
     pub fn load(records: &[OAuthClientRecord]) -> ClientRegistry {
@@ -89,8 +81,14 @@ impl ClientRegistry {
         });
         for c in &r.credentials {
             let Credential::ClientSecret(s) = c;
-            let Some(client_id_bytes) = crypto::parse_hex16(&s.client_id) else {
-                log::error!("client id {} of {} is not 32 hex digits; skipped", s.client_id, r.id);
+            let (Some(client_id_bytes), Some(secret_sha256)) =
+                (crypto::parse_hex16(&s.client_id), crypto::parse_hex::<32>(&s.secret_sha256))
+            else {
+                log::error!(
+                    "client id {} of {} or its stored hash is malformed; skipped",
+                    s.client_id,
+                    r.id
+                );
                 continue;
             };
             maps.secrets.insert(
@@ -99,7 +97,7 @@ impl ClientRegistry {
                     client: state.clone(),
                     client_id: s.client_id.clone(),
                     client_id_bytes,
-                    secret_sha256: sha_from_hex(&s.secret_sha256),
+                    secret_sha256,
                     usable_until: s.usable_until(),
                 }),
             );

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 pub const KNOWN_SCOPES: &[&str] = &["APPLICATION"];
 
 const VERSION: u8 = 1;
-const PAYLOAD_LEN: usize = 1 + 16 * 3 + 4 + 4 + 1;
+/// A token's payload is its version byte and its record's bytes.
+const PAYLOAD_LEN: usize = 1 + TokenRecord::LEN;
 const TAG_LEN: usize = 32;
 /// Length of a token's text.
 pub const TOKEN_LEN: usize = (PAYLOAD_LEN + TAG_LEN).div_ceil(3) * 4;
@@ -51,20 +52,11 @@ pub fn scope_text(bits: u8) -> String {
     names.join(" ")
 }
 
-/// The claims of a live or once-live token. `Copy`: nothing on the hot path allocates for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claims {
-    pub jti: [u8; 16],
-    /// OAuth client configuration id (a UUID's bytes).
-    pub client: [u8; 16],
-    /// The client id the token was issued to (it may since have been rotated out).
-    pub client_id: [u8; 16],
-    pub iat: u64,
-    pub exp: u64,
-    pub scopes: u8,
-}
+/// The claims of a live or once-live token: exactly what its record stores. `Copy`: nothing
+/// on the hot path allocates for it.
+pub type Claims = TokenRecord;
 
-impl Claims {
+impl TokenRecord {
     pub fn jti_text(&self) -> String {
         crypto::b64url(&self.jti)
     }
@@ -84,17 +76,6 @@ impl Claims {
     pub fn has_scope(&self, name: &str) -> bool {
         scope_bits([name]).is_some_and(|b| self.scopes & b == b)
     }
-
-    pub fn record(&self) -> TokenRecord {
-        TokenRecord {
-            jti: self.jti,
-            client: self.client,
-            client_id: self.client_id,
-            issued: self.iat,
-            expires: self.exp,
-            scopes: self.scopes,
-        }
-    }
 }
 
 /// Mints a fresh token; `scopes` must already be granted.
@@ -103,19 +84,20 @@ pub fn mint(
     client: [u8; 16],
     client_id: [u8; 16],
     scopes: u8,
-    iat: u64,
+    issued: u64,
     ttl_secs: u64,
 ) -> (String, Claims) {
-    let claims =
-        Claims { jti: crypto::random_id(), client, client_id, iat, exp: iat + ttl_secs, scopes };
+    let claims = Claims {
+        jti: crypto::random_id(),
+        client,
+        client_id,
+        issued,
+        expires: issued + ttl_secs,
+        scopes,
+    };
     let mut buf = [0u8; PAYLOAD_LEN + TAG_LEN];
     buf[0] = VERSION;
-    buf[1..17].copy_from_slice(&claims.jti);
-    buf[17..33].copy_from_slice(&claims.client);
-    buf[33..49].copy_from_slice(&claims.client_id);
-    buf[49..53].copy_from_slice(&(claims.iat as u32).to_be_bytes());
-    buf[53..57].copy_from_slice(&(claims.exp as u32).to_be_bytes());
-    buf[57] = scopes;
+    buf[1..PAYLOAD_LEN].copy_from_slice(&claims.to_bytes());
     let tag = keys.token_tag(&buf[..PAYLOAD_LEN]);
     buf[PAYLOAD_LEN..].copy_from_slice(tag.as_ref());
     (crypto::b64url(&buf), claims)
@@ -134,17 +116,7 @@ pub fn verify_mac(keys: &Keys, token: &str) -> Option<Claims> {
     if payload[0] != VERSION || !keys.verify_token_tag(payload, tag) {
         return None;
     }
-    let take16 = |at: usize| -> [u8; 16] { payload[at..at + 16].try_into().expect("16 bytes") };
-    let u32_at =
-        |at: usize| u32::from_be_bytes(payload[at..at + 4].try_into().expect("4 bytes")) as u64;
-    Some(Claims {
-        jti: take16(1),
-        client: take16(17),
-        client_id: take16(33),
-        iat: u32_at(49),
-        exp: u32_at(53),
-        scopes: payload[57],
-    })
+    Some(Claims::read(payload[1..].try_into().expect("record length")))
 }
 
 /// Revoked token ids still inside their lifetime, mirrored from the store's durable table.
@@ -277,7 +249,7 @@ fn run(
             let mut next = Some(op);
             while let Some(op) = next.take() {
                 match op {
-                    Op::Token(c) => tokens.push(c.record()),
+                    Op::Token(c) => tokens.push(c),
                     Op::Audit(a) => audits.push(a),
                     Op::Flush(ack) => acks.push(ack),
                 }
@@ -345,7 +317,7 @@ mod tests {
         assert_eq!(token.len(), TOKEN_LEN);
         assert_eq!(TOKEN_LEN, 120);
         assert_eq!(verify_mac(&keys, &token), Some(claims));
-        assert_eq!(claims.exp, 4600);
+        assert_eq!(claims.expires, 4600);
         assert_eq!(claims.scope_text(), "APPLICATION");
         let other = Keys::from_master(&[2u8; 32]);
         assert_eq!(verify_mac(&other, &token), None);

@@ -153,13 +153,21 @@ pub struct TokenRecord {
 impl TokenRecord {
     pub const LEN: usize = 16 * 3 + 4 + 4 + 1;
 
+    /// The fixed layout records are stored in, and that access tokens carry after their
+    /// version byte: `[jti 16][client 16][client id 16][issued u32][expires u32][scopes]`.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[0..16].copy_from_slice(&self.jti);
+        b[16..32].copy_from_slice(&self.client);
+        b[32..48].copy_from_slice(&self.client_id);
+        b[48..52].copy_from_slice(&(self.issued as u32).to_be_bytes());
+        b[52..56].copy_from_slice(&(self.expires as u32).to_be_bytes());
+        b[56] = self.scopes;
+        b
+    }
+
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.jti);
-        out.extend_from_slice(&self.client);
-        out.extend_from_slice(&self.client_id);
-        out.extend_from_slice(&(self.issued as u32).to_be_bytes());
-        out.extend_from_slice(&(self.expires as u32).to_be_bytes());
-        out.push(self.scopes);
+        out.extend_from_slice(&self.to_bytes());
     }
 
     pub fn read(b: &[u8; Self::LEN]) -> TokenRecord {

@@ -5,8 +5,7 @@
 
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 use throng::config::Config;
 use throng::http::client::{ClientResponse, Connection};
@@ -18,32 +17,7 @@ pub const SA_PATH: &str = "/rest/service-accounts/latest/service-accounts";
 pub const TOKEN_PATH: &str = "/rest/oauth2/latest/token";
 
 /// A directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nonce: [u8; 4] = throng::crypto::random_bytes();
-        let p = std::env::temp_dir().join(format!(
-            "throng-test-{}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst),
-            throng::crypto::hex(&nonce)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use throng::bench::TempDir;
 
 /// The configuration tests run with: loopback, port 0, a cheap KDF.
 pub fn test_config(dir: &Path) -> Config {
@@ -69,7 +43,7 @@ impl TestServer {
     }
 
     pub fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = TempDir::new();
+        let dir = TempDir::new("throng-test");
         let mut config = test_config(dir.path());
         adjust(&mut config);
         let server = throng::start(config.clone()).expect("server starts");
