@@ -34,6 +34,40 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How often the background purge of expired tokens runs.
     pub purge_interval: Duration,
+
+    // The front door: what any one client may hold of the server, and for how long.
+    /// Connections open at once; beyond it a new connection is answered 503 and closed.
+    /// `None` derives it from the open-file limit (see `http::limits`).
+    pub max_connections: Option<usize>,
+    /// An idle keep-alive connection (no byte of a next request) is closed after this.
+    pub idle_timeout: Duration,
+    /// The whole request head must arrive within this time of its first byte (else 408).
+    pub head_timeout: Duration,
+    /// The body gets this long, plus one second per `min_body_rate` bytes (else 408).
+    pub body_timeout: Duration,
+    /// Slowest body accepted, in bytes per second, after the `body_timeout` allowance.
+    pub min_body_rate: usize,
+    /// Largest request head (request line and headers together); 431 above.
+    pub max_head_bytes: usize,
+    /// Most header fields in a request; 431 above.
+    pub max_headers: usize,
+    /// Longest request target (path and query); 414 above.
+    pub max_url_bytes: usize,
+
+    // Failed authentication: throttled per source address and per presented identity.
+    /// Failures allowed in a burst, per source and per identity, before 429.
+    pub auth_failure_limit: u32,
+    /// The time in which a full burst of failures is forgiven (a leaky bucket).
+    pub auth_failure_period: Duration,
+    /// Password KDF runs at once; beyond it a login is answered 503 without hashing.
+    /// `None`: a quarter of the workers, at least one.
+    pub kdf_concurrency: Option<usize>,
+
+    // The audit log's bounds.
+    /// Audit records older than this are purged.
+    pub audit_retention: Duration,
+    /// Most audit records kept; the oldest go first.
+    pub audit_max_rows: u64,
 }
 
 impl Default for Config {
@@ -49,6 +83,19 @@ impl Default for Config {
             rotation_grace: Duration::from_secs(24 * 3600),
             max_body_bytes: 1 << 20,
             purge_interval: Duration::from_secs(60),
+            max_connections: None,
+            idle_timeout: Duration::from_secs(60),
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            min_body_rate: 4096,
+            max_head_bytes: 32 * 1024,
+            max_headers: 100,
+            max_url_bytes: 8 * 1024,
+            auth_failure_limit: 10,
+            auth_failure_period: Duration::from_secs(60),
+            kdf_concurrency: None,
+            audit_retention: Duration::from_secs(90 * 86_400),
+            audit_max_rows: 1_000_000,
         }
     }
 }
@@ -70,6 +117,19 @@ impl fmt::Debug for Config {
             .field("rotation_grace", &self.rotation_grace)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("purge_interval", &self.purge_interval)
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("head_timeout", &self.head_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("min_body_rate", &self.min_body_rate)
+            .field("max_head_bytes", &self.max_head_bytes)
+            .field("max_headers", &self.max_headers)
+            .field("max_url_bytes", &self.max_url_bytes)
+            .field("auth_failure_limit", &self.auth_failure_limit)
+            .field("auth_failure_period", &self.auth_failure_period)
+            .field("kdf_concurrency", &self.kdf_concurrency)
+            .field("audit_retention", &self.audit_retention)
+            .field("audit_max_rows", &self.audit_max_rows)
             .finish()
     }
 }
@@ -137,6 +197,84 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
         env: "THRONG_PURGE_INTERVAL",
         value: "DURATION",
         help: "how often expired tokens are purged [default: 60s]",
+    },
+    OptionSpec {
+        flag: "--max-connections",
+        env: "THRONG_MAX_CONNECTIONS",
+        value: "N",
+        help: "connections open at once; more get 503 [default: from the open-file limit]",
+    },
+    OptionSpec {
+        flag: "--idle-timeout",
+        env: "THRONG_IDLE_TIMEOUT",
+        value: "DURATION",
+        help: "close a keep-alive connection idle this long [default: 60s]",
+    },
+    OptionSpec {
+        flag: "--head-timeout",
+        env: "THRONG_HEAD_TIMEOUT",
+        value: "DURATION",
+        help: "a request head must arrive within this of its first byte [default: 10s]",
+    },
+    OptionSpec {
+        flag: "--body-timeout",
+        env: "THRONG_BODY_TIMEOUT",
+        value: "DURATION",
+        help: "time allowed for a body, plus 1s per --min-body-rate bytes [default: 10s]",
+    },
+    OptionSpec {
+        flag: "--min-body-rate",
+        env: "THRONG_MIN_BODY_RATE",
+        value: "BYTES",
+        help: "slowest request body accepted, bytes per second [default: 4096]",
+    },
+    OptionSpec {
+        flag: "--max-head",
+        env: "THRONG_MAX_HEAD",
+        value: "BYTES",
+        help: "largest request head (request line and headers) [default: 32768]",
+    },
+    OptionSpec {
+        flag: "--max-headers",
+        env: "THRONG_MAX_HEADERS",
+        value: "N",
+        help: "most header fields in one request [default: 100]",
+    },
+    OptionSpec {
+        flag: "--max-url",
+        env: "THRONG_MAX_URL",
+        value: "BYTES",
+        help: "longest request target, path and query [default: 8192]",
+    },
+    OptionSpec {
+        flag: "--auth-failure-limit",
+        env: "THRONG_AUTH_FAILURE_LIMIT",
+        value: "N",
+        help: "failed logins allowed per address and per identity before 429 [default: 10]",
+    },
+    OptionSpec {
+        flag: "--auth-failure-period",
+        env: "THRONG_AUTH_FAILURE_PERIOD",
+        value: "DURATION",
+        help: "time in which a full burst of failed logins is forgiven [default: 60s]",
+    },
+    OptionSpec {
+        flag: "--kdf-concurrency",
+        env: "THRONG_KDF_CONCURRENCY",
+        value: "N",
+        help: "password hashes computed at once; more get 503 [default: workers / 4, >= 1]",
+    },
+    OptionSpec {
+        flag: "--audit-retention",
+        env: "THRONG_AUDIT_RETENTION",
+        value: "DURATION",
+        help: "audit records older than this are purged [default: 90days]",
+    },
+    OptionSpec {
+        flag: "--audit-max-rows",
+        env: "THRONG_AUDIT_MAX_ROWS",
+        value: "N",
+        help: "most audit records kept, the oldest purged first [default: 1000000]",
     },
 ];
 
@@ -210,9 +348,54 @@ impl Config {
         if let Some((src, v)) = lookup("--purge-interval") {
             cfg.purge_interval = parse_duration(&src, &v)?;
         }
+        if let Some((src, v)) = lookup("--max-connections") {
+            cfg.max_connections = Some(parse_number(&src, &v, 1, 1 << 20)?);
+        }
+        if let Some((src, v)) = lookup("--idle-timeout") {
+            cfg.idle_timeout = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--head-timeout") {
+            cfg.head_timeout = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--body-timeout") {
+            cfg.body_timeout = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--min-body-rate") {
+            cfg.min_body_rate = parse_number(&src, &v, 1, 1 << 30)?;
+        }
+        if let Some((src, v)) = lookup("--max-head") {
+            cfg.max_head_bytes = parse_number(&src, &v, 1024, 1 << 20)?;
+        }
+        if let Some((src, v)) = lookup("--max-headers") {
+            cfg.max_headers = parse_number(&src, &v, 8, 10_000)?;
+        }
+        if let Some((src, v)) = lookup("--max-url") {
+            cfg.max_url_bytes = parse_number(&src, &v, 256, 1 << 20)?;
+        }
+        if let Some((src, v)) = lookup("--auth-failure-limit") {
+            cfg.auth_failure_limit = parse_number(&src, &v, 1, 1_000_000)? as u32;
+        }
+        if let Some((src, v)) = lookup("--auth-failure-period") {
+            cfg.auth_failure_period = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--kdf-concurrency") {
+            cfg.kdf_concurrency = Some(parse_number(&src, &v, 1, 1024)?);
+        }
+        if let Some((src, v)) = lookup("--audit-retention") {
+            cfg.audit_retention = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--audit-max-rows") {
+            cfg.audit_max_rows = parse_number(&src, &v, 1, usize::MAX)? as u64;
+        }
         cfg.admin_password = env("THRONG_ADMIN_PASSWORD").filter(|p| !p.is_empty());
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Password KDF runs allowed at once: the configured number, or a quarter of the workers
+    /// (at least one), so that password guessing can never hold every worker.
+    pub fn kdf_slots(&self) -> usize {
+        self.kdf_concurrency.unwrap_or((self.workers / 4).max(1)).min(self.workers)
     }
 
     /// Checks rules that span several options.
@@ -225,6 +408,19 @@ impl Config {
         }
         if self.workers == 0 {
             return Err("workers must be at least 1".into());
+        }
+        for (name, d) in [
+            ("idle timeout", self.idle_timeout),
+            ("head timeout", self.head_timeout),
+            ("body timeout", self.body_timeout),
+            ("auth failure period", self.auth_failure_period),
+        ] {
+            if d < Duration::from_millis(10) {
+                return Err(format!("{name} must be at least 10ms"));
+            }
+        }
+        if self.max_url_bytes + 32 > self.max_head_bytes {
+            return Err("the request head limit must exceed the URL limit by at least 32 bytes".into());
         }
         Ok(())
     }

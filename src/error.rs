@@ -64,6 +64,15 @@ pub enum Error {
     InvalidToken,
     /// A refusal at an OAuth protocol endpoint.
     OAuth { code: OAuthCode, description: String },
+    /// Too many failed authentications from this source or for this identity: answered 429
+    /// with `Retry-After` before any credential is checked, so the answer costs no hashing.
+    TooManyRequests { retry_after_secs: u64 },
+    /// The server will not take this request now (every KDF slot busy, the connection budget
+    /// spent): 503 with `Retry-After`. The caller did nothing wrong; trying again later works.
+    Unavailable { retry_after_secs: u64, message: String },
+    /// The request broke HTTP/1.1 itself (RFC 9112) and was refused by the front door before
+    /// any handler saw it: 400, 408, 414, 431, 501 or 505. The connection is closed after.
+    Protocol { status: u16, message: String },
     /// Something broke inside; logged with its cause, answered 500 with a generic message.
     Internal(String),
 }
@@ -91,6 +100,12 @@ impl fmt::Display for Error {
             Error::Unauthenticated => f.write_str("authentication required"),
             Error::InvalidToken => f.write_str("invalid token"),
             Error::OAuth { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
+            Error::TooManyRequests { retry_after_secs } => write!(
+                f,
+                "too many failed authentication attempts; retry after {retry_after_secs} s"
+            ),
+            Error::Unavailable { message, .. } => f.write_str(message),
+            Error::Protocol { message, .. } => f.write_str(message),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }
     }

@@ -78,6 +78,19 @@ fn crowd(err: &Error) -> Response {
                 .header("WWW-Authenticate", BEARER_INVALID)
         }
         Error::OAuth { description, .. } => crowd_body(400, "ILLEGAL_ARGUMENT", description),
+        // Crowd has no reason for these; Atlassian's client maps any reason it does not know
+        // to OperationFailedException (RestExecutor.throwError), so OPERATION_FAILED it is.
+        Error::TooManyRequests { retry_after_secs } => {
+            crowd_body(429, "OPERATION_FAILED", &err.to_string())
+                .header("Retry-After", retry_after_secs.to_string())
+        }
+        Error::Unavailable { retry_after_secs, message } => {
+            crowd_body(503, "OPERATION_FAILED", message)
+                .header("Retry-After", retry_after_secs.to_string())
+        }
+        Error::Protocol { status, message } => {
+            crowd_body(*status, if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" }, message)
+        }
         Error::Internal(_) => crowd_body(500, "OPERATION_FAILED", "Internal server error"),
     }
 }
@@ -114,6 +127,21 @@ fn oauth(err: &Error) -> Response {
             oauth_body(401, "invalid_token", "The access token is invalid, expired or revoked")
                 .header("WWW-Authenticate", BEARER_INVALID)
         }
+        // RFC 6749 §4.1.2.1's code for an overloaded server is the closest registered one to
+        // both: the client should wait and retry, not change its request.
+        Error::TooManyRequests { retry_after_secs } => {
+            oauth_body(429, "temporarily_unavailable", &err.to_string())
+                .header("Retry-After", retry_after_secs.to_string())
+        }
+        Error::Unavailable { retry_after_secs, message } => {
+            oauth_body(503, "temporarily_unavailable", message)
+                .header("Retry-After", retry_after_secs.to_string())
+        }
+        Error::Protocol { status, message } => oauth_body(
+            *status,
+            if *status < 500 { "invalid_request" } else { "server_error" },
+            message,
+        ),
         Error::Internal(_) => oauth_body(500, "server_error", "internal server error"),
     }
 }
