@@ -47,8 +47,6 @@ pub enum Error {
     BadRequest(String),
     /// The body's Content-Type is missing or not one this endpoint reads.
     UnsupportedMediaType(String),
-    /// The body is larger than the configured cap.
-    PayloadTooLarge(usize),
     /// No such stored thing.
     NotFound(Resource, String),
     /// No such endpoint.
@@ -93,7 +91,6 @@ impl fmt::Display for Error {
             Error::BadRequest(m) | Error::UnsupportedMediaType(m) | Error::Forbidden(m) => {
                 f.write_str(m)
             }
-            Error::PayloadTooLarge(max) => write!(f, "request body exceeds {max} bytes"),
             Error::NotFound(r, id) => write!(f, "{r:?} '{id}' not found"),
             Error::RouteNotFound => f.write_str("no such resource"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),

@@ -37,7 +37,7 @@ pub struct RunningServer {
 
 /// Opens the data directory, binds, and starts serving. Returns once the socket accepts.
 pub fn start(config: Config) -> error::Result<RunningServer> {
-    let (listener, addr) = http::server::bind(config.listen)?;
+    let (listener, addr) = http::server::bind(&config)?;
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let workers = config.workers;
     let (app, writer) = App::open(config, base_url, Arc::new(Clock::default()))?;

@@ -59,7 +59,6 @@ fn crowd(err: &Error) -> Response {
     match err {
         Error::BadRequest(m) => crowd_body(400, "ILLEGAL_ARGUMENT", m),
         Error::UnsupportedMediaType(m) => crowd_body(415, "ILLEGAL_ARGUMENT", m),
-        Error::PayloadTooLarge(_) => crowd_body(413, "ILLEGAL_ARGUMENT", &err.to_string()),
         Error::NotFound(r, id) => crowd_body(404, not_found_reason(*r), &not_found_message(*r, id)),
         Error::RouteNotFound => crowd_body(404, "NOT_FOUND", "No such resource"),
         Error::MethodNotAllowed(allowed) => {
@@ -111,7 +110,6 @@ fn oauth(err: &Error) -> Response {
         Error::BadRequest(m) | Error::UnsupportedMediaType(m) => {
             oauth_body(400, "invalid_request", m)
         }
-        Error::PayloadTooLarge(_) => oauth_body(413, "invalid_request", &err.to_string()),
         Error::Unauthenticated | Error::Forbidden(_) => {
             oauth_body(401, "invalid_client", "client authentication failed")
                 .header("WWW-Authenticate", "Basic realm=\"oauth2\"")

@@ -2,6 +2,7 @@
 //! and the one routing table (`router`). Nothing outside this module touches tiny_http.
 
 pub mod client;
+pub mod limits;
 pub mod request;
 pub mod response;
 pub mod router;

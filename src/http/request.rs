@@ -72,6 +72,39 @@ pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
         .map_err(|_| Error::bad_request("percent-encoding is not UTF-8"))
 }
 
+/// Decodes a request path once (RFC 3986 §2.1): each `%XX` becomes its byte and `+` stays a
+/// `+` (it means a space only in forms). An encoded `/` or NUL is refused: decoded, it would
+/// change which segments the router sees, or cut a name short.
+pub fn decode_path(raw: &str) -> Result<Cow<'_, str>> {
+    if !raw.contains('%') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let byte = hex
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::bad_request("malformed percent-encoding in the path"))?;
+            if byte == b'/' || byte == 0 {
+                return Err(Error::bad_request(
+                    "an encoded '/' or NUL is not allowed in a path segment",
+                ));
+            }
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| Error::bad_request("the decoded path is not UTF-8"))
+}
+
 /// Encodes a query-string or form value (RFC 3986 unreserved characters pass through).
 pub fn percent_encode(s: &str) -> String {
     use std::fmt::Write;
@@ -248,6 +281,19 @@ mod tests {
         assert!(Params::parse_urlencoded("a=1&a=2").unwrap().single("a").is_err());
         assert!(Params::parse_urlencoded("a=%zz").is_err());
         assert!(Params::parse_urlencoded("a=%ff").is_err());
+    }
+
+    #[test]
+    fn paths_are_decoded_once() {
+        assert_eq!(decode_path("/st%61tus").unwrap(), "/status");
+        assert_eq!(decode_path("/a+b/%C3%BC").unwrap(), "/a+b/ü");
+        assert_eq!(decode_path("/a%2525").unwrap(), "/a%25", "once, not twice");
+        assert!(decode_path("/a%2Fb").is_err());
+        assert!(decode_path("/a%2fb").is_err());
+        assert!(decode_path("/a%00").is_err());
+        assert!(decode_path("/a%zz").is_err());
+        assert!(decode_path("/a%4").is_err());
+        assert!(decode_path("/%ff").is_err());
     }
 
     #[test]

@@ -32,9 +32,15 @@ pub fn route(app: &App, req: &Request) -> Response {
     api::finish(which, response)
 }
 
-/// An error response for a request that never reached a handler (body too large, panic).
+/// An error response for a request that never reached a handler (a panic).
 pub fn render_error(req: &Request, err: &Error) -> Response {
-    let which = Api::of(&segments(&req.path));
+    render_error_at(&req.path, err)
+}
+
+/// An error response for a path, in the shape of the API the path names: for requests the
+/// front door refused, or whose path did not decode.
+pub fn render_error_at(path: &str, err: &Error) -> Response {
+    let which = Api::of(&segments(path));
     api::finish(which, api::errors::render(which, err))
 }
 

@@ -1,308 +1,501 @@
-use ascii::AsciiString;
+//! throng patch: one connection's life, on its own thread. Read a request head and body under
+//! the limits and deadlines, hand the complete request to the workers, wait for their answer,
+//! write it, and go on to the next request or close.
+//!
+//! Upstream read heads on the connection thread but left bodies to the worker and had the
+//! worker write the response, so a client that sent its body slowly, or read its answer
+//! slowly, held a worker; with a handful of workers, a handful of slow clients stopped the
+//! server. Here every socket read and write happens on the connection's thread, bounded in
+//! time, and a refused request is answered (in the application's shape, through the server's
+//! refusal renderer) before the connection closes. See PATCHES.md.
 
-use std::io::Error as IoError;
-use std::io::Result as IoResult;
-use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read};
+use crate::connection::Connection;
+use crate::door::{ConnEntry, Shared};
+use crate::limits::Refusal;
+use crate::parse::{self, Framing, Head};
+use crate::request::{new_request, Body, Responder, Slot};
+use std::io::{ErrorKind, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use std::net::SocketAddr;
-use std::str::FromStr;
+/// Read buffer a connection starts with and returns to after a larger head.
+const INITIAL_BUFFER: usize = 4096;
+/// Empty lines tolerated before a request line (RFC 9112 §2.2 asks servers to skip at least
+/// one; some clients send a stray CRLF after a body).
+const MAX_LEADING_EMPTY_BYTES: usize = 8;
+/// A chunk-size line (with any extensions) longer than this is refused.
+const MAX_CHUNK_LINE: usize = 4096;
 
-use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
-
-/// A ClientConnection is an object that will store a socket to a client
-/// and return Request objects.
-pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
-
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
-
-    // sequence of Writers to the stream, to avoid writing response #2 before
-    //  response #1
-    sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
-
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
-
-    // set to true if we know that the previous request is the last one
-    no_more_requests: bool,
-
-    // true if the connection goes through SSL
-    secure: bool,
+/// Bytes read from the connection and not yet consumed, with read deadlines.
+struct Input<'a> {
+    conn: &'a Connection,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The read timeout currently set on the socket, to avoid a system call per read.
+    timeout: Option<Duration>,
 }
 
-/// Error that can happen when reading a request.
-#[derive(Debug)]
-enum ReadError {
-    WrongRequestLine,
-    WrongHeader(HTTPVersion),
-    /// the client sent an unrecognized `Expect` header
-    ExpectationFailed(HTTPVersion),
-    ReadIoError(IoError),
+enum ReadFailure {
+    Eof,
+    TimedOut,
+    Io,
 }
 
-impl ClientConnection {
-    /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
-        write_socket: RefinedTcpStream,
-        mut read_socket: RefinedTcpStream,
-    ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
+impl<'a> Input<'a> {
+    fn new(conn: &'a Connection) -> Input<'a> {
+        Input { conn, buf: vec![0; INITIAL_BUFFER], start: 0, end: 0, timeout: None }
+    }
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
-        let first_header = source.next().unwrap();
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
 
-        ClientConnection {
-            source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
-            remote_addr,
-            next_header_source: first_header,
-            no_more_requests: false,
-            secure,
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
+    /// Gives back memory a large head took, so that a burst of big heads leaves nothing held.
+    fn shrink(&mut self) {
+        if self.buf.len() > INITIAL_BUFFER && self.end - self.start <= INITIAL_BUFFER {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.buf.truncate(INITIAL_BUFFER);
+            self.buf.shrink_to_fit();
+        }
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        // throng patch: read up to each '\n' from the buffer instead of one byte per call
-        // (~115 instructions a byte before), and cap a line's length. See PATCHES.md.
-        const MAX_LINE: usize = 64 * 1024;
-        let mut buf = Vec::with_capacity(128);
+    fn set_timeout(&mut self, t: Duration) -> Result<(), ReadFailure> {
+        let t = t.max(Duration::from_millis(1));
+        if self.timeout != Some(t) {
+            self.conn.set_read_timeout(Some(t)).map_err(|_| ReadFailure::Io)?;
+            self.timeout = Some(t);
+        }
+        Ok(())
+    }
+
+    /// Reads more bytes, growing the buffer up to `cap` bytes of unconsumed data. Waits at
+    /// most until `deadline` (or `idle` when there is none yet). Returns the bytes added.
+    fn fill(&mut self, deadline: Deadline, cap: usize) -> Result<usize, ReadFailure> {
+        if self.start > 0 && self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let want = (self.buf.len() * 2).min(cap.max(self.buf.len() + 1));
+            self.buf.resize(want, 0);
+        }
+        match deadline {
+            Deadline::Idle(t) => self.set_timeout(t)?,
+            Deadline::At(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ReadFailure::TimedOut);
+                }
+                self.set_timeout(left)?;
+            }
+        }
+        let mut reader = self.conn;
         loop {
-            let limit = (MAX_LINE + 2 - buf.len()) as u64;
-            let n = self.next_header_source.by_ref().take(limit).read_until(b'\n', &mut buf)?;
-            if n == 0 {
-                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
-            }
-            if buf.ends_with(b"\r\n") {
-                buf.truncate(buf.len() - 2);
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-            if buf.len() > MAX_LINE {
-                return Err(IoError::new(ErrorKind::InvalidInput, "Header line too long"));
-            }
-            // A bare '\n' is part of the line, as before; keep reading.
-        }
-    }
-
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
+            return match reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => Err(ReadFailure::Eof),
+                Ok(n) => {
+                    self.end += n;
+                    Ok(n)
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Err(ReadFailure::TimedOut)
+                }
+                Err(_) => Err(ReadFailure::Io),
             };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
-        };
-
-        // building the writer for the request
-        let writer = self.sink.next().unwrap();
-
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
-
-        // building the next reader
-        let request = crate::request::new_request(
-            self.secure,
-            method,
-            path,
-            version.clone(),
-            headers,
-            *self.remote_addr.as_ref().unwrap(),
-            data_source,
-            writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
-
-        // return the request
-        Ok(request)
-    }
-}
-
-impl Iterator for ClientConnection {
-    type Item = Request;
-
-    /// Blocks until the next Request is available.
-    /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
-        // the client sent a "connection: close" header in this previous request
-        //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
-            return None;
-        }
-
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
-            }
-
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            // returning the request
-            return Some(rq);
         }
     }
 }
 
-/// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
+#[derive(Clone, Copy)]
+enum Deadline {
+    Idle(Duration),
+    At(Instant),
+}
+
+/// Why a connection ends.
+enum End {
+    /// Quietly: the peer left, the idle time ran out, or the server closed the connection.
+    Quiet,
+    /// With an answer to a request that was refused.
+    Refused(Refusal),
+}
+
+/// Serves one connection until it closes. `id` is its registry entry.
+pub(crate) fn serve(id: u64, entry: Arc<ConnEntry>, shared: Arc<Shared>) {
+    // Leaves the budget and the registry however this function ends, a panic included.
+    struct Registered<'a>(&'a Shared, u64);
+    impl Drop for Registered<'_> {
+        fn drop(&mut self) {
+            self.0.unregister(self.1);
+        }
+    }
+    let _registered = Registered(&shared, id);
+    let conn = &entry.conn;
+    let _ = conn.set_write_timeout(Some(shared.limits.write_timeout));
+    conn.set_nodelay();
+    let mut input = Input::new(conn);
+    let slot = Arc::new(Slot::default());
+    let end = loop {
+        match serve_one(&entry, &shared, &mut input, &slot) {
+            Ok(true) => continue,
+            Ok(false) => break End::Quiet,
+            Err(end) => break end,
+        }
     };
-
-    Ok(HTTPVersion(major, minor))
+    if let End::Refused(refusal) = end {
+        let answer = shared.answer(&refusal);
+        let _ = (&entry.conn).write_all(&answer);
+        linger(&entry.conn, shared.limits.linger);
+    }
+    let _ = entry.conn.shutdown(Shutdown::Both);
 }
 
-/// Parses the request line of the request.
-/// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
-    let mut parts = line.split(' ');
-
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
-
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+/// After a refusal: shut the write side and drain input for a bounded time, so the client sees
+/// the answer rather than a reset caused by its unread bytes.
+fn linger(conn: &Connection, limit: Duration) {
+    let _ = conn.shutdown(Shutdown::Write);
+    let until = Instant::now() + limit;
+    let mut scratch = [0u8; 4096];
+    let mut reader = conn;
+    let mut drained = 0usize;
+    while drained < (1 << 20) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match reader.read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
-#[cfg(test)]
-mod test {
-    #[test]
-    fn test_parse_request_line() {
-        let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();
+/// Serves the next request on the connection. `Ok(true)`: keep the connection; `Ok(false)`:
+/// close it quietly; `Err`: close it, answering a refusal if there is one.
+fn serve_one(
+    entry: &ConnEntry,
+    shared: &Shared,
+    input: &mut Input<'_>,
+    slot: &Arc<Slot>,
+) -> Result<bool, End> {
+    let limits = &shared.limits;
+    entry.set_idle(shared.now_ms());
+    if input.data().is_empty() {
+        input.shrink();
+        match input.fill(Deadline::Idle(limits.idle_timeout), limits.max_head_bytes) {
+            Ok(_) => {}
+            Err(_) => return Ok(false),
+        }
+    }
+    if !entry.set_busy() || shared.is_closing() {
+        return Ok(false);
+    }
+    let head_deadline = Deadline::At(Instant::now() + limits.head_timeout);
+    let head = read_head(shared, input, head_deadline)?;
+    let path = head.line.target.clone();
+    let refused_at = |r: Refusal| End::Refused(r.at(Some(&path)));
 
-        assert!(method == crate::Method::Get);
-        assert!(path == "/hello");
-        assert!(ver == crate::common::HTTPVersion(1, 1));
+    // The body, whole, before a worker sees the request.
+    if let Framing::Length(n) = head.framing {
+        if n > limits.max_body_bytes as u64 {
+            return Err(refused_at(too_large(limits.max_body_bytes)));
+        }
+    }
+    if head.expect_continue {
+        if (&entry.conn).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+            return Ok(false);
+        }
+    }
+    let body = read_body(shared, input, head.framing).map_err(|e| match e {
+        BodyFailure::Refused(r) => refused_at(r),
+        BodyFailure::Gone => End::Quiet,
+    })?;
+    let body_length = body.0.len();
 
-        assert!(super::parse_request_line("GET /hello").is_err());
-        assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    if shared.is_closing() {
+        return Err(refused_at(Refusal::busy("the server is shutting down")));
+    }
+    let responder = Responder {
+        slot: slot.clone(),
+        version: head.line.version.clone(),
+        head: head.line.method == crate::Method::Head,
+        keep_alive: head.keep_alive,
+    };
+    let body = Body::new(body.0, Some(shared.body_memory.clone()), body.1);
+    let request = new_request(
+        head.line.method,
+        head.line.target,
+        head.line.version,
+        head.headers,
+        entry.remote,
+        body,
+        body_length,
+        responder,
+    );
+    shared.messages.push(request);
+    let Some(reply) = slot.take(|| shared.is_closing()) else {
+        return Ok(false);
+    };
+    if (&entry.conn).write_all(&reply.bytes).is_err() {
+        return Ok(false);
+    }
+    Ok(!reply.close)
+}
+
+fn too_large(max: usize) -> Refusal {
+    Refusal::new(413, format!("request body exceeds {max} bytes"))
+}
+
+fn timed_out(what: &str) -> Refusal {
+    Refusal::new(408, format!("the request {what} did not arrive in time"))
+}
+
+/// Reads and checks a request head; its first byte is already in `input`.
+fn read_head(shared: &Shared, input: &mut Input<'_>, deadline: Deadline) -> Result<Head, End> {
+    let limits = &shared.limits;
+    // Leading empty lines before the request line.
+    loop {
+        let skip = input.data().iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        if skip > MAX_LEADING_EMPTY_BYTES {
+            return Err(End::Refused(Refusal::new(400, "empty lines before the request line")));
+        }
+        if skip < input.data().len() {
+            input.consume(skip);
+            break;
+        }
+        fill_head(input, deadline, limits.max_head_bytes, None)?;
+    }
+    // The request line: its end must come within the URL limit plus room for the rest.
+    let line_cap = limits.max_url_bytes + 32;
+    let nl = loop {
+        if let Some(nl) = parse::line_end(input.data(), 0) {
+            break nl;
+        }
+        if input.data().len() > line_cap {
+            let data = input.data();
+            let target = data.splitn(3, |&b| b == b' ').nth(1).unwrap_or(&[]);
+            let looks_like_a_request =
+                data.iter().position(|&b| b == b' ').is_some_and(|sp| sp > 0 && sp < 32);
+            return Err(End::Refused(if looks_like_a_request {
+                parse::too_long(target, limits)
+            } else {
+                Refusal::new(400, "malformed request line")
+            }));
+        }
+        fill_head(input, deadline, limits.max_head_bytes, None)?;
+    };
+    let line = parse::request_line(&input.data()[..=nl], limits).map_err(End::Refused)?;
+    let path = line.target.clone();
+    // The header section, up to the empty line that ends it.
+    let mut scanned = nl;
+    let end = loop {
+        if let Some(end) = parse::head_end(input.data(), scanned) {
+            break end;
+        }
+        scanned = input.data().len().saturating_sub(3).max(nl);
+        if input.data().len() >= limits.max_head_bytes {
+            return Err(End::Refused(
+                Refusal::new(431, format!("request head larger than {} bytes", limits.max_head_bytes))
+                    .at(Some(&path)),
+            ));
+        }
+        fill_head(input, deadline, limits.max_head_bytes, Some(&path))?;
+    };
+    if end > limits.max_head_bytes {
+        return Err(End::Refused(
+            Refusal::new(431, format!("request head larger than {} bytes", limits.max_head_bytes))
+                .at(Some(&path)),
+        ));
+    }
+    let fields = parse::header_fields(&input.data()[nl + 1..end], limits)
+        .map_err(|r| End::Refused(r.at(Some(&path))))?;
+    input.consume(end);
+    parse::checked(line, fields).map_err(|r| End::Refused(r.at(Some(&path))))
+}
+
+fn fill_head(
+    input: &mut Input<'_>,
+    deadline: Deadline,
+    cap: usize,
+    path: Option<&str>,
+) -> Result<(), End> {
+    match input.fill(deadline, cap) {
+        Ok(_) => Ok(()),
+        Err(ReadFailure::TimedOut) => Err(End::Refused(timed_out("head").at(path))),
+        Err(ReadFailure::Eof | ReadFailure::Io) => Err(End::Quiet),
+    }
+}
+
+enum BodyFailure {
+    Refused(Refusal),
+    Gone,
+}
+
+/// Reads the whole body under the size cap, the body-memory budget and the body deadline.
+/// Returns the body and the bytes reserved for it in the budget.
+fn read_body(
+    shared: &Shared,
+    input: &mut Input<'_>,
+    framing: Framing,
+) -> Result<(Vec<u8>, usize), BodyFailure> {
+    let limits = &shared.limits;
+    let start = Instant::now();
+    let rate = limits.min_body_rate.max(1) as u64;
+    // mod_reqtimeout's rule: the allowance grows by a second for every `rate` bytes received.
+    let deadline = |received: usize| {
+        Deadline::At(start + limits.body_timeout + Duration::from_millis(received as u64 * 1000 / rate))
+    };
+    let mut reservation = Reservation { shared, bytes: 0 };
+    let mut body = Vec::new();
+    let result = match framing {
+        Framing::None => Ok(()),
+        Framing::Length(n) => {
+            let n = n as usize;
+            reservation.grow(n)?;
+            while body.len() < n {
+                if input.data().is_empty() {
+                    fill_body(input, deadline(body.len()))?;
+                }
+                let take = input.data().len().min(n - body.len());
+                body.extend_from_slice(&input.data()[..take]);
+                input.consume(take);
+            }
+            Ok(())
+        }
+        Framing::Chunked => read_chunked(shared, input, &mut body, &mut reservation, &deadline),
+    };
+    result?;
+    let reserved = reservation.bytes;
+    std::mem::forget(reservation);
+    Ok((body, reserved))
+}
+
+/// Bytes of the body-memory budget held for a body being read; given back if reading fails.
+struct Reservation<'a> {
+    shared: &'a Shared,
+    bytes: usize,
+}
+
+impl Reservation<'_> {
+    fn grow(&mut self, by: usize) -> Result<(), BodyFailure> {
+        let budget = &self.shared.body_memory;
+        let before = budget.fetch_add(by, Ordering::AcqRel);
+        if before + by > self.shared.limits.max_body_memory {
+            budget.fetch_sub(by, Ordering::AcqRel);
+            return Err(BodyFailure::Refused(Refusal::busy(
+                "the server holds too many request bodies at once",
+            )));
+        }
+        self.bytes += by;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.shared.body_memory.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+fn fill_body(input: &mut Input<'_>, deadline: Deadline) -> Result<(), BodyFailure> {
+    match input.fill(deadline, INITIAL_BUFFER.max(16 * 1024)) {
+        Ok(_) => Ok(()),
+        Err(ReadFailure::TimedOut) => Err(BodyFailure::Refused(timed_out("body"))),
+        // A body cut short by the client closing its side: answer, then close.
+        Err(ReadFailure::Eof) => Err(BodyFailure::Refused(Refusal::new(
+            400,
+            "the connection ended before the whole body arrived",
+        ))),
+        Err(ReadFailure::Io) => Err(BodyFailure::Gone),
+    }
+}
+
+/// One line of chunked framing (a chunk size or a trailer field), consumed with its end.
+fn chunk_line(
+    input: &mut Input<'_>,
+    deadline: Deadline,
+    max: usize,
+) -> Result<Vec<u8>, BodyFailure> {
+    loop {
+        if let Some(nl) = parse::line_end(input.data(), 0) {
+            let line = input.data()[..=nl].to_vec();
+            input.consume(nl + 1);
+            return Ok(line);
+        }
+        if input.data().len() > max {
+            return Err(BodyFailure::Refused(Refusal::new(400, "chunked framing line too long")));
+        }
+        fill_body(input, deadline)?;
+    }
+}
+
+fn read_chunked(
+    shared: &Shared,
+    input: &mut Input<'_>,
+    body: &mut Vec<u8>,
+    reservation: &mut Reservation<'_>,
+    deadline: &dyn Fn(usize) -> Deadline,
+) -> Result<(), BodyFailure> {
+    let max = shared.limits.max_body_bytes;
+    loop {
+        let line = chunk_line(input, deadline(body.len()), MAX_CHUNK_LINE)?;
+        let size = parse::chunk_size(&line).map_err(BodyFailure::Refused)?;
+        if size == 0 {
+            break;
+        }
+        if body.len() as u64 + size > max as u64 {
+            return Err(BodyFailure::Refused(too_large(max)));
+        }
+        let size = size as usize;
+        reservation.grow(size)?;
+        let target = body.len() + size;
+        while body.len() < target {
+            if input.data().is_empty() {
+                fill_body(input, deadline(body.len()))?;
+            }
+            let take = input.data().len().min(target - body.len());
+            body.extend_from_slice(&input.data()[..take]);
+            input.consume(take);
+        }
+        let crlf = chunk_line(input, deadline(body.len()), 2)?;
+        if crlf != b"\r\n" && crlf != b"\n" {
+            return Err(BodyFailure::Refused(Refusal::new(400, "chunk data longer than its size")));
+        }
+    }
+    // Trailer fields, discarded, bounded like a head.
+    let mut trailer = 0usize;
+    loop {
+        let line = chunk_line(input, deadline(body.len()), MAX_CHUNK_LINE)?;
+        if line == b"\r\n" || line == b"\n" {
+            return Ok(());
+        }
+        trailer += line.len();
+        if trailer > shared.limits.max_head_bytes {
+            return Err(BodyFailure::Refused(Refusal::new(431, "chunked trailer too large")));
+        }
+    }
+}
+
+impl From<BodyFailure> for End {
+    fn from(f: BodyFailure) -> End {
+        match f {
+            BodyFailure::Refused(r) => End::Refused(r),
+            BodyFailure::Gone => End::Quiet,
+        }
     }
 }

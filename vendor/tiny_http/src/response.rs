@@ -43,6 +43,8 @@ pub struct Response<R> {
     headers: Vec<Header>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
+    /// throng patch: a `Connection: close` header was added; the connection closes after it.
+    close: bool,
 }
 
 /// A `Response` without a template parameter.
@@ -206,6 +208,7 @@ where
             headers: Vec::with_capacity(16),
             data_length,
             chunked_threshold: None,
+            close: false,
         };
 
         for h in headers {
@@ -254,9 +257,17 @@ where
     {
         let header = header.into();
 
+        // throng patch: `Connection: close` is honoured (the connection closes after this
+        // response) rather than dropped; framing headers stay the server's to write.
+        if header.field.equiv("Connection") {
+            if header.value.as_str().to_ascii_lowercase().contains("close") {
+                self.close = true;
+            }
+            return;
+        }
+
         // ignoring forbidden headers
-        if header.field.equiv("Connection")
-            || header.field.equiv("Trailer")
+        if header.field.equiv("Trailer")
             || header.field.equiv("Transfer-Encoding")
             || header.field.equiv("Upgrade")
         {
@@ -319,6 +330,7 @@ where
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
+            close: self.close,
         }
     }
 
@@ -453,6 +465,57 @@ where
         Ok(())
     }
 
+    /// throng patch: the whole response as bytes for the connection thread to write, framed
+    /// with `Content-Length` (the body is read to its end here, on the worker), and whether
+    /// the connection closes after it. `head` omits the body but keeps its length.
+    pub(crate) fn into_wire(
+        mut self,
+        version: &HTTPVersion,
+        head: bool,
+        close: bool,
+    ) -> IoResult<crate::request::Reply> {
+        use std::fmt::Write as _;
+        let mut body = Vec::new();
+        match self.data_length {
+            Some(n) => {
+                body.reserve(n);
+                self.reader.by_ref().take(n as u64).read_to_end(&mut body)?;
+            }
+            None => {
+                self.reader.read_to_end(&mut body)?;
+            }
+        }
+        let close = close || self.close;
+        let status = self.status_code.0;
+        let mut out = String::with_capacity(256);
+        let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
+        let _ = write!(out, "HTTP/{version} {status} {}\r\n", self.status_code.default_reason_phrase());
+        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
+            out.push_str("Server: tiny-http (Rust)\r\n");
+        }
+        if !self.headers.iter().any(|h| h.field.equiv("Date")) {
+            let _ = write!(out, "Date: {}\r\n", HttpDate::from(SystemTime::now()));
+        }
+        for h in &self.headers {
+            let _ = write!(out, "{}: {}\r\n", h.field.as_str(), h.value.as_str());
+        }
+        // RFC 9110 §8.6: no Content-Length on 1xx or 204.
+        if !(status < 200 || status == 204) {
+            let _ = write!(out, "Content-Length: {}\r\n", body.len());
+        }
+        if close {
+            out.push_str("Connection: close\r\n");
+        } else if version == "1.0" {
+            out.push_str("Connection: keep-alive\r\n");
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        if !(head || status < 200 || status == 204 || status == 304) {
+            bytes.extend_from_slice(&body);
+        }
+        Ok(crate::request::Reply { bytes, close })
+    }
+
     /// Retrieves the current value of the `Response` status code
     pub fn status_code(&self) -> StatusCode {
         self.status_code
@@ -481,6 +544,7 @@ where
             headers: self.headers,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            close: self.close,
         }
     }
 }
@@ -569,6 +633,7 @@ impl Clone for Response<io::Empty> {
             headers: self.headers.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            close: self.close,
         }
     }
 }

@@ -56,6 +56,21 @@ where
         }
     }
 
+    /// throng patch: takes every queued element, leaving unblock markers in place.
+    pub fn drain(&self) -> Vec<T> {
+        let mut queue = self.queue.lock().unwrap();
+        let mut out = Vec::new();
+        let mut kept = VecDeque::with_capacity(queue.len());
+        for c in queue.drain(..) {
+            match c {
+                Control::Elem(v) => out.push(v),
+                other => kept.push_back(other),
+            }
+        }
+        *queue = kept;
+        out
+    }
+
     /// Tries to pop an element without blocking.
     pub fn try_pop(&self) -> Option<T> {
         let mut queue = self.queue.lock().unwrap();

@@ -58,7 +58,7 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,7 +66,10 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
+    ///
+    /// throng patch: a thread that cannot be created (the process's thread or memory limit) is
+    /// an error for the caller to answer, not a panic in the accept loop.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
         let mut queue = self.sharing.todo.lock().unwrap();
 
         // throng patch: a thread woken for an earlier task still counts as waiting until it
@@ -77,15 +80,22 @@ impl TaskPool {
         if self.sharing.waiting_tasks.load(Ordering::Acquire) > queue.len() {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         } else {
-            self.add_thread(Some(code));
+            drop(queue);
+            self.add_thread(Some(code))
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // throng patch: connection threads do little (parse, copy, wait); a small stack keeps
+        // thousands of them cheap.
+        let spawned = thread::Builder::new()
+            .name("tiny-http-conn".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -129,6 +139,7 @@ impl TaskPool {
                 task();
             }
         });
+        spawned.map(|_| ())
     }
 }
 
