@@ -23,6 +23,9 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A connection must have been idle this long before it may be closed to make room.
+const MIN_EVICTABLE_IDLE: Duration = Duration::from_millis(250);
+
 const IDLE: u8 = 0;
 const BUSY: u8 = 1;
 const CLOSED: u8 = 2;
@@ -129,11 +132,16 @@ impl Shared {
         self.active.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Closes the connection that has been idle the longest, if any is idle.
+    /// Closes the connection that has been idle the longest, if one has been idle for at
+    /// least `MIN_EVICTABLE_IDLE`; a connection idle for less may have a request in flight.
     fn evict_idle(&self) -> bool {
+        let newest = self.now_ms().saturating_sub(MIN_EVICTABLE_IDLE.as_millis() as u64);
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mut candidates: Vec<&Arc<ConnEntry>> =
-            conns.values().filter(|c| c.state.load(Ordering::Acquire) == IDLE).collect();
+        let mut candidates: Vec<&Arc<ConnEntry>> = conns
+            .values()
+            .filter(|c| c.state.load(Ordering::Acquire) == IDLE)
+            .filter(|c| c.idle_since.load(Ordering::Relaxed) <= newest)
+            .collect();
         candidates.sort_by_key(|c| c.idle_since.load(Ordering::Relaxed));
         for c in candidates {
             if c.state.compare_exchange(IDLE, CLOSED, Ordering::AcqRel, Ordering::Acquire).is_ok()
