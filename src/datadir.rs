@@ -1,0 +1,164 @@
+//! The data directory and the rules that keep its files together and private.
+//!
+//! `throng.redb` and `secret.key` are one thing in two files: the key encrypts the client
+//! secrets the database holds and signs the tokens it records, so a database is useless with
+//! any other key. This module makes sure throng never runs on a mismatched pair. A database
+//! whose key is missing is refused rather than given a new key (which would silently kill every
+//! live token and make every stored secret unreadable), and so is a key whose check value
+//! differs from the one the database recorded at first start. Both refusals say how to restore
+//! from backup, or how to start over, and neither writes to the database: the check happens
+//! before the file is opened for writing (only a file from before check values, which has none
+//! recorded, is checked after its open, by a stored client secret that must decrypt).
+
+use crate::app::{DB_FILE, KEY_FILE};
+use crate::crypto::{self, Keys};
+use crate::error::{Error, Result};
+use crate::store::records::{Credential, OAuthClientRecord};
+use crate::store::Store;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+/// Reads the master key, or creates it (0600) on a first start, and derives the subkeys.
+///
+/// A database without its key is refused, and nothing is created or written: the operator
+/// can still put the right key back.
+pub fn load_key(dir: &Path) -> Result<Keys> {
+    let path = dir.join(KEY_FILE);
+    let db = dir.join(DB_FILE);
+    let existing = match fs::symlink_metadata(&path) {
+        Ok(_) => true,
+        Err(e) if e.kind() == ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::Startup(format!("{}: {e}", path.display()))),
+    };
+    if !existing {
+        if db.exists() {
+            return Err(Error::Startup(missing_key(dir)));
+        }
+        let key: [u8; 32] = crypto::random_bytes();
+        write_private(&path, &key)?;
+        // The key's directory entry must be durable before the database is created, or a
+        // power cut could leave a database without its key, which is refused.
+        sync_dir(dir)?;
+        return Ok(Keys::from_master(&key));
+    }
+    let bytes =
+        fs::read(&path).map_err(|e| Error::Startup(format!("reading {}: {e}", path.display())))?;
+    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+        Error::Startup(format!(
+            "{} must hold exactly 32 bytes; it holds {}. {}",
+            path.display(),
+            bytes.len(),
+            RESTORE
+        ))
+    })?;
+    Ok(Keys::from_master(&key))
+}
+
+const DIFFERS: &str = "its check value differs from the one the database recorded";
+
+/// Before the database is opened for writing: refuses `keys` if the database records another
+/// key's check value. Nothing is written to a database refused here.
+pub fn check_key_before_open(dir: &Path, keys: &Keys) -> Result<()> {
+    match Store::peek_key_check(&dir.join(DB_FILE)) {
+        Some(v) if v != keys.check_value() => Err(Error::Startup(wrong_key(dir, DIFFERS))),
+        _ => Ok(()),
+    }
+}
+
+/// After the open: checks that `keys` is the key `store` was written with, by the check value
+/// the store recorded; a store without one (written before check values) is checked against a
+/// stored client secret instead, which must decrypt, and then gets the check value recorded.
+pub fn check_key(
+    dir: &Path,
+    store: &Store,
+    keys: &Keys,
+    clients: &[OAuthClientRecord],
+) -> Result<()> {
+    let ours = keys.check_value();
+    match store.key_check()? {
+        Some(v) if v == ours => return Ok(()),
+        Some(_) => return Err(Error::Startup(wrong_key(dir, DIFFERS))),
+        None => {}
+    }
+    let sealed = clients.iter().flat_map(|c| &c.credentials).find_map(|c| {
+        let Credential::ClientSecret(s) = c;
+        Some((crypto::b64url_decode(&s.secret_sealed)?, s.client_id.as_str()))
+    });
+    if let Some((sealed, client_id)) = sealed {
+        if keys.open_secret(&sealed, client_id).is_none() {
+            return Err(Error::Startup(wrong_key(
+                dir,
+                &format!("the stored secret of client {client_id} does not decrypt with it"),
+            )));
+        }
+    }
+    if store.record_key_check(ours)? != ours {
+        // Another process recorded a different one since we looked: it cannot be ours.
+        return Err(Error::Startup(wrong_key(dir, DIFFERS)));
+    }
+    if !clients.is_empty() {
+        log::info!("recorded the check value of {} in {}", KEY_FILE, DB_FILE);
+    }
+    Ok(())
+}
+
+const RESTORE: &str = "To keep the data, restore secret.key from the backup this throng.redb \
+     came from (the two belong together), owner-only (chmod 600), and start throng again";
+
+fn start_over(dir: &Path) -> String {
+    format!(
+        "To start over instead, with a new admin and no service accounts, clients or tokens, \
+         move {} out of {} (keep it until you are sure) and start throng again",
+        DB_FILE,
+        dir.display()
+    )
+}
+
+fn missing_key(dir: &Path) -> String {
+    format!(
+        "{db} exists but {key} is missing. That key encrypts every client secret in the \
+         database and signs every access token: without it no stored secret can be read and \
+         no live token is valid, so throng will not make a new one. Nothing was changed. \
+         {RESTORE}. {over}.",
+        db = dir.join(DB_FILE).display(),
+        key = dir.join(KEY_FILE).display(),
+        over = start_over(dir),
+    )
+}
+
+fn wrong_key(dir: &Path, why: &str) -> String {
+    format!(
+        "{key} is not the key {db} was written with ({why}); it may come from another \
+         installation or another backup. {RESTORE}. {over}.",
+        db = dir.join(DB_FILE).display(),
+        key = dir.join(KEY_FILE).display(),
+        over = start_over(dir),
+    )
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::Internal(format!("syncing {}: {e}", dir.display())))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// Creates `path` readable by its owner only and writes `bytes` to it, durably.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| Error::Internal(format!("creating {}: {e}", path.display())))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The data directory as an operator meets it: what throng does when `secret.key` is lost,
+//! replaced or too open, the modes it gives what it creates, how long a token may live next
+//! to the credential that obtained it, and how the command line refuses what it does not know.
+//!
+//! Most tests start the real binary (`CARGO_BIN_EXE_throng`) on a fresh temp directory and
+//! read its log; none sleeps to wait for it: each reads the log until `listening on` or the
+//! end of the output.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Lines};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+
+#[cfg(unix)]
+use std::os::unix::fs::PermissionsExt;
+
+/// A `throng serve` child, killed on drop if a test leaves it running.
+struct Serve {
+    child: Child,
+    lines: Lines<BufReader<ChildStderr>>,
+}
+
+/// How a start ended: listening (with the log up to that line), or exited (with all of it).
+enum Outcome {
+    Listening { server: Serve, addr: SocketAddr, log: String },
+    Exited { status: ExitStatus, log: String },
+}
+
+impl Serve {
+    fn start(dir: &Path) -> Outcome {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir)
+            .env("THRONG_PBKDF2_ITERATIONS", "1000")
+            .env("THRONG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut server = Serve { child, lines };
+        let mut log = String::new();
+        while let Some(Ok(line)) = server.lines.next() {
+            log.push_str(&line);
+            log.push('\n');
+            if let Some(u) = line.split("listening on http://").nth(1) {
+                let addr = u.trim().parse().unwrap();
+                return Outcome::Listening { server, addr, log };
+            }
+        }
+        let status = server.child.wait().unwrap();
+        Outcome::Exited { status, log }
+    }
+
+    /// SIGTERM, and the log from here to the end, once it has exited cleanly.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit {status:?}: {rest:?}");
+        rest.join("\n")
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn listening(outcome: Outcome) -> (Serve, SocketAddr, String) {
+    match outcome {
+        Outcome::Listening { server, addr, log } => (server, addr, log),
+        Outcome::Exited { status, log } => panic!("throng exited ({status:?}):\n{log}"),
+    }
+}
+
+fn refused(outcome: Outcome) -> (ExitStatus, String) {
+    match outcome {
+        Outcome::Exited { status, log } => (status, log),
+        Outcome::Listening { log, .. } => panic!("throng started where it must refuse:\n{log}"),
+    }
+}
+
+/// First start of a fresh data directory, with one service account, then a clean stop.
+fn first_start(dir: &Path) -> String {
+    let (server, addr, _) = listening(Serve::start(dir));
+    let mut conn = throng::http::client::Connection::connect(addr).unwrap();
+    let auth = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{ADMIN}:{ADMIN_PASSWORD}")
+        )
+    );
+    let body = json!({"displayName": "keys", "scopes": ["APPLICATION"], "expiryDuration": 86_400});
+    let r = conn
+        .send(
+            "POST",
+            SA_PATH,
+            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &serde_json::to_vec(&body).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    server.stop();
+    r.json()["authMethods"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn write_key(path: &Path, key: &[u8]) {
+    std::fs::write(path, key).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// SHA-256 of a file, to tell whether it changed.
+fn digest(path: &Path) -> String {
+    throng::crypto::hex(&throng::crypto::sha256(&std::fs::read(path).unwrap()))
+}
+
+// --- secret.key lost or replaced ---------------------------------------------------------
+
+/// The bug: a database whose secret.key was deleted started with a fresh key, so every live
+/// token was silently invalid and the stored client secrets could not be read (500s).
+#[test]
+fn a_database_without_its_secret_key_refuses_to_start_and_is_left_untouched() {
+    let dir = TempDir::new("throng-keys");
+    first_start(dir.path());
+    let db = dir.path().join("throng.redb");
+    let key = dir.path().join("secret.key");
+    let before = digest(&db);
+    std::fs::remove_file(&key).unwrap();
+
+    let (status, log) = refused(Serve::start(dir.path()));
+    let log = log.to_lowercase();
+    assert!(!status.success(), "{status:?}");
+    assert_ne!(status.code(), Some(0));
+    assert!(log.contains("secret.key"), "{log}");
+    assert!(log.contains("restore"), "{log}");
+    assert!(log.contains("backup"), "{log}");
+    // It says how to start over, for an operator who really means to.
+    assert!(log.contains("start over"), "{log}");
+    assert_eq!(digest(&db), before, "the database was written to");
+    assert!(!key.exists(), "a new key was made");
+}
+
+#[test]
+fn a_key_from_another_installation_is_refused() {
+    let dir = TempDir::new("throng-keys");
+    first_start(dir.path());
+    let key = dir.path().join("secret.key");
+    let db = dir.path().join("throng.redb");
+    let ours = std::fs::read(&key).unwrap();
+    let other = TempDir::new("throng-keys-other");
+    first_start(other.path());
+    let theirs = std::fs::read(other.path().join("secret.key")).unwrap();
+    assert_ne!(ours, theirs);
+    write_key(&key, &theirs);
+    let before = digest(&db);
+
+    let (status, log) = refused(Serve::start(dir.path()));
+    let log = log.to_lowercase();
+    assert!(!status.success(), "{status:?}");
+    assert!(log.contains("secret.key"), "{log}");
+    assert!(log.contains("not the key"), "{log}");
+    assert!(log.contains("backup"), "{log}");
+    assert_eq!(digest(&db), before, "the database was written to");
+
+    // With its own key back, it starts and everything is as it was.
+    write_key(&key, &ours);
+    let (server, _, _) = listening(Serve::start(dir.path()));
+    server.stop();
+}
+
+/// A database written before key check values existed gets one on its first open; a wrong
+/// key is caught even then, by a stored client secret that does not decrypt.
+#[test]
+fn a_database_without_a_key_check_gets_one_but_not_for_a_wrong_key() {
+    use redb::ReadableDatabase;
+    const META: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let key_check = |db: &Path| -> Option<u64> {
+        let db = redb::Database::open(db).unwrap();
+        let txn = db.begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        meta.get("key_check").unwrap().map(|v| v.value())
+    };
+    let forget_key_check = |db: &Path| {
+        let db = redb::Database::open(db).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META).unwrap().remove("key_check").unwrap();
+        txn.commit().unwrap();
+    };
+
+    let dir = TempDir::new("throng-keys");
+    first_start(dir.path());
+    let db = dir.path().join("throng.redb");
+    let key = dir.path().join("secret.key");
+    let recorded = key_check(&db).expect("a first start records the key check value");
+    forget_key_check(&db);
+    assert_eq!(key_check(&db), None);
+
+    let ours = std::fs::read(&key).unwrap();
+    write_key(&key, &[0x5a; 32]);
+    let (status, log) = refused(Serve::start(dir.path()));
+    assert!(!status.success());
+    assert!(log.contains("not the key"), "{log}");
+    assert_eq!(key_check(&db), None, "a wrong key's check value was recorded");
+
+    write_key(&key, &ours);
+    let (server, _, _) = listening(Serve::start(dir.path()));
+    server.stop();
+    assert_eq!(key_check(&db), Some(recorded));
+}
