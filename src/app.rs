@@ -43,8 +43,7 @@ impl App {
         clock: Arc<Clock>,
     ) -> Result<(App, WriterThread)> {
         let dir = &config.data_dir;
-        fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
+        datadir::prepare(dir)?;
         let keys = datadir::load_key(dir)?;
         datadir::check_key_before_open(dir, &keys)?;
         let store = Arc::new(Store::open(&dir.join(DB_FILE))?);
@@ -58,6 +57,7 @@ impl App {
         }
         let oauth_clients = store.all_oauth_clients()?;
         datadir::check_key(dir, &store, &keys, &oauth_clients)?;
+        datadir::restrict_initial_password(dir)?;
         first_start(&config, &store, &clock)?;
 
         let clients = ClientRegistry::load(&oauth_clients);

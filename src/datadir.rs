@@ -8,9 +8,10 @@
 //! differs from the one the database recorded at first start. Both refusals say how to restore
 //! from backup, or how to start over, and neither writes to the database: the check happens
 //! before the file is opened for writing (only a file from before check values, which has none
-//! recorded, is checked after its open, by a stored client secret that must decrypt).
+//! recorded, is checked after its open, by a stored client secret that must decrypt). It also owns the files' modes: the
+//! directory is created 0700, the key and password files are 0600.
 
-use crate::app::{DB_FILE, KEY_FILE};
+use crate::app::{DB_FILE, INITIAL_PASSWORD_FILE, KEY_FILE};
 use crate::crypto::{self, Keys};
 use crate::error::{Error, Result};
 use crate::store::records::{Credential, OAuthClientRecord};
@@ -19,10 +20,62 @@ use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 
+/// Creates the data directory owner-only (0700), parents included, or checks an existing one.
+///
+/// An existing directory that group or others may use is left as it is, with a warning: the
+/// operator made it, perhaps so for a backup agent's group, and every file throng keeps in it
+/// is 0600 whatever the directory's mode. The warning says what the mode exposes.
+pub fn prepare(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            warn_if_open(dir, &m);
+            Ok(())
+        }
+        Ok(_) => Err(Error::Startup(format!(
+            "{} is not a directory",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let mut b = fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)
+                .map_err(|e| Error::Startup(format!("creating {}: {e}", dir.display())))
+        }
+        Err(e) => Err(Error::Startup(format!("{}: {e}", dir.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_open(dir: &Path, m: &fs::Metadata) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = m.permissions().mode() & 0o777;
+    if mode & 0o022 != 0 {
+        log::warn!(
+            "data directory {} is writable by group or others (mode {mode:04o}): they can \
+             replace throng.redb and secret.key; make it owner-only (chmod 700)",
+            dir.display()
+        );
+    } else if mode & 0o077 != 0 {
+        log::warn!(
+            "data directory {} is open to group or others (mode {mode:04o}): its files are \
+             owner-only, but their names and sizes show; chmod 700 hides them",
+            dir.display()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_open(_: &Path, _: &fs::Metadata) {}
+
 /// Reads the master key, or creates it (0600) on a first start, and derives the subkeys.
 ///
 /// A database without its key is refused, and nothing is created or written: the operator
-/// can still put the right key back.
+/// can still put the right key back. A key file that group or others may read is made 0600
+/// again, with a warning. Fixing beats refusing here: throng is the file's only reader, a
+/// chmod closes the hole at once, and a refusal would turn a restore that kept a loose umask
+/// into an outage without making the key any less exposed than it already was.
 pub fn load_key(dir: &Path) -> Result<Keys> {
     let path = dir.join(KEY_FILE);
     let db = dir.join(DB_FILE);
@@ -42,6 +95,10 @@ pub fn load_key(dir: &Path) -> Result<Keys> {
         sync_dir(dir)?;
         return Ok(Keys::from_master(&key));
     }
+    restrict(
+        &path,
+        "Anyone who read it meanwhile can forge tokens and read client secrets",
+    )?;
     let bytes =
         fs::read(&path).map_err(|e| Error::Startup(format!("reading {}: {e}", path.display())))?;
     let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
@@ -53,6 +110,18 @@ pub fn load_key(dir: &Path) -> Result<Keys> {
         ))
     })?;
     Ok(Keys::from_master(&key))
+}
+
+/// Makes a left-over `initial-admin-password` owner-only again, if one is there.
+pub fn restrict_initial_password(dir: &Path) -> Result<()> {
+    let path = dir.join(INITIAL_PASSWORD_FILE);
+    if path.exists() {
+        restrict(
+            &path,
+            "Anyone who read it meanwhile may know the admin password: change it",
+        )?;
+    }
+    Ok(())
 }
 
 const DIFFERS: &str = "its check value differs from the one the database recorded";
@@ -83,7 +152,10 @@ pub fn check_key(
     }
     let sealed = clients.iter().flat_map(|c| &c.credentials).find_map(|c| {
         let Credential::ClientSecret(s) = c;
-        Some((crypto::b64url_decode(&s.secret_sealed)?, s.client_id.as_str()))
+        Some((
+            crypto::b64url_decode(&s.secret_sealed)?,
+            s.client_id.as_str(),
+        ))
     });
     if let Some((sealed, client_id)) = sealed {
         if keys.open_secret(&sealed, client_id).is_none() {
@@ -135,6 +207,38 @@ fn wrong_key(dir: &Path, why: &str) -> String {
         key = dir.join(KEY_FILE).display(),
         over = start_over(dir),
     )
+}
+
+/// Makes `path` owner-only (0600) if group or others may use it, and says so.
+#[cfg(unix)]
+fn restrict(path: &Path, risk: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map_err(|e| Error::Startup(format!("{}: {e}", path.display())))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| {
+        Error::Startup(format!(
+            "{} is open to group or others (mode {mode:04o}) and cannot be made 0600: {e}; \
+             make it owner-only (chmod 600) and start throng again",
+            path.display()
+        ))
+    })?;
+    log::warn!(
+        "{} was open to group or others (mode {mode:04o}); made it 0600. {risk}; find out how \
+         it was loosened (a restore from backup?)",
+        path.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path, _: &str) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -125,6 +125,11 @@ fn digest(path: &Path) -> String {
     throng::crypto::hex(&throng::crypto::sha256(&std::fs::read(path).unwrap()))
 }
 
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 // --- secret.key lost or replaced ---------------------------------------------------------
 
 /// The bug: a database whose secret.key was deleted started with a fresh key, so every live
@@ -217,4 +222,51 @@ fn a_database_without_a_key_check_gets_one_but_not_for_a_wrong_key() {
     let (server, _, _) = listening(Serve::start(dir.path()));
     server.stop();
     assert_eq!(key_check(&db), Some(recorded));
+}
+
+// --- file and directory modes ----------------------------------------------------------
+
+/// A key file readable by others (a restore with a loose umask, say) is made owner-only again,
+/// and the log says so.
+#[cfg(unix)]
+#[test]
+fn a_key_file_readable_by_others_is_made_0600_with_a_warning() {
+    let dir = TempDir::new("throng-keys");
+    first_start(dir.path());
+    let key = dir.path().join("secret.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let (server, _, log) = listening(Serve::start(dir.path()));
+    assert_eq!(mode(&key), 0o600);
+    let warning = log.lines().find(|l| l.contains("WARN") && l.contains("secret.key"));
+    assert!(warning.is_some_and(|l| l.contains("0644")), "{log}");
+    server.stop();
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_created_owner_only() {
+    let parent = TempDir::new("throng-keys");
+    let dir = parent.path().join("nested").join("data");
+    let (server, _, log) = listening(Serve::start(&dir));
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("secret.key")), 0o600);
+    assert_eq!(mode(&dir.join("throng.redb")), 0o600);
+    assert!(!log.contains("WARN"), "{log}");
+    server.stop();
+}
+
+/// An existing directory that others may enter is left as it is (the operator chose it), with
+/// a warning; the files in it are owner-only whatever the directory's mode.
+#[cfg(unix)]
+#[test]
+fn an_existing_data_directory_open_to_others_gets_a_warning() {
+    let dir = TempDir::new("throng-keys");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (server, _, log) = listening(Serve::start(dir.path()));
+    let warning = log.lines().find(|l| l.contains("WARN") && l.contains("0755"));
+    assert!(warning.is_some(), "{log}");
+    assert_eq!(mode(dir.path()), 0o755);
+    assert_eq!(mode(&dir.path().join("secret.key")), 0o600);
+    server.stop();
 }
