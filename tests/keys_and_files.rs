@@ -8,11 +8,12 @@
 
 mod common;
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::time::{Duration, UNIX_EPOCH};
 
 #[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
@@ -269,4 +270,113 @@ fn an_existing_data_directory_open_to_others_gets_a_warning() {
     assert_eq!(mode(dir.path()), 0o755);
     assert_eq!(mode(&dir.path().join("secret.key")), 0o600);
     server.stop();
+}
+
+// --- token lifetime and the credential's -------------------------------------------------
+
+fn millis(rfc3339: &str) -> u64 {
+    let t = humantime::parse_rfc3339(rfc3339).unwrap();
+    t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn issue(ts: &TestServer, id: &str, secret: &str) -> Value {
+    let r = ts.post(TOKEN_PATH).basic(id, secret).form("grant_type=client_credentials").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn introspect(ts: &TestServer, token: &str) -> Value {
+    let r =
+        ts.post("/rest/oauth2/latest/introspect").admin().form(&format!("token={token}")).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["active"], true, "{v}");
+    v
+}
+
+/// Checks that a token answer and its introspection agree and end no later than `until`
+/// (milliseconds).
+fn assert_capped(ts: &TestServer, answer: &Value, until: u64) -> u64 {
+    let expires_in = answer["expires_in"].as_u64().unwrap();
+    let i = introspect(ts, answer["access_token"].as_str().unwrap());
+    let (exp, iat) = (i["exp"].as_u64().unwrap(), i["iat"].as_u64().unwrap());
+    assert_eq!(exp - iat, expires_in, "{i} vs {answer}");
+    assert!(exp * 1000 <= until, "token exp {exp} outlives its credential ({until} ms)");
+    expires_in
+}
+
+/// The bug: a credential that expired in 2 seconds obtained tokens that lived an hour.
+#[test]
+fn a_token_never_outlives_a_short_credential() {
+    let ts = TestServer::start();
+    let r = ts
+        .post(SA_PATH)
+        .admin()
+        .json(&json!({"displayName": "brief", "scopes": ["APPLICATION"], "expiryDuration": 2}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let a = Account::from(r.json());
+    let until = millis(a.json["authMethods"][0]["expiryDate"].as_str().unwrap());
+    let answer = issue(&ts, &a.client_id, &a.secret);
+    let expires_in = assert_capped(&ts, &answer, until);
+    assert!((1..=2).contains(&expires_in), "{answer}");
+}
+
+#[test]
+fn a_token_ends_with_its_credential_late_in_the_credentials_life() {
+    let ts = TestServer::start();
+    let r = ts
+        .post(SA_PATH)
+        .admin()
+        .json(&json!({"displayName": "late", "scopes": ["APPLICATION"], "expiryDuration": 7200}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let a = Account::from(r.json());
+    let until = millis(a.json["authMethods"][0]["expiryDate"].as_str().unwrap());
+    // Early on the configured lifetime (1 h) fits inside the credential's two hours.
+    assert_eq!(assert_capped(&ts, &issue(&ts, &a.client_id, &a.secret), until), 3600);
+    ts.advance_clock(Duration::from_secs(7100));
+    let answer = issue(&ts, &a.client_id, &a.secret);
+    let expires_in = assert_capped(&ts, &answer, until);
+    assert!((98..=100).contains(&expires_in), "{answer}");
+    let token = answer["access_token"].as_str().unwrap();
+    assert_eq!(ts.bearer_status(token), 200);
+    ts.advance_clock(Duration::from_secs(101));
+    assert_eq!(ts.bearer_status(token), 401);
+}
+
+/// A rotated-out pair works until its grace ends, and so do the tokens it obtains.
+#[test]
+fn a_token_from_a_rotated_out_pair_ends_with_the_grace_period() {
+    let ts = TestServer::start_with(|c| c.rotation_grace = Duration::from_secs(90));
+    let a = ts.create_account("rotated");
+    let before = issue(&ts, &a.client_id, &a.secret);
+    let r = ts.post(&format!("/rest/oauth2/latest/rotate/{}", a.client_id)).admin().send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let fresh = r.json();
+    // The old pair's grace end, as stored.
+    let client = ts.running().store().unwrap().oauth_client(&a.config_id).unwrap().unwrap();
+    let grace_end = client
+        .credentials
+        .iter()
+        .find_map(|c| {
+            let throng::store::records::Credential::ClientSecret(s) = c;
+            (s.client_id == a.client_id).then_some(s.retired_until).flatten()
+        })
+        .unwrap();
+
+    let answer = issue(&ts, &a.client_id, &a.secret);
+    let expires_in = assert_capped(&ts, &answer, grace_end);
+    assert!((89..=90).contains(&expires_in), "{answer}");
+    // The new pair's tokens get the full lifetime.
+    let new =
+        issue(&ts, fresh["clientId"].as_str().unwrap(), fresh["clientSecret"].as_str().unwrap());
+    assert_eq!(new["expires_in"], 3600);
+
+    // Past the grace end: the old pair's late token is dead; one issued before the rotation
+    // lives on to its own expiry, as the README says.
+    ts.advance_clock(Duration::from_secs(91));
+    assert_eq!(ts.bearer_status(answer["access_token"].as_str().unwrap()), 401);
+    assert_eq!(ts.bearer_status(before["access_token"].as_str().unwrap()), 200);
+    assert_eq!(ts.bearer_status(new["access_token"].as_str().unwrap()), 200);
 }
