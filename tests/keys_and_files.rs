@@ -380,3 +380,15 @@ fn a_token_from_a_rotated_out_pair_ends_with_the_grace_period() {
     assert_eq!(ts.bearer_status(before["access_token"].as_str().unwrap()), 200);
     assert_eq!(ts.bearer_status(new["access_token"].as_str().unwrap()), 200);
 }
+
+// --- the command line --------------------------------------------------------------------
+
+#[test]
+fn an_unknown_command_is_named_and_exits_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_throng")).arg("frob").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown command"), "{err}");
+    assert!(err.contains("frob"), "{err}");
+    assert!(err.contains("throng serve"), "the usage should follow: {err}");
+}
