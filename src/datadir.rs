@@ -6,10 +6,12 @@
 //! whose key is missing is refused rather than given a new key (which would silently kill every
 //! live token and make every stored secret unreadable), and so is a key whose check value
 //! differs from the one the database recorded at first start. Both refusals say how to restore
-//! from backup, or how to start over, and neither writes to the database: the check happens
-//! before the file is opened for writing (only a file from before check values, which has none
-//! recorded, is checked after its open, by a stored client secret that must decrypt). It also owns the files' modes: the
-//! directory is created 0700, the key and password files are 0600.
+//! from backup, or how to start over, and come before the database is opened for writing, so
+//! the file is left as it was. (A file from before check values has none to compare: it is
+//! checked after its open, by a stored client secret that must decrypt, and then gets one.)
+//!
+//! It also owns the files' modes: the directory is created 0700, the key and password files
+//! are 0600.
 
 use crate::app::{DB_FILE, INITIAL_PASSWORD_FILE, KEY_FILE};
 use crate::crypto::{self, Keys};
@@ -31,17 +33,13 @@ pub fn prepare(dir: &Path) -> Result<()> {
             warn_if_open(dir, &m);
             Ok(())
         }
-        Ok(_) => Err(Error::Startup(format!(
-            "{} is not a directory",
-            dir.display()
-        ))),
+        Ok(_) => Err(Error::Startup(format!("{} is not a directory", dir.display()))),
         Err(e) if e.kind() == ErrorKind::NotFound => {
             let mut b = fs::DirBuilder::new();
             b.recursive(true);
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(dir)
-                .map_err(|e| Error::Startup(format!("creating {}: {e}", dir.display())))
+            b.create(dir).map_err(|e| Error::Startup(format!("creating {}: {e}", dir.display())))
         }
         Err(e) => Err(Error::Startup(format!("{}: {e}", dir.display()))),
     }
@@ -95,10 +93,7 @@ pub fn load_key(dir: &Path) -> Result<Keys> {
         sync_dir(dir)?;
         return Ok(Keys::from_master(&key));
     }
-    restrict(
-        &path,
-        "Anyone who read it meanwhile can forge tokens and read client secrets",
-    )?;
+    restrict(&path, "Anyone who read it meanwhile can forge tokens and read client secrets")?;
     let bytes =
         fs::read(&path).map_err(|e| Error::Startup(format!("reading {}: {e}", path.display())))?;
     let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
@@ -116,10 +111,7 @@ pub fn load_key(dir: &Path) -> Result<Keys> {
 pub fn restrict_initial_password(dir: &Path) -> Result<()> {
     let path = dir.join(INITIAL_PASSWORD_FILE);
     if path.exists() {
-        restrict(
-            &path,
-            "Anyone who read it meanwhile may know the admin password: change it",
-        )?;
+        restrict(&path, "Anyone who read it meanwhile may know the admin password: change it")?;
     }
     Ok(())
 }
@@ -152,10 +144,7 @@ pub fn check_key(
     }
     let sealed = clients.iter().flat_map(|c| &c.credentials).find_map(|c| {
         let Credential::ClientSecret(s) = c;
-        Some((
-            crypto::b64url_decode(&s.secret_sealed)?,
-            s.client_id.as_str(),
-        ))
+        Some((crypto::b64url_decode(&s.secret_sealed)?, s.client_id.as_str()))
     });
     if let Some((sealed, client_id)) = sealed {
         if keys.open_secret(&sealed, client_id).is_none() {
@@ -169,8 +158,8 @@ pub fn check_key(
         // Another process recorded a different one since we looked: it cannot be ours.
         return Err(Error::Startup(wrong_key(dir, DIFFERS)));
     }
-    if !clients.is_empty() {
-        log::info!("recorded the check value of {} in {}", KEY_FILE, DB_FILE);
+    if store.has_directories()? {
+        log::info!("recorded the check value of {KEY_FILE} in {DB_FILE}, which had none");
     }
     Ok(())
 }

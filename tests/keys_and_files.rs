@@ -220,7 +220,8 @@ fn a_database_without_a_key_check_gets_one_but_not_for_a_wrong_key() {
     assert_eq!(key_check(&db), None, "a wrong key's check value was recorded");
 
     write_key(&key, &ours);
-    let (server, _, _) = listening(Serve::start(dir.path()));
+    let (server, _, log) = listening(Serve::start(dir.path()));
+    assert!(log.contains("recorded the check value"), "{log}");
     server.stop();
     assert_eq!(key_check(&db), Some(recorded));
 }
