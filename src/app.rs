@@ -1,11 +1,13 @@
 //! `App`: the state every request handler shares, built once at start.
 //!
-//! Opening it does the first-start work (the data directory, the master key, the internal
+//! Opening it does the first-start work (the data directory and the master key, through
+//! `datadir`, which also refuses a database whose key is missing or wrong; the internal
 //! directory with its admin) and loads what the hot path keeps in memory: the OAuth client
 //! registry and the revoked set.
 
 use crate::config::Config;
 use crate::crypto::{self, Keys};
+use crate::datadir;
 use crate::domain::admin::AdminCache;
 use crate::domain::clock::Clock;
 use crate::domain::registry::ClientRegistry;
@@ -14,8 +16,6 @@ use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
 use crate::store::Store;
 use std::fs;
-use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
 pub const DB_FILE: &str = "throng.redb";
@@ -43,9 +43,9 @@ impl App {
         clock: Arc<Clock>,
     ) -> Result<(App, WriterThread)> {
         let dir = &config.data_dir;
-        fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
-        let keys = Keys::from_master(&load_or_create_key(&dir.join(KEY_FILE))?);
+        datadir::prepare(dir)?;
+        let keys = datadir::load_key(dir)?;
+        datadir::check_key_before_open(dir, &keys)?;
         let store = Arc::new(Store::open(&dir.join(DB_FILE))?);
         // Hashes, sealed secrets and the audit log: owner only, like the key files.
         #[cfg(unix)]
@@ -55,9 +55,12 @@ impl App {
             fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
                 .map_err(|e| Error::Internal(format!("restricting {}: {e}", db.display())))?;
         }
+        let oauth_clients = store.all_oauth_clients()?;
+        datadir::check_key(dir, &store, &keys, &oauth_clients)?;
+        datadir::restrict_initial_password(dir)?;
         first_start(&config, &store, &clock)?;
 
-        let clients = ClientRegistry::load(&store.all_oauth_clients()?);
+        let clients = ClientRegistry::load(&oauth_clients);
         let revoked = Arc::new(RevokedSet::load(store.live_revocations(clock.now_secs())?));
         let writer_clock = clock.clone();
         let (writer, thread) = Writer::start(
@@ -81,39 +84,6 @@ impl App {
     }
 }
 
-/// Reads the 32-byte master key, or creates it (mode 0600) on first start.
-fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
-    match fs::read(path) {
-        Ok(bytes) => bytes.as_slice().try_into().map_err(|_| {
-            Error::Internal(format!(
-                "{} must hold exactly 32 bytes; it holds {}",
-                path.display(),
-                bytes.len()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: [u8; 32] = crypto::random_bytes();
-            write_private(path, &key)?;
-            Ok(key)
-        }
-        Err(e) => Err(Error::Internal(format!("reading {}: {e}", path.display()))),
-    }
-}
-
-/// Creates `path` readable by its owner only and writes `bytes` to it, durably.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(path)
-        .map_err(|e| Error::Internal(format!("creating {}: {e}", path.display())))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
-}
-
 /// On an empty store: the internal directory, `crowd-administrators`, and `admin` in it.
 fn first_start(config: &Config, store: &Store, clock: &Clock) -> Result<()> {
     // The KDF is slow by design; run it only when there is a first start to do.
@@ -132,7 +102,7 @@ fn first_start(config: &Config, store: &Store, clock: &Clock) -> Result<()> {
     })?;
     if created && generated {
         let path = config.data_dir.join(INITIAL_PASSWORD_FILE);
-        write_private(&path, format!("{password}\n").as_bytes())?;
+        datadir::write_private(&path, format!("{password}\n").as_bytes())?;
         // The one deliberate exception to "no secret in the log": the operator must learn the
         // generated password once, as Jenkins and Crowd's own setup do. It is never logged again.
         log::warn!(

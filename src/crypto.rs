@@ -155,6 +155,7 @@ pub struct Keys {
     secrets_aead: aead::LessSafeKey,
     token_mac: hmac::Key,
     lookup_mac: hmac::Key,
+    check_value: u64,
 }
 
 struct Len(usize);
@@ -173,6 +174,12 @@ fn derive(master: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
     out
 }
 
+fn check_value(master: &[u8; 32]) -> u64 {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &derive(master, b"key-check"));
+    let tag = hmac::sign(&key, b"throng key check v1");
+    u64::from_be_bytes(tag.as_ref()[..8].try_into().expect("a 32-byte tag"))
+}
+
 impl Keys {
     pub fn from_master(master: &[u8; 32]) -> Keys {
         let aead_key = derive(master, b"client-secret-aead");
@@ -182,7 +189,16 @@ impl Keys {
             secrets_aead: aead::LessSafeKey::new(unbound),
             token_mac: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, b"access-token-hmac")),
             lookup_mac: hmac::Key::new(hmac::HMAC_SHA256, &derive(master, b"credential-cache")),
+            check_value: check_value(master),
         }
+    }
+
+    /// The key check value: a fingerprint of the master key that the database records at first
+    /// start, so that a key from another installation is told apart from the right one. It is
+    /// the first 64 bits of an HMAC of a fixed label under a subkey of its own, so it says
+    /// nothing about the key or the other subkeys; 64 bits is ample to tell keys apart.
+    pub fn check_value(&self) -> u64 {
+        self.check_value
     }
 
     /// Encrypts a client secret for storage; `context` (the client id) is bound as associated
@@ -262,6 +278,16 @@ mod tests {
         assert_eq!(keys.open_secret(&sealed, "client-b"), None);
         assert_eq!(keys.open_secret(&sealed[..10], "client-a"), None);
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
+    }
+
+    #[test]
+    fn check_value_tells_keys_apart_and_is_stable() {
+        let a = Keys::from_master(&[7u8; 32]);
+        assert_eq!(a.check_value(), Keys::from_master(&[7u8; 32]).check_value());
+        assert_ne!(a.check_value(), Keys::from_master(&[8u8; 32]).check_value());
+        // Recorded in every database: a change here would lock every installation out.
+        // (Computed independently: HKDF-SHA256 then HMAC-SHA256, in Python's hmac module.)
+        assert_eq!(a.check_value(), 0xf34c_143a_4461_3464);
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub enum Error {
     Protocol { status: u16, message: String },
     /// Something broke inside; logged with its cause, answered 500 with a generic message.
     Internal(String),
+    /// The server will not start on what it was given (a data directory whose key is missing
+    /// or wrong, say). Never a request's error: the text is for the operator and says what to do.
+    Startup(String),
 }
 
 impl Error {
@@ -104,6 +107,7 @@ impl fmt::Display for Error {
             Error::Unavailable { message, .. } => f.write_str(message),
             Error::Protocol { message, .. } => f.write_str(message),
             Error::Internal(m) => write!(f, "internal error: {m}"),
+            Error::Startup(m) => f.write_str(m),
         }
     }
 }

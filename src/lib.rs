@@ -14,6 +14,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod crypto;
+pub mod datadir;
 pub mod domain;
 pub mod error;
 pub mod http;

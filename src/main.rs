@@ -47,8 +47,12 @@ fn main() -> ExitCode {
             println!("throng {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        _ => {
-            eprint!("{}", usage());
+        Some(other) => {
+            eprint!("throng: unknown command '{other}'\n\n{}", usage());
+            ExitCode::from(2)
+        }
+        None => {
+            eprint!("throng: no command given\n\n{}", usage());
             ExitCode::from(2)
         }
     }

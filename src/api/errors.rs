@@ -90,7 +90,9 @@ fn crowd(err: &Error) -> Response {
         Error::Protocol { status, message } => {
             crowd_body(*status, if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" }, message)
         }
-        Error::Internal(_) => crowd_body(500, "OPERATION_FAILED", "Internal server error"),
+        Error::Internal(_) | Error::Startup(_) => {
+            crowd_body(500, "OPERATION_FAILED", "Internal server error")
+        }
     }
 }
 
@@ -140,6 +142,8 @@ fn oauth(err: &Error) -> Response {
             if *status < 500 { "invalid_request" } else { "server_error" },
             message,
         ),
-        Error::Internal(_) => oauth_body(500, "server_error", "internal server error"),
+        Error::Internal(_) | Error::Startup(_) => {
+            oauth_body(500, "server_error", "internal server error")
+        }
     }
 }

@@ -110,15 +110,15 @@ pub fn issue(
     }
     let entry = authenticate_client(app, creds, remote)?;
     let granted = grant_scope(&entry.client.scopes, scope)?;
-    let ttl = app.config.token_ttl.as_secs();
-    let (access_token, claims) = tokens::mint(
-        &app.keys,
-        entry.client.key,
-        entry.client_id_bytes,
-        granted,
-        app.clock.now_secs(),
-        ttl,
-    );
+    // A token never outlives the credential that obtained it: its expiry, or for a rotated-out
+    // pair its grace end. Whole seconds, rounded down; under a second left is no credential.
+    let now = app.clock.now_secs();
+    let ttl = app.config.token_ttl.as_secs().min((entry.usable_until / 1000).saturating_sub(now));
+    if ttl == 0 {
+        return Err(invalid_client());
+    }
+    let (access_token, claims) =
+        tokens::mint(&app.keys, entry.client.key, entry.client_id_bytes, granted, now, ttl);
     app.writer.token(claims);
     Ok(Issued { access_token, expires_in: ttl, scope: tokens::scope_text(granted) })
 }

@@ -151,6 +151,45 @@ impl Store {
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map_or(0, |v| v.value()))
     }
+
+    /// The key check value recorded in the file at `path`, read without opening the file for
+    /// writing (which would change it), so that a wrong key is refused before anything, a
+    /// schema migration say, touches the file. `None` when the file records none, or cannot be
+    /// read without a repair (after a crash): then [`Store::key_check`], after the open, decides.
+    pub fn peek_key_check(path: &Path) -> Option<u64> {
+        let db = Database::builder().set_cache_size(CACHE_BYTES).open_read_only(path).ok()?;
+        let txn = db.begin_read().ok()?;
+        let meta = txn.open_table(META).ok()?;
+        let value = meta.get(KEY_CHECK).ok()??.value();
+        Some(value)
+    }
+
+    /// The check value of the master key this file was written with (`crypto::Keys`), if
+    /// recorded: files written before throng recorded it have none.
+    pub fn key_check(&self) -> Result<Option<u64>> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(KEY_CHECK)?.map(|v| v.value()))
+    }
+
+    /// Records the master key's check value, unless one is recorded already; returns the one
+    /// the file holds afterwards.
+    pub fn record_key_check(&self, value: u64) -> Result<u64> {
+        let txn = self.write()?;
+        let held = {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get(KEY_CHECK)?.map(|v| v.value());
+            match found {
+                Some(v) => v,
+                None => {
+                    meta.insert(KEY_CHECK, value)?;
+                    value
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(held)
+    }
 }
 
 /// Schemas 1 and 2 → 3: token records moved to batches. The old record tables are dropped,

@@ -9,8 +9,12 @@ use redb::TableDefinition;
 /// Version of the layout below; recorded in [`META`] under `schema_version`.
 pub const SCHEMA_VERSION: u64 = 3;
 
-/// `schema_version`, id counters.
+/// `schema_version`, [`KEY_CHECK`], id counters.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// The [`META`] row holding the check value of the master key the file was written with
+/// (`crypto::Keys::check_value`), so that a wrong `secret.key` is refused at start. Added
+/// without a schema change: files without it get it on their next open.
+pub const KEY_CHECK: &str = "key_check";
 
 /// directory id → `DirectoryRecord`.
 pub const DIRECTORIES: TableDefinition<u64, &[u8]> = TableDefinition::new("directories");
