@@ -7,9 +7,10 @@
 use crate::config::Config;
 use crate::crypto::{self, Keys};
 use crate::domain::admin::AdminCache;
+use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
 use crate::domain::registry::ClientRegistry;
-use crate::domain::tokens::{RevokedSet, Writer, WriterThread};
+use crate::domain::tokens::{PurgePolicy, RevokedSet, Writer, WriterThread};
 use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
 use crate::store::Store;
@@ -31,6 +32,8 @@ pub struct App {
     pub revoked: Arc<RevokedSet>,
     pub writer: Writer,
     pub admins: AdminCache,
+    /// Failed authentications on their way to the audit log, aggregated.
+    pub failures: Arc<FailureLog>,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
 }
@@ -59,13 +62,14 @@ impl App {
 
         let clients = ClientRegistry::load(&store.all_oauth_clients()?);
         let revoked = Arc::new(RevokedSet::load(store.live_revocations(clock.now_secs())?));
-        let writer_clock = clock.clone();
-        let (writer, thread) = Writer::start(
-            store.clone(),
-            move || writer_clock.now_secs(),
-            config.purge_interval,
-            revoked.clone(),
-        );
+        let failures = Arc::new(FailureLog::default());
+        let policy = PurgePolicy {
+            every: config.purge_interval,
+            audit_retention: config.audit_retention,
+            audit_max_rows: config.audit_max_rows,
+        };
+        let (writer, thread) =
+            Writer::start(store.clone(), clock.clone(), policy, revoked.clone(), failures.clone());
         let app = App {
             config,
             store,
@@ -75,6 +79,7 @@ impl App {
             revoked,
             writer,
             admins: AdminCache::default(),
+            failures,
             base_url,
         };
         Ok((app, thread))

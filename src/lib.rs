@@ -71,6 +71,13 @@ impl RunningServer {
         }
     }
 
+    /// Runs one round of the background purge (expired tokens, audit retention) now.
+    pub fn purge(&self) {
+        if let Some(app) = &self.app {
+            app.writer.purge_now();
+        }
+    }
+
     /// The store, for tests that check what was written.
     pub fn store(&self) -> Option<&store::Store> {
         self.app.as_deref().map(|a| &*a.store)

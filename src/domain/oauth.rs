@@ -6,9 +6,8 @@
 //! two in-memory maps. Neither waits on the disk.
 
 use crate::app::App;
-use crate::crypto;
 use crate::domain::admin;
-use crate::domain::audit::{Action, Actor};
+use crate::domain::audit::{self, Action, Actor, Attempt};
 use crate::domain::registry::SecretEntry;
 use crate::domain::tokens::{self, Claims};
 use crate::error::{Error, OAuthCode, Result};
@@ -37,7 +36,7 @@ fn invalid_client() -> Error {
 }
 
 /// Authenticates an OAuth client. Unknown ids, wrong secrets and expired or archived
-/// credentials all fail the same way, and each failure is audited.
+/// credentials all fail the same way; each failure goes to the aggregated audit log.
 pub fn authenticate_client(
     app: &App,
     creds: ClientCredentials<'_>,
@@ -55,13 +54,14 @@ pub fn authenticate_client(
     match app.clients.verify(id, secret, now) {
         Some(entry) => Ok(entry),
         None => {
-            let who = Actor { name: "anonymous".into(), remote: remote.into() };
-            app.writer.audit(who.record(
+            let attempt = Attempt {
+                action: Action::ClientAuthenticationFailed,
+                source: remote,
+                identity: id,
+                throttled: false,
                 now,
-                Action::ClientAuthenticationFailed,
-                &audit_target(app, id),
-                "",
-            ));
+            };
+            audit::failed_attempt(app, &attempt, || audit_target(app, id));
             Err(invalid_client())
         }
     }
@@ -74,10 +74,7 @@ fn audit_target(app: &App, presented: &str) -> String {
     if app.clients.secret(presented).is_some() {
         presented.to_string()
     } else {
-        format!(
-            "unknown client id (sha256 {})",
-            &crypto::hex(&crypto::sha256(presented.as_bytes()))[..12]
-        )
+        format!("unknown client id (sha256 {})", audit::digest(presented))
     }
 }
 
