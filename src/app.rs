@@ -10,6 +10,7 @@ use crate::domain::admin::AdminCache;
 use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
 use crate::domain::registry::ClientRegistry;
+use crate::domain::throttle::{KdfSlots, Throttle};
 use crate::domain::tokens::{PurgePolicy, RevokedSet, Writer, WriterThread};
 use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
@@ -32,6 +33,10 @@ pub struct App {
     pub revoked: Arc<RevokedSet>,
     pub writer: Writer,
     pub admins: AdminCache,
+    /// Failed authentications per source and identity (`domain::throttle`).
+    pub throttle: Throttle,
+    /// Password KDF runs allowed at once.
+    pub kdf: KdfSlots,
     /// Failed authentications on their way to the audit log, aggregated.
     pub failures: Arc<FailureLog>,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
@@ -70,6 +75,8 @@ impl App {
         };
         let (writer, thread) =
             Writer::start(store.clone(), clock.clone(), policy, revoked.clone(), failures.clone());
+        let throttle = Throttle::new(config.auth_failure_limit, config.auth_failure_period);
+        let kdf = KdfSlots::new(config.kdf_slots());
         let app = App {
             config,
             store,
@@ -79,6 +86,8 @@ impl App {
             revoked,
             writer,
             admins: AdminCache::default(),
+            throttle,
+            kdf,
             failures,
             base_url,
         };

@@ -78,6 +78,11 @@ impl RunningServer {
         }
     }
 
+    /// How many password KDF runs have started, for tests that check a refusal cost none.
+    pub fn kdf_runs(&self) -> u64 {
+        self.app.as_ref().map_or(0, |a| a.kdf.runs())
+    }
+
     /// The store, for tests that check what was written.
     pub fn store(&self) -> Option<&store::Store> {
         self.app.as_deref().map(|a| &*a.store)
