@@ -9,9 +9,11 @@ use crate::config::Config;
 use crate::crypto::{self, Keys};
 use crate::datadir;
 use crate::domain::admin::AdminCache;
+use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
 use crate::domain::registry::ClientRegistry;
-use crate::domain::tokens::{RevokedSet, Writer, WriterThread};
+use crate::domain::throttle::{KdfSlots, Throttle};
+use crate::domain::tokens::{PurgePolicy, RevokedSet, Writer, WriterThread};
 use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
 use crate::store::Store;
@@ -31,6 +33,12 @@ pub struct App {
     pub revoked: Arc<RevokedSet>,
     pub writer: Writer,
     pub admins: AdminCache,
+    /// Failed authentications per source and identity (`domain::throttle`).
+    pub throttle: Throttle,
+    /// Password KDF runs allowed at once.
+    pub kdf: KdfSlots,
+    /// Failed authentications on their way to the audit log, aggregated.
+    pub failures: Arc<FailureLog>,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
 }
@@ -62,13 +70,16 @@ impl App {
 
         let clients = ClientRegistry::load(&oauth_clients);
         let revoked = Arc::new(RevokedSet::load(store.live_revocations(clock.now_secs())?));
-        let writer_clock = clock.clone();
-        let (writer, thread) = Writer::start(
-            store.clone(),
-            move || writer_clock.now_secs(),
-            config.purge_interval,
-            revoked.clone(),
-        );
+        let failures = Arc::new(FailureLog::default());
+        let policy = PurgePolicy {
+            every: config.purge_interval,
+            audit_retention: config.audit_retention,
+            audit_max_rows: config.audit_max_rows,
+        };
+        let (writer, thread) =
+            Writer::start(store.clone(), clock.clone(), policy, revoked.clone(), failures.clone());
+        let throttle = Throttle::new(config.auth_failure_limit, config.auth_failure_period);
+        let kdf = KdfSlots::new(config.kdf_slots());
         let app = App {
             config,
             store,
@@ -78,6 +89,9 @@ impl App {
             revoked,
             writer,
             admins: AdminCache::default(),
+            throttle,
+            kdf,
+            failures,
             base_url,
         };
         Ok((app, thread))

@@ -55,7 +55,8 @@ pub struct Config {
     pub max_url_bytes: usize,
 
     // Failed authentication: throttled per source address and per presented identity.
-    /// Failures allowed in a burst, per source and per identity, before 429.
+    /// Failures allowed in a burst per identity before 429; a source may fail five times as
+    /// many (`domain::throttle::SOURCE_MULTIPLE`: one address may carry several identities).
     pub auth_failure_limit: u32,
     /// The time in which a full burst of failures is forgiven (a leaky bucket).
     pub auth_failure_period: Duration,
@@ -250,7 +251,7 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
         flag: "--auth-failure-limit",
         env: "THRONG_AUTH_FAILURE_LIMIT",
         value: "N",
-        help: "failed logins allowed per address and per identity before 429 [default: 10]",
+        help: "failed logins allowed per identity (5x per address) before 429 [default: 10]",
     },
     OptionSpec {
         flag: "--auth-failure-period",

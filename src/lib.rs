@@ -72,6 +72,18 @@ impl RunningServer {
         }
     }
 
+    /// Runs one round of the background purge (expired tokens, audit retention) now.
+    pub fn purge(&self) {
+        if let Some(app) = &self.app {
+            app.writer.purge_now();
+        }
+    }
+
+    /// How many password KDF runs have started, for tests that check a refusal cost none.
+    pub fn kdf_runs(&self) -> u64 {
+        self.app.as_ref().map_or(0, |a| a.kdf.runs())
+    }
+
     /// The store, for tests that check what was written.
     pub fn store(&self) -> Option<&store::Store> {
         self.app.as_deref().map(|a| &*a.store)

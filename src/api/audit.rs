@@ -1,4 +1,5 @@
-//! `GET /rest/audit/1.0/events?start&limit`: the audit log, newest first, for admins.
+//! `GET /rest/audit/1.0/events?start&limit`: the audit log, newest first, for admins. Each
+//! event carries `count` (and `throttled`): aggregated failed attempts stand for many events.
 
 use super::{admin_actor, paging, Page};
 use crate::app::App;
@@ -17,6 +18,10 @@ struct EventView {
     target: String,
     details: String,
     remote_address: String,
+    /// How many events the record stands for (failed attempts are aggregated per window).
+    count: u64,
+    /// Of those, how many the throttle refused without checking their credentials.
+    throttled: u64,
 }
 
 pub fn events(app: &App, req: &Request) -> Result<Response> {
@@ -33,6 +38,8 @@ pub fn events(app: &App, req: &Request) -> Result<Response> {
             target: r.target,
             details: r.details,
             remote_address: r.remote,
+            count: r.count,
+            throttled: r.throttled,
         })
         .collect();
     Ok(Response::json(200, &Page { start, limit, size: values.len(), is_last_page, values }))

@@ -52,7 +52,8 @@ pub fn finish(which: Api, response: Response) -> Response {
 /// Authenticates an admin by Basic and names them for audit records.
 pub fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
-    let name = admin::authenticate(app, basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))?;
+    let basic = basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+    let name = admin::authenticate(app, basic, &req.remote)?;
     Ok(Actor { name, remote: req.remote.clone() })
 }
 

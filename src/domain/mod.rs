@@ -7,4 +7,5 @@ pub mod clock;
 pub mod oauth;
 pub mod registry;
 pub mod service_accounts;
+pub mod throttle;
 pub mod tokens;

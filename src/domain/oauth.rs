@@ -6,10 +6,10 @@
 //! two in-memory maps. Neither waits on the disk.
 
 use crate::app::App;
-use crate::crypto;
 use crate::domain::admin;
-use crate::domain::audit::{Action, Actor};
+use crate::domain::audit::{self, Action, Actor, Attempt};
 use crate::domain::registry::SecretEntry;
+use crate::domain::throttle::Kind;
 use crate::domain::tokens::{self, Claims};
 use crate::error::{Error, OAuthCode, Result};
 use std::sync::Arc;
@@ -37,7 +37,9 @@ fn invalid_client() -> Error {
 }
 
 /// Authenticates an OAuth client. Unknown ids, wrong secrets and expired or archived
-/// credentials all fail the same way, and each failure is audited.
+/// credentials all fail the same way; each failure counts against the source and the client id
+/// (`domain::throttle`), and past their limits the attempt is refused with 429 before the secret
+/// is looked at. Failed and refused attempts go to the aggregated audit log.
 pub fn authenticate_client(
     app: &App,
     creds: ClientCredentials<'_>,
@@ -52,16 +54,25 @@ pub fn authenticate_client(
         }
     };
     let now = app.clock.now_ms();
+    let attempt = |throttled| Attempt {
+        action: Action::ClientAuthenticationFailed,
+        source: remote,
+        identity: id,
+        throttled,
+        now,
+    };
+    if let Err(e) = app.throttle.check(Kind::Client, remote, id, now) {
+        audit::failed_attempt(app, &attempt(true), || audit_target(app, id));
+        return Err(e);
+    }
     match app.clients.verify(id, secret, now) {
-        Some(entry) => Ok(entry),
+        Some(entry) => {
+            app.throttle.succeeded(Kind::Client, remote, id, now);
+            Ok(entry)
+        }
         None => {
-            let who = Actor { name: "anonymous".into(), remote: remote.into() };
-            app.writer.audit(who.record(
-                now,
-                Action::ClientAuthenticationFailed,
-                &audit_target(app, id),
-                "",
-            ));
+            app.throttle.failed(Kind::Client, remote, id, now);
+            audit::failed_attempt(app, &attempt(false), || audit_target(app, id));
             Err(invalid_client())
         }
     }
@@ -74,10 +85,7 @@ fn audit_target(app: &App, presented: &str) -> String {
     if app.clients.secret(presented).is_some() {
         presented.to_string()
     } else {
-        format!(
-            "unknown client id (sha256 {})",
-            &crypto::hex(&crypto::sha256(presented.as_bytes()))[..12]
-        )
+        format!("unknown client id (sha256 {})", audit::digest(presented))
     }
 }
 
@@ -198,7 +206,7 @@ pub fn authenticate_caller(
 ) -> Result<Caller> {
     if let ClientCredentials::Basic { id, secret } = creds {
         if !is_client_id_shaped(id) {
-            return match admin::authenticate(app, Some((id, secret))) {
+            return match admin::authenticate(app, Some((id, secret)), remote) {
                 Ok(name) => Ok(Caller::Admin(name)),
                 Err(Error::Forbidden(_) | Error::Unauthenticated) => Err(invalid_client()),
                 Err(e) => Err(e),

@@ -14,6 +14,8 @@
 //! Introspection (RFC 7662) is the readable view.
 
 use crate::crypto::{self, Keys};
+use crate::domain::audit::FailureLog;
+use crate::domain::clock::Clock;
 use crate::store::records::{AuditRecord, TokenRecord};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -154,6 +156,10 @@ enum Op {
     Token(Claims),
     Audit(AuditRecord),
     Flush(SyncSender<()>),
+    /// New aggregated failures are waiting in the `FailureLog`.
+    Wake,
+    /// Run the periodic purge now, then answer.
+    Purge(SyncSender<()>),
 }
 
 /// Largest batch one write transaction takes.
@@ -167,9 +173,24 @@ const BATCH_WINDOW: Duration = Duration::from_millis(100);
 const QUEUE_CAPACITY: usize = 65_536;
 /// Largest number of expired records one purge transaction removes, so it never stalls.
 pub const PURGE_CHUNK: usize = 5000;
+/// While aggregated failures are held, the writer comes back at least this often to close
+/// their windows.
+const FAILURE_TICK: Duration = Duration::from_secs(1);
 
-/// The write-behind writer: a thread that commits token records and audit events in batches
-/// and purges expired tokens between batches.
+/// What the writer's periodic purge keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct PurgePolicy {
+    /// How often it runs.
+    pub every: Duration,
+    /// Audit records older than this go.
+    pub audit_retention: Duration,
+    /// Audit records past this many go, oldest first.
+    pub audit_max_rows: u64,
+}
+
+/// The write-behind writer: a thread that commits token records, audit events and the
+/// aggregated failed attempts (`audit::FailureLog`) in batches, and between batches purges
+/// expired tokens and the audit records that retention no longer keeps.
 pub struct Writer {
     tx: SyncSender<Op>,
 }
@@ -181,14 +202,15 @@ pub struct WriterThread {
 impl Writer {
     pub fn start(
         store: Arc<Store>,
-        now_secs: impl Fn() -> u64 + Send + 'static,
-        purge_interval: Duration,
+        clock: Arc<Clock>,
+        policy: PurgePolicy,
         revoked: Arc<RevokedSet>,
+        failures: Arc<FailureLog>,
     ) -> (Writer, WriterThread) {
         let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
         let handle = std::thread::Builder::new()
             .name("throng-writer".into())
-            .spawn(move || run(&store, &rx, &now_secs, purge_interval, &revoked))
+            .spawn(move || run(&store, &rx, &clock, policy, &revoked, &failures))
             .expect("spawn writer thread");
         (Writer { tx }, WriterThread { handle })
     }
@@ -203,10 +225,25 @@ impl Writer {
         let _ = self.tx.send(Op::Audit(record));
     }
 
-    /// Waits until everything sent before this call is committed.
+    /// Tells the writer new aggregated failures wait. Never blocks: a full queue means the
+    /// writer is busy and takes them on its next pass anyway.
+    pub fn wake(&self) {
+        let _ = self.tx.try_send(Op::Wake);
+    }
+
+    /// Waits until everything sent before this call is committed, aggregated failures with
+    /// their counts so far included.
     pub fn flush(&self) {
         let (ack, done) = mpsc::sync_channel(1);
         if self.tx.send(Op::Flush(ack)).is_ok() {
+            let _ = done.recv();
+        }
+    }
+
+    /// Runs one round of the periodic purge now (one chunk of each kind) and waits for it.
+    pub fn purge_now(&self) {
+        let (ack, done) = mpsc::sync_channel(1);
+        if self.tx.send(Op::Purge(ack)).is_ok() {
             let _ = done.recv();
         }
     }
@@ -222,16 +259,21 @@ impl WriterThread {
 fn run(
     store: &Store,
     rx: &Receiver<Op>,
-    now_secs: &dyn Fn() -> u64,
-    purge_every: Duration,
+    clock: &Clock,
+    policy: PurgePolicy,
     revoked: &RevokedSet,
+    failures: &FailureLog,
 ) {
-    let mut next_purge = Instant::now() + purge_every;
+    let mut next_purge = Instant::now() + policy.every;
     let mut tokens = Vec::new();
     let mut audits = Vec::new();
     let mut acks = Vec::new();
+    let mut purge_acks = Vec::new();
     loop {
-        let wait = next_purge.saturating_duration_since(Instant::now());
+        let mut wait = next_purge.saturating_duration_since(Instant::now());
+        if !failures.is_empty() {
+            wait = wait.min(FAILURE_TICK);
+        }
         let first = match rx.recv_timeout(wait) {
             Ok(op) => Some(op),
             Err(RecvTimeoutError::Timeout) => None,
@@ -242,8 +284,8 @@ fn run(
             // Sleep through a window, then take everything queued: one durable commit carries
             // thousands of records, and the writer wakes a few times a second instead of once
             // per token (a blocking receive per record cost a context switch each). A flush
-            // (tests, shutdown) skips the wait.
-            if !matches!(op, Op::Flush(_)) {
+            // or purge request (tests, shutdown) skips the wait.
+            if !matches!(op, Op::Flush(_) | Op::Purge(_)) {
                 std::thread::sleep(BATCH_WINDOW);
             }
             let mut next = Some(op);
@@ -252,6 +294,8 @@ fn run(
                     Op::Token(c) => tokens.push(c),
                     Op::Audit(a) => audits.push(a),
                     Op::Flush(ack) => acks.push(ack),
+                    Op::Purge(ack) => purge_acks.push(ack),
+                    Op::Wake => {}
                 }
                 if tokens.len() + audits.len() < MAX_BATCH {
                     match rx.try_recv() {
@@ -261,49 +305,76 @@ fn run(
                     }
                 }
             }
-            if !(tokens.is_empty() && audits.is_empty()) {
-                if let Err(e) = store.write_batch(&tokens, std::mem::take(&mut audits)) {
-                    log::error!("writing {} token records failed: {e}", tokens.len());
-                }
-                tokens.clear();
+        }
+        // Aggregated failures: new records at once, final counts of closed windows, and on a
+        // flush every count so far.
+        let counted = failures.take_writes(clock.now_ms(), !acks.is_empty() || disconnected);
+        if !(tokens.is_empty() && audits.is_empty() && counted.is_empty()) {
+            match store.write_batch_with(&tokens, std::mem::take(&mut audits), &counted.writes) {
+                Ok(ids) => failures.committed(&counted, &ids),
+                Err(e) => log::error!(
+                    "writing {} token records and {} audit changes failed: {e}",
+                    tokens.len(),
+                    counted.writes.len()
+                ),
             }
-            for ack in acks.drain(..) {
-                let _ = ack.send(());
-            }
+            tokens.clear();
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
         if disconnected {
             return;
         }
-        if Instant::now() >= next_purge {
-            let now = now_secs();
-            match store.purge_expired(now, PURGE_CHUNK) {
-                // A full chunk means more are waiting: come back right after the next batch.
-                Ok(p) if p.tokens == PURGE_CHUNK || p.revocations == PURGE_CHUNK => {
-                    next_purge = Instant::now();
-                }
-                Ok(p) => {
-                    if p.tokens > 0 {
-                        if let Err(e) = store.compact_if_sparse() {
-                            log::error!("compacting after the purge failed: {e}");
-                        }
-                    }
-                    if p.tokens + p.revocations > 0 {
-                        log::debug!(
-                            "purged {} expired tokens, {} revocations",
-                            p.tokens,
-                            p.revocations
-                        );
-                    }
-                    next_purge = Instant::now() + purge_every;
-                }
-                Err(e) => {
-                    log::error!("purging expired tokens failed: {e}");
-                    next_purge = Instant::now() + purge_every;
-                }
+        if Instant::now() >= next_purge || !purge_acks.is_empty() {
+            next_purge = purge(store, clock, policy, revoked);
+            for ack in purge_acks.drain(..) {
+                let _ = ack.send(());
             }
-            revoked.forget_expired(now);
         }
     }
+}
+
+/// One round of the periodic purge: a chunk of expired tokens and revocations, a chunk of the
+/// audit records retention no longer keeps. Returns when the next round is due: at once when
+/// a chunk came back full (more are waiting), else after `policy.every`.
+fn purge(store: &Store, clock: &Clock, policy: PurgePolicy, revoked: &RevokedSet) -> Instant {
+    let now_ms = clock.now_ms();
+    let now = now_ms / 1000;
+    let mut more = false;
+    let mut freed = false;
+    match store.purge_expired(now, PURGE_CHUNK) {
+        Ok(p) => {
+            more |= p.tokens == PURGE_CHUNK || p.revocations == PURGE_CHUNK;
+            freed |= p.tokens > 0;
+            if p.tokens + p.revocations > 0 {
+                log::debug!("purged {} expired tokens, {} revocations", p.tokens, p.revocations);
+            }
+        }
+        Err(e) => log::error!("purging expired tokens failed: {e}"),
+    }
+    let before = now_ms.saturating_sub(policy.audit_retention.as_millis() as u64);
+    match store.purge_audit(before, policy.audit_max_rows, PURGE_CHUNK) {
+        Ok(n) => {
+            more |= n == PURGE_CHUNK;
+            freed |= n > 0;
+            if n > 0 {
+                log::debug!("purged {n} audit records past retention");
+            }
+        }
+        Err(e) => log::error!("purging the audit log failed: {e}"),
+    }
+    revoked.forget_expired(now);
+    if more {
+        // Come back right after the next batch.
+        return Instant::now();
+    }
+    if freed {
+        if let Err(e) = store.compact_if_sparse() {
+            log::error!("compacting after the purge failed: {e}");
+        }
+    }
+    Instant::now() + policy.every
 }
 
 #[cfg(test)]

@@ -201,4 +201,41 @@ pub struct AuditRecord {
     /// The caller's address, where known.
     #[serde(default)]
     pub remote: String,
+    /// How many events this record stands for: failed authentications are aggregated into
+    /// one record per (action, source, identity) and window. Records written before
+    /// aggregation existed are one event each.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub count: u64,
+    /// Of `count`, the attempts refused by the throttle without their credentials checked.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub throttled: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_record_written_before_counts_reads_as_one_event() {
+        let old = br#"{"id":7,"timestamp":1,"actor":"a","action":"X","target":"t"}"#;
+        let r: AuditRecord = serde_json::from_slice(old).unwrap();
+        assert_eq!((r.count, r.throttled), (1, 0));
+        let again: AuditRecord = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+        let many = AuditRecord { count: 40, throttled: 30, ..r };
+        let text = serde_json::to_string(&many).unwrap();
+        assert!(text.contains(r#""count":40"#) && text.contains(r#""throttled":30"#), "{text}");
+    }
 }

@@ -70,6 +70,17 @@ impl Store {
     /// Records of clients that no longer exist (archived while the batch was queued) are
     /// dropped.
     pub fn write_batch(&self, tokens: &[TokenRecord], audits: Vec<AuditRecord>) -> Result<()> {
+        self.write_batch_with(tokens, audits, &[]).map(|_| ())
+    }
+
+    /// [`Store::write_batch`] plus the aggregated audit writes `counted`, in the same
+    /// transaction; returns the ids of the records `counted` appended, in order.
+    pub fn write_batch_with(
+        &self,
+        tokens: &[TokenRecord],
+        audits: Vec<AuditRecord>,
+        counted: &[audit::AuditWrite],
+    ) -> Result<Vec<u64>> {
         let txn = self.write()?;
         if !tokens.is_empty() {
             let mut batch = Vec::with_capacity(1 + tokens.len() * TokenRecord::LEN);
@@ -101,8 +112,12 @@ impl Store {
         for a in audits {
             audit::append(&txn, a)?;
         }
+        let mut ids = Vec::new();
+        for w in counted {
+            ids.extend(audit::apply(&txn, w)?);
+        }
         txn.commit()?;
-        Ok(())
+        Ok(ids)
     }
 
     /// Removes batches whose every token expired at or before `now` (unix seconds), about
