@@ -40,10 +40,9 @@ pub struct RunningServer {
 pub fn start(config: Config) -> error::Result<RunningServer> {
     let (listener, addr) = http::server::bind(&config)?;
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let workers = config.workers;
     let (app, writer) = App::open(config, base_url, Arc::new(Clock::default()))?;
     let app = Arc::new(app);
-    let http = http::server::HttpServer::start(listener, app.clone(), workers);
+    let http = http::server::HttpServer::start(listener, &app)?;
     log::info!("listening on http://{addr}");
     Ok(RunningServer { addr, app: Some(app), http: Some(http), writer: Some(writer) })
 }

@@ -53,11 +53,52 @@ impl ConnEntry {
     }
 }
 
+/// Runs requests on the connection threads themselves, at most `concurrency` at once.
+pub type Handler = Arc<dyn Fn(Request) + Send + Sync>;
+
+/// A counting semaphore: how many more handlers may run now.
+pub(crate) struct Permits {
+    free: Mutex<usize>,
+    freed: std::sync::Condvar,
+    /// Handlers running, for a shutdown to wait on.
+    running: AtomicUsize,
+}
+
+impl Permits {
+    fn new(n: usize) -> Permits {
+        Permits { free: Mutex::new(n), freed: std::sync::Condvar::new(), running: AtomicUsize::new(0) }
+    }
+
+    pub(crate) fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        self.running.fetch_add(1, Ordering::AcqRel);
+        Permit(self)
+    }
+}
+
+/// One running handler; its permit returns when it is dropped (a panic included).
+pub(crate) struct Permit<'a>(&'a Permits);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 /// State shared by the accept loop, every connection thread and the `Server` handle.
 pub(crate) struct Shared {
     pub limits: Limits,
     pub renderer: RefusalRenderer,
     pub messages: Arc<MessagesQueue<Request>>,
+    /// When set, requests run on their connection's thread under `permits` instead of going
+    /// through `messages` to `Server::recv`.
+    pub handler: Option<(Handler, Permits)>,
     pub closing: AtomicBool,
     pub active: AtomicUsize,
     /// Bytes of request bodies held in memory right now (see `Limits::max_body_memory`).
@@ -72,11 +113,13 @@ impl Shared {
         limits: Limits,
         renderer: RefusalRenderer,
         messages: Arc<MessagesQueue<Request>>,
+        handler: Option<(Handler, usize)>,
     ) -> Shared {
         Shared {
             limits,
             renderer,
             messages,
+            handler: handler.map(|(h, n)| (h, Permits::new(n.max(1)))),
             closing: AtomicBool::new(false),
             active: AtomicUsize::new(0),
             body_memory: Arc::new(AtomicUsize::new(0)),
@@ -164,6 +207,11 @@ impl Shared {
                 let _ = c.conn.shutdown(Shutdown::Both);
             }
         }
+    }
+
+    /// Handlers running now (in handler mode).
+    pub(crate) fn running(&self) -> usize {
+        self.handler.as_ref().map_or(0, |(_, p)| p.running.load(Ordering::Acquire))
     }
 
     pub(crate) fn open_connections(&self) -> usize {
