@@ -41,6 +41,8 @@ pub struct Options {
     pub serve_args: Vec<String>,
     /// Run the lifecycle measurement with this many tokens instead of the suite.
     pub lifecycle: Option<usize>,
+    /// Also run each scenario with this many idle keep-alive connections held open.
+    pub idle: usize,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             name: "throng".into(),
             serve_args: Vec::new(),
             lifecycle: None,
+            idle: 0,
         }
     }
 }
@@ -85,6 +88,9 @@ Options:
   --name NAME              label for --tsv rows [default: throng]
   --tsv                    print tab-separated rows instead of a table
   --serve-arg ARG          pass ARG to the `throng serve` child (repeatable)
+  --idle N                 also run each scenario with N idle keep-alive connections held
+                           open (each made one request first), interleaved in the same run
+                           as `NAME+idle`, so the two can be compared
   --lifecycle N            instead of the suite: issue N tokens to an own server and report
                            peak RSS, start-up time (empty, and with N live tokens) and the
                            database size before and after N expired tokens are purged
@@ -141,6 +147,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                         .ok_or("--lifecycle: a positive number")?,
                 )
             }
+            "--idle" => o.idle = val()?.parse().map_err(|_| "--idle: a number")?,
             "--bench" => {} // what `cargo bench` passes
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -348,15 +355,37 @@ pub fn run_suite(
                     Scenario::cycle(cycle)
                 }
             };
-            eprintln!("{}: round {round}/{}: {name} for {:?}…", o.name, o.rounds, o.duration);
-            let stats = loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup);
-            match rows.iter_mut().find(|(n, _)| n == name) {
-                Some((_, total)) => add_round(total, &stats),
-                None => rows.push((name.to_string(), stats)),
+            let variants: &[usize] = if o.idle > 0 { &[0, o.idle] } else { &[0] };
+            for &idle in variants {
+                let label = if idle > 0 { format!("{name}+idle") } else { name.to_string() };
+                let held = hold_idle(addr, prefix, idle)?;
+                eprintln!("{}: round {round}/{}: {label} for {:?}…", o.name, o.rounds, o.duration);
+                let stats = loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup);
+                drop(held);
+                match rows.iter_mut().find(|(n, _)| *n == label) {
+                    Some((_, total)) => add_round(total, &stats),
+                    None => rows.push((label, stats)),
+                }
             }
         }
     }
     Ok(rows)
+}
+
+/// Opens `n` keep-alive connections, makes one request on each, and keeps them open (idle)
+/// until the returned value is dropped: what a fleet of pooled clients looks like to a server.
+fn hold_idle(addr: SocketAddr, prefix: &str, n: usize) -> Result<Vec<Connection>, String> {
+    let path = format!("{prefix}/status");
+    (0..n)
+        .map(|i| {
+            let mut c = Connection::connect(addr).map_err(|e| format!("idle connection {i}: {e}"))?;
+            let r = c.send("GET", &path, &[], b"").map_err(|e| format!("idle connection {i}: {e}"))?;
+            if r.status != 200 {
+                return Err(format!("idle connection {i}: /status answered {}", r.status));
+            }
+            Ok(c)
+        })
+        .collect()
 }
 
 /// Adds one round's stats to the running total: rounds run one after another, so their
