@@ -224,3 +224,26 @@ fn settled_rss(served: &Served, target: u64) -> u64 {
     }
     served.proc_status("VmRSS:")
 }
+
+/// `--listen` on an address that is taken says so, and what to do, instead of a bare OS error.
+#[test]
+fn a_listen_address_in_use_is_named_as_such() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = TempDir::new("throng-door");
+    let out = Command::new(env!("CARGO_BIN_EXE_throng"))
+        .args(["serve", "--listen", &addr, "--data"])
+        .arg(dir.path())
+        .env("THRONG_PBKDF2_ITERATIONS", "1000")
+        .env("THRONG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(err.contains("already in use"), "{err}");
+    assert!(err.contains("--listen"), "it says what to change: {err}");
+    assert!(!err.contains("internal error"), "{err}");
+    // Nothing was created for a server that never started.
+    assert!(!dir.path().join("throng.redb").exists());
+}

@@ -32,7 +32,7 @@ pub struct HttpServer {
 /// resolved), so that the base URL is known before the app opens.
 pub fn bind(config: &Config) -> Result<(TcpListener, SocketAddr), Error> {
     let addr = config.listen;
-    let listener = TcpListener::bind(addr).map_err(|e| Error::Internal(bind_error(addr, &e)))?;
+    let listener = TcpListener::bind(addr).map_err(|e| Error::Startup(bind_error(addr, &e)))?;
     let bound = listener.local_addr()?;
     Ok((listener, bound))
 }
