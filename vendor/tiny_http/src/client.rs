@@ -194,7 +194,7 @@ fn serve_one(
     slot: &Arc<Slot>,
 ) -> Result<bool, End> {
     let limits = &shared.limits;
-    entry.set_idle(shared.now_ms());
+    entry.set_idle(shared.now_us());
     // Checked after turning idle, so a shutdown either sees this connection idle (and closes
     // it) or is seen here.
     if shared.is_closing() {
@@ -221,10 +221,8 @@ fn serve_one(
             return Err(refused_at(too_large(limits.max_body_bytes)));
         }
     }
-    if head.expect_continue {
-        if (&entry.conn).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-            return Ok(false);
-        }
+    if head.expect_continue && (&entry.conn).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+        return Ok(false);
     }
     let body = read_body(shared, input, head.framing).map_err(|e| match e {
         BodyFailure::Refused(r) => refused_at(r),

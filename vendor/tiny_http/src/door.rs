@@ -35,14 +35,14 @@ pub(crate) struct ConnEntry {
     pub conn: Connection,
     pub remote: Option<SocketAddr>,
     state: AtomicU8,
-    /// Milliseconds since the server started, when it last became idle.
+    /// Microseconds since the server started, when it last became idle.
     idle_since: AtomicU64,
 }
 
 impl ConnEntry {
     /// Marks the connection idle (between requests), so it may be closed to make room.
-    pub(crate) fn set_idle(&self, now_ms: u64) {
-        self.idle_since.store(now_ms, Ordering::Relaxed);
+    pub(crate) fn set_idle(&self, now_us: u64) {
+        self.idle_since.store(now_us, Ordering::Relaxed);
         self.state.store(IDLE, Ordering::Release);
     }
 
@@ -129,8 +129,10 @@ impl Shared {
         }
     }
 
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+    /// Microseconds since the server started: idle times, ordered finely enough to tell
+    /// connections apart.
+    pub(crate) fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -178,7 +180,7 @@ impl Shared {
     /// Closes the connection that has been idle the longest, if one has been idle for at
     /// least `MIN_EVICTABLE_IDLE`; a connection idle for less may have a request in flight.
     fn evict_idle(&self) -> bool {
-        let newest = self.now_ms().saturating_sub(MIN_EVICTABLE_IDLE.as_millis() as u64);
+        let newest = self.now_us().saturating_sub(MIN_EVICTABLE_IDLE.as_micros() as u64);
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let mut candidates: Vec<&Arc<ConnEntry>> = conns
             .values()
@@ -318,8 +320,10 @@ fn admit(
     let entry = Arc::new(ConnEntry {
         conn,
         remote,
-        state: AtomicU8::new(IDLE),
-        idle_since: AtomicU64::new(shared.now_ms()),
+        // Not evictable until its own thread waits for a request: until then a request may be
+        // sitting unread in its socket (a loaded machine can take a while to schedule it).
+        state: AtomicU8::new(BUSY),
+        idle_since: AtomicU64::new(shared.now_us()),
     });
     let id = shared.register(&entry);
     let (task_entry, task_shared) = (entry.clone(), shared.clone());

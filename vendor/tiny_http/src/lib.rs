@@ -258,7 +258,7 @@ impl Server {
     pub fn recv(&self) -> IoResult<Request> {
         match self.shared.messages.pop() {
             Some(rq) => Ok(rq),
-            None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
+            None => Err(IoError::other("thread unblocked")),
         }
     }
 
