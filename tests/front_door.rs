@@ -129,6 +129,15 @@ fn malformed_requests_get_answers_in_the_api_shape_and_a_close() {
     let r = raw(a, b"GET /status HTTP/1.1\r\nHost : x\r\n\r\n");
     assert_crowd(&r, 400, "ILLEGAL_ARGUMENT");
 
+    // Smuggling vectors: an empty Transfer-Encoding beside Content-Length, chunked framing
+    // lines ending in a bare LF, a control character in a chunk extension, a bad trailer.
+    let r = raw(a, format!("{sa}Transfer-Encoding: ,\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes());
+    assert_crowd(&r, 400, "ILLEGAL_ARGUMENT");
+    for chunked in ["2;a\n{}\r\n0\r\n\r\n", "2\r\n{}\n0\r\n\r\n", "2;a\rb\r\n{}\r\n0\r\n\r\n", "2\r\n{}\r\n0\r\nBad Trailer: x\r\n\r\n"] {
+        let r = raw(a, format!("{sa}Transfer-Encoding: chunked\r\n\r\n{chunked}").as_bytes());
+        assert_crowd(&r, 400, "ILLEGAL_ARGUMENT");
+    }
+
     // A body shorter than its Content-Length: 408 when the body deadline passes, not a hang.
     let started = Instant::now();
     let r = raw(a, format!("{token}Content-Length: 100\r\n\r\ngrant_type=").as_bytes());
@@ -382,11 +391,14 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 fn beyond_the_connection_budget_a_newcomer_gets_503_and_the_rest_are_served() {
     let ts = TestServer::start_with(|c| c.max_connections = Some(10));
     let addr = ts.addr();
-    // Ten connections in the middle of a head: busy, not idle, so none can be evicted.
+    // Ten connections in the middle of a body: busy, so none can be closed to make room.
+    let form = "grant_type=client_credentials";
     let mut held: Vec<TcpStream> = (0..10)
         .map(|_| {
             let mut s = connect(addr);
-            s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n").unwrap();
+            let head = format!("POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n", form.len());
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&form.as_bytes()[..10]).unwrap();
             s
         })
         .collect();
@@ -398,8 +410,9 @@ fn beyond_the_connection_budget_a_newcomer_gets_503_and_the_rest_are_served() {
     assert!(r.closed);
     // The held connections finish their requests and are answered.
     for s in &mut held {
-        s.write_all(b"\r\n").unwrap();
-        assert_eq!(read_response(s).status, 200);
+        s.write_all(&form.as_bytes()[10..]).unwrap();
+        let r = read_response(s);
+        assert_eq!(r.status, 401, "{r:?}");
     }
 }
 
@@ -452,4 +465,71 @@ fn wait_until(mut ok: impl FnMut() -> bool) {
         assert!(Instant::now() < until, "condition not reached in 10 s");
         std::thread::yield_now();
     }
+}
+
+/// The body-memory budget is spent by bytes that arrive, not by lengths declared: seventy
+/// heads promising 1 MiB each (more than the 64 MiB budget together) and sending nothing leave
+/// room for everyone else's bodies.
+#[test]
+fn declared_lengths_do_not_spend_the_body_budget() {
+    let ts = TestServer::start_with(|c| c.max_connections = Some(200));
+    let addr = ts.addr();
+    let promises: Vec<TcpStream> = (0..70)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    // Every promise is being read by now once a request after them all is answered.
+    assert_eq!(ts.get("/status").send().status, 200);
+    let r = ts.post(TOKEN_PATH).form("grant_type=client_credentials").send();
+    assert_oauth_error(&r, 401, "invalid_client");
+    drop(promises);
+}
+
+/// Heads trickling in a byte at a time cannot hold the connection budget: at the budget, one
+/// whose head has taken over a second is cut off to make room.
+#[test]
+fn slowloris_heads_cannot_hold_the_connection_budget() {
+    let ts = TestServer::start_with(|c| {
+        c.max_connections = Some(10);
+        // Far longer than this test: only eviction can let a newcomer in.
+        c.head_timeout = Duration::from_secs(60);
+    });
+    let addr = ts.addr();
+    let _slow: Vec<TcpStream> = (0..10)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(b"G").unwrap();
+            s
+        })
+        .collect();
+    wait_until(|| raw_status_or_none(addr) == Some(200));
+}
+
+#[test]
+fn a_head_answer_carries_the_length_of_the_get() {
+    let ts = TestServer::start();
+    let get = ts.get("/status").send();
+    let head = ts.req("HEAD", "/status").send();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("Content-Length"), get.header("Content-Length"));
+    assert_ne!(head.header("Content-Length"), Some("0"));
+}
+
+/// A stray CRLF after a body (RFC 9112 §2.2: to be ignored) does not start a head deadline:
+/// a client that pauses longer than the head timeout before its next request is served, not
+/// greeted by a 408 it never asked for.
+#[test]
+fn a_stray_crlf_after_a_body_is_ignored_while_idle() {
+    let ts = TestServer::start_with(fast_timeouts);
+    let mut s = connect(ts.addr());
+    s.write_all(b"POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4\r\n\r\na=b\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).status, 400);
+    // The client's own pause, longer than the head timeout (800 ms), shorter than the idle one.
+    std::thread::sleep(Duration::from_millis(1100));
+    s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).status, 200);
 }

@@ -7,9 +7,23 @@ use crate::config::Config;
 use std::time::Duration;
 
 /// File descriptors kept back from connections: the database, the key files, the log, the
-/// listener, the accept loop's spare, refused connections being drained, and room for the
-/// unexpected. A connection costs one descriptor.
-const FD_RESERVE: u64 = 128;
+/// listener, the accept loop's spare, up to 129 refused connections queued and being drained
+/// by the rejecter, and room for the unexpected. A connection costs one descriptor.
+const FD_RESERVE: u64 = 192;
+/// Threads kept back from connections (each has one): workers of the store, the rejecter,
+/// the accept loop, and room for the unexpected.
+const THREAD_RESERVE: u64 = 64;
+
+/// How many more threads this process may make, where the system says: the cgroup's
+/// `pids.max` (systemd's `TasksMax`), which counts threads.
+pub fn thread_limit() -> Option<u64> {
+    for path in ["/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text.trim().parse().ok();
+        }
+    }
+    None
+}
 
 /// The soft limit on open files of this process (Linux: `/proc/self/limits`), if known.
 pub fn open_file_limit() -> Option<u64> {
@@ -31,8 +45,11 @@ pub fn connections_for(open_files: Option<u64>) -> usize {
 
 /// What the connection layer enforces, from the configuration.
 pub fn from_config(config: &Config) -> tiny_http::Limits {
-    let max_connections =
-        config.max_connections.unwrap_or_else(|| connections_for(open_file_limit()));
+    // A connection costs a descriptor and a thread: the budget fits both limits.
+    let max_connections = config.max_connections.unwrap_or_else(|| {
+        let by_threads = thread_limit().map(|n| n.saturating_sub(THREAD_RESERVE).max(8) as usize);
+        connections_for(open_file_limit()).min(by_threads.unwrap_or(usize::MAX))
+    });
     tiny_http::Limits {
         max_connections,
         idle_timeout: config.idle_timeout,
@@ -56,9 +73,9 @@ mod tests {
 
     #[test]
     fn budget_leaves_a_reserve_for_files() {
-        assert_eq!(connections_for(Some(1024)), 896);
+        assert_eq!(connections_for(Some(1024)), 832);
         assert_eq!(connections_for(Some(128)), 64);
-        assert_eq!(connections_for(Some(20_000)), 19_872);
+        assert_eq!(connections_for(Some(20_000)), 19_808);
         assert_eq!(connections_for(Some(10)), 8);
         assert_eq!(connections_for(None), 4096);
         assert!(open_file_limit().is_some_and(|n| n > 0));

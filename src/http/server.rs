@@ -127,11 +127,10 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
         authorization: header(&rq, "Authorization").map(String::from),
         content_type: header(&rq, "Content-Type").map(String::from),
         accept: header(&rq, "Accept").map(String::from),
-        body: Vec::with_capacity(rq.body_length().unwrap_or(0)),
+        // The connection layer read the body whole, under the size cap; this only moves it.
+        body: rq.take_body(),
         remote: rq.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
     };
-    // The connection layer read the body whole, under the size cap; this only moves it.
-    let _ = rq.as_reader().read_to_end(&mut req.body);
     let response = match decode_path(&raw_path) {
         Err(e) => router::render_error_at(&raw_path, &e),
         Ok(path) => {
@@ -159,8 +158,11 @@ fn respond(rq: tiny_http::Request, r: Response, head: bool) -> std::io::Result<(
             headers.push(h);
         }
     }
+    // A HEAD answer keeps the length the GET would have (RFC 9110 §9.3.2); the connection
+    // layer leaves the body out.
+    let _ = head;
     let len = r.body.len();
-    let body = if head { Vec::new() } else { r.body };
+    let body = r.body;
     let response = tiny_http::Response::new(
         tiny_http::StatusCode(r.status),
         headers,

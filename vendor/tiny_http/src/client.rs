@@ -194,28 +194,43 @@ fn serve_one(
     slot: &Arc<Slot>,
 ) -> Result<bool, End> {
     let limits = &shared.limits;
-    entry.set_idle(shared.now_us());
-    // Checked after turning idle, so a shutdown either sees this connection idle (and closes
-    // it) or is seen here.
-    if shared.is_closing() {
-        return Ok(false);
-    }
-    if input.data().is_empty() {
+    // Idle: wait for the first byte of the next request. Stray empty lines after a body
+    // (RFC 9112 §2.2) are skipped here, still idle, so they cannot start a head deadline.
+    let mut stray = 0usize;
+    loop {
+        let skip = input.data().iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        stray += skip;
+        input.consume(skip);
+        if stray > MAX_LEADING_EMPTY_BYTES {
+            return Err(End::Refused(Refusal::new(400, "empty lines before the request line")));
+        }
+        if !input.data().is_empty() {
+            break;
+        }
         input.shrink();
-        match input.fill(Deadline::Idle(limits.idle_timeout), limits.max_head_bytes) {
-            Ok(_) => {}
-            Err(_) => return Ok(false),
+        entry.set_idle(shared.now_us());
+        // Checked after turning idle, so a shutdown either sees this connection idle (and
+        // closes it) or is seen here.
+        if shared.is_closing() {
+            return Ok(false);
+        }
+        if input.fill(Deadline::Idle(limits.idle_timeout), limits.max_head_bytes).is_err() {
+            return Ok(false);
+        }
+        if !entry.set_busy() {
+            return Ok(false);
         }
     }
-    if !entry.set_busy() || shared.is_closing() {
+    let head_deadline = Deadline::At(Instant::now() + limits.head_timeout);
+    entry.set_reading_head(shared.now_us());
+    let head = read_head(shared, input, head_deadline)?;
+    if !entry.set_reading_rest() {
         return Ok(false);
     }
-    let head_deadline = Deadline::At(Instant::now() + limits.head_timeout);
-    let head = read_head(shared, input, head_deadline)?;
     let path = head.line.target.clone();
     let refused_at = |r: Refusal| End::Refused(r.at(Some(&path)));
 
-    // The body, whole, before a worker sees the request.
+    // The body, whole, before any handler sees the request.
     if let Framing::Length(n) = head.framing {
         if n > limits.max_body_bytes as u64 {
             return Err(refused_at(too_large(limits.max_body_bytes)));
@@ -224,12 +239,16 @@ fn serve_one(
     if head.expect_continue && (&entry.conn).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
         return Ok(false);
     }
-    let body = read_body(shared, input, head.framing).map_err(|e| match e {
+    let (data, reserved) = read_body(shared, input, head.framing).map_err(|e| match e {
         BodyFailure::Refused(r) => refused_at(r),
         BodyFailure::Gone => End::Quiet,
     })?;
-    let body_length = body.0.len();
+    let body_length = data.len();
+    let body = Body::new(data, Some(shared.body_memory.clone()), reserved);
 
+    // Counted from here until its answer is in hand, so that a shutdown waits for it: either
+    // the shutdown's flag is seen below (and the request refused), or the count is seen there.
+    let _in_flight = shared.in_flight();
     if shared.is_closing() {
         return Err(refused_at(Refusal::busy("the server is shutting down")));
     }
@@ -239,7 +258,6 @@ fn serve_one(
         head: head.line.method == crate::Method::Head,
         keep_alive: head.keep_alive,
     };
-    let body = Body::new(body.0, Some(shared.body_memory.clone()), body.1);
     let request = new_request(
         head.line.method,
         head.line.target,
@@ -255,17 +273,58 @@ fn serve_one(
         // context switch each way on every request (a quarter of the `/status` ceiling).
         Some((handler, permits)) => {
             let _permit = permits.acquire();
-            handler(request);
+            // A panic drops the request, whose drop answers 500; the connection carries on.
+            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
+            if handled.is_err() {
+                log::error!("request handler panicked");
+            }
         }
         None => shared.messages.push(request),
     }
-    let Some(reply) = slot.take(|| shared.is_closing()) else {
-        return Ok(false);
-    };
-    if (&entry.conn).write_all(&reply.bytes).is_err() {
+    // A request is always answered: responding fills the slot, and so does dropping it.
+    let reply = slot.take();
+    if write_reply(&entry.conn, &reply.bytes, limits).is_err() {
         return Ok(false);
     }
     Ok(!reply.close)
+}
+
+/// Writes a reply within one deadline for the whole of it (the write timeout, plus a second
+/// per `min_body_rate` bytes), so a client that reads a little now and then cannot hold the
+/// connection by taking each write just inside the timeout. The common case, a reply the
+/// socket takes in one write, costs no extra system call.
+fn write_reply(conn: &Connection, bytes: &[u8], limits: &crate::Limits) -> std::io::Result<()> {
+    let mut out = conn;
+    let mut written = match out.write(bytes) {
+        Ok(n) => n,
+        Err(e) if e.kind() == ErrorKind::Interrupted => 0,
+        Err(e) => return Err(e),
+    };
+    if written == bytes.len() {
+        return Ok(());
+    }
+    let rate = limits.min_body_rate.max(1) as u64;
+    let until = Instant::now()
+        + limits.write_timeout
+        + Duration::from_millis(bytes.len() as u64 * 1000 / rate);
+    let result = loop {
+        if written == bytes.len() {
+            break Ok(());
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Err(std::io::Error::new(ErrorKind::TimedOut, "the client does not read"));
+        }
+        conn.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
+        match out.write(&bytes[written..]) {
+            Ok(0) => break Err(std::io::Error::new(ErrorKind::WriteZero, "connection closed")),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = conn.set_write_timeout(Some(limits.write_timeout));
+    result
 }
 
 fn too_large(max: usize) -> Refusal {
@@ -279,18 +338,6 @@ fn timed_out(what: &str) -> Refusal {
 /// Reads and checks a request head; its first byte is already in `input`.
 fn read_head(shared: &Shared, input: &mut Input<'_>, deadline: Deadline) -> Result<Head, End> {
     let limits = &shared.limits;
-    // Leading empty lines before the request line.
-    loop {
-        let skip = input.data().iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-        if skip > MAX_LEADING_EMPTY_BYTES {
-            return Err(End::Refused(Refusal::new(400, "empty lines before the request line")));
-        }
-        if skip < input.data().len() {
-            input.consume(skip);
-            break;
-        }
-        fill_head(input, deadline, limits.max_head_bytes, None)?;
-    }
     // The request line: its end must come within the URL limit plus room for the rest.
     let line_cap = limits.max_url_bytes + 32;
     let nl = loop {
@@ -376,13 +423,15 @@ fn read_body(
     let result = match framing {
         Framing::None => Ok(()),
         Framing::Length(n) => {
+            // Charged to the budget as bytes arrive, not as declared: a declared length costs
+            // the server nothing until it is sent.
             let n = n as usize;
-            reservation.grow(n)?;
             while body.len() < n {
                 if input.data().is_empty() {
                     fill_body(input, deadline(body.len()))?;
                 }
                 let take = input.data().len().min(n - body.len());
+                reservation.grow(take)?;
                 body.extend_from_slice(&input.data()[..take]);
                 input.consume(take);
             }
@@ -446,6 +495,9 @@ fn chunk_line(
         if let Some(nl) = parse::line_end(input.data(), 0) {
             let line = input.data()[..=nl].to_vec();
             input.consume(nl + 1);
+            if !line.ends_with(b"\r\n") {
+                return Err(BodyFailure::Refused(Refusal::new(400, "chunked framing lines end in CRLF")));
+            }
             return Ok(line);
         }
         if input.data().len() > max {
@@ -472,33 +524,35 @@ fn read_chunked(
         if body.len() as u64 + size > max as u64 {
             return Err(BodyFailure::Refused(too_large(max)));
         }
-        let size = size as usize;
-        reservation.grow(size)?;
-        let target = body.len() + size;
+        let target = body.len() + size as usize;
         while body.len() < target {
             if input.data().is_empty() {
                 fill_body(input, deadline(body.len()))?;
             }
             let take = input.data().len().min(target - body.len());
+            reservation.grow(take)?;
             body.extend_from_slice(&input.data()[..take]);
             input.consume(take);
         }
+        // Chunked framing is where proxies and servers are made to disagree (request
+        // smuggling), so it is read strictly: every framing line ends in CRLF.
         let crlf = chunk_line(input, deadline(body.len()), 2)?;
-        if crlf != b"\r\n" && crlf != b"\n" {
-            return Err(BodyFailure::Refused(Refusal::new(400, "chunk data longer than its size")));
+        if crlf != b"\r\n" {
+            return Err(BodyFailure::Refused(Refusal::new(400, "chunk data not followed by CRLF")));
         }
     }
-    // Trailer fields, discarded, bounded like a head.
+    // Trailer fields: checked like header fields, bounded like a head, then discarded.
     let mut trailer = 0usize;
     loop {
         let line = chunk_line(input, deadline(body.len()), MAX_CHUNK_LINE)?;
-        if line == b"\r\n" || line == b"\n" {
+        if line == b"\r\n" {
             return Ok(());
         }
         trailer += line.len();
         if trailer > shared.limits.max_head_bytes {
             return Err(BodyFailure::Refused(Refusal::new(431, "chunked trailer too large")));
         }
+        parse::trailer_line(&line).map_err(BodyFailure::Refused)?;
     }
 }
 

@@ -26,16 +26,24 @@ use std::time::{Duration, Instant};
 /// A connection must have been idle this long before it may be closed to make room.
 const MIN_EVICTABLE_IDLE: Duration = Duration::from_millis(250);
 
+/// A head arriving for this long can be cut off to make room: real clients send a head in
+/// one go, so one still trickling in after a second is slow or hostile (slowloris).
+const MIN_EVICTABLE_HEAD: Duration = Duration::from_secs(1);
+
+/// Between requests: may be closed to make room.
 const IDLE: u8 = 0;
+/// Reading a body, handling, answering: never closed to make room.
 const BUSY: u8 = 1;
 const CLOSED: u8 = 2;
+/// Reading a head: may be closed to make room once it has taken `MIN_EVICTABLE_HEAD`.
+const HEAD: u8 = 3;
 
 /// One open connection, shared by its thread and the registry (which may close it).
 pub(crate) struct ConnEntry {
     pub conn: Connection,
     pub remote: Option<SocketAddr>,
     state: AtomicU8,
-    /// Microseconds since the server started, when it last became idle.
+    /// Microseconds since the server started, when it last became idle or began a head.
     idle_since: AtomicU64,
 }
 
@@ -43,13 +51,28 @@ impl ConnEntry {
     /// Marks the connection idle (between requests), so it may be closed to make room.
     pub(crate) fn set_idle(&self, now_us: u64) {
         self.idle_since.store(now_us, Ordering::Relaxed);
-        self.state.store(IDLE, Ordering::Release);
+        // SeqCst, paired with the shutdown flag: either a shutdown sees this connection idle
+        // (and closes it) or the connection sees the flag (see `client::serve_one`).
+        self.state.store(IDLE, Ordering::SeqCst);
+    }
+
+    /// The first byte of a head is in: from now its arrival is timed, and a head that takes
+    /// too long may be cut off to make room.
+    pub(crate) fn set_reading_head(&self, now_us: u64) {
+        self.idle_since.store(now_us, Ordering::Relaxed);
+        self.state.store(HEAD, Ordering::SeqCst);
+    }
+
+    /// The head is complete: the connection is no longer a candidate to make room. False if
+    /// it was cut off first.
+    pub(crate) fn set_reading_rest(&self) -> bool {
+        self.state.compare_exchange(HEAD, BUSY, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Claims the connection for a request that has begun to arrive; false if the registry
     /// closed it first.
     pub(crate) fn set_busy(&self) -> bool {
-        self.state.compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.state.compare_exchange(IDLE, BUSY, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 }
 
@@ -60,13 +83,11 @@ pub type Handler = Arc<dyn Fn(Request) + Send + Sync>;
 pub(crate) struct Permits {
     free: Mutex<usize>,
     freed: std::sync::Condvar,
-    /// Handlers running, for a shutdown to wait on.
-    running: AtomicUsize,
 }
 
 impl Permits {
     fn new(n: usize) -> Permits {
-        Permits { free: Mutex::new(n), freed: std::sync::Condvar::new(), running: AtomicUsize::new(0) }
+        Permits { free: Mutex::new(n), freed: std::sync::Condvar::new() }
     }
 
     pub(crate) fn acquire(&self) -> Permit<'_> {
@@ -75,7 +96,6 @@ impl Permits {
             free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
         }
         *free -= 1;
-        self.running.fetch_add(1, Ordering::AcqRel);
         Permit(self)
     }
 }
@@ -85,7 +105,6 @@ pub(crate) struct Permit<'a>(&'a Permits);
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
         *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         self.0.freed.notify_one();
     }
@@ -101,6 +120,8 @@ pub(crate) struct Shared {
     pub handler: Option<(Handler, Permits)>,
     pub closing: AtomicBool,
     pub active: AtomicUsize,
+    /// Complete requests not yet answered, for a shutdown to wait on.
+    in_flight: AtomicUsize,
     /// Bytes of request bodies held in memory right now (see `Limits::max_body_memory`).
     pub body_memory: Arc<AtomicUsize>,
     conns: Mutex<HashMap<u64, Arc<ConnEntry>>>,
@@ -122,6 +143,7 @@ impl Shared {
             handler: handler.map(|(h, n)| (h, Permits::new(n.max(1)))),
             closing: AtomicBool::new(false),
             active: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             body_memory: Arc::new(AtomicUsize::new(0)),
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -136,7 +158,27 @@ impl Shared {
     }
 
     pub(crate) fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Counts a complete request until the returned guard is dropped (its answer in hand).
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    /// Stops taking requests and waits up to `wait` for those in flight; true if all ended.
+    pub(crate) fn shutdown(&self, wait: Duration) -> bool {
+        self.closing.store(true, Ordering::SeqCst);
+        self.close_all_idle();
+        let until = Instant::now() + wait;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     /// The bytes of a full answer to `refusal`, ready to write; the connection closes after.
@@ -177,23 +219,26 @@ impl Shared {
         self.active.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Closes the connection that has been idle the longest, if one has been idle for at
-    /// least `MIN_EVICTABLE_IDLE`; a connection idle for less may have a request in flight.
+    /// Makes room for a new connection: closes the connection idle the longest (for at least
+    /// `MIN_EVICTABLE_IDLE`; one idle for less may have a request on its way), or else the one
+    /// whose head has been trickling in the longest (for at least `MIN_EVICTABLE_HEAD`), so
+    /// that neither idle sockets nor slowloris heads can hold the budget.
     fn evict_idle(&self) -> bool {
-        let newest = self.now_us().saturating_sub(MIN_EVICTABLE_IDLE.as_micros() as u64);
-        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mut candidates: Vec<&Arc<ConnEntry>> = conns
-            .values()
-            .filter(|c| c.state.load(Ordering::Acquire) == IDLE)
-            .filter(|c| c.idle_since.load(Ordering::Relaxed) <= newest)
-            .collect();
-        candidates.sort_by_key(|c| c.idle_since.load(Ordering::Relaxed));
-        for c in candidates {
-            if c.state.compare_exchange(IDLE, CLOSED, Ordering::AcqRel, Ordering::Acquire).is_ok()
-            {
-                // Its thread's blocked read returns at once and the thread ends.
-                let _ = c.conn.shutdown(Shutdown::Both);
-                return true;
+        let now = self.now_us();
+        for (state, min_age) in [(IDLE, MIN_EVICTABLE_IDLE), (HEAD, MIN_EVICTABLE_HEAD)] {
+            let newest = now.saturating_sub(min_age.as_micros() as u64);
+            let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+            let oldest = conns
+                .values()
+                .filter(|c| c.state.load(Ordering::Acquire) == state)
+                .filter(|c| c.idle_since.load(Ordering::Relaxed) <= newest)
+                .min_by_key(|c| c.idle_since.load(Ordering::Relaxed));
+            if let Some(c) = oldest {
+                if c.state.compare_exchange(state, CLOSED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    // Its thread's blocked read returns at once and the thread ends.
+                    let _ = c.conn.shutdown(Shutdown::Both);
+                    return true;
+                }
             }
         }
         false
@@ -204,16 +249,10 @@ impl Shared {
     pub(crate) fn close_all_idle(&self) {
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         for c in conns.values() {
-            if c.state.compare_exchange(IDLE, CLOSED, Ordering::AcqRel, Ordering::Acquire).is_ok()
-            {
+            if c.state.compare_exchange(IDLE, CLOSED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                 let _ = c.conn.shutdown(Shutdown::Both);
             }
         }
-    }
-
-    /// Handlers running now (in handler mode).
-    pub(crate) fn running(&self) -> usize {
-        self.handler.as_ref().map_or(0, |(_, p)| p.running.load(Ordering::Acquire))
     }
 
     pub(crate) fn open_connections(&self) -> usize {
@@ -343,6 +382,15 @@ fn admit(
     }
 }
 
+/// A request counted as in flight; dropping it ends the count.
+pub(crate) struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Refusal {
     pub(crate) fn busy(message: &str) -> Refusal {
         Refusal {
@@ -401,8 +449,13 @@ fn rejecter_loop(rx: &Receiver<(Connection, Refusal)>, shared: &Shared) {
             Ok((conn, refusal)) => {
                 let answer = shared.answer(&refusal);
                 let _ = conn.set_nonblocking(true);
-                // Whatever the client sent already, so the close below is not a reset.
-                while matches!((&conn).read(&mut scratch), Ok(n) if n > 0) {}
+                // Whatever the client sent already (a bounded amount), so the close below is
+                // not a reset.
+                for _ in 0..16 {
+                    if !matches!((&conn).read(&mut scratch), Ok(n) if n > 0) {
+                        break;
+                    }
+                }
                 let _ = (&conn).write_all(&answer);
                 let _ = conn.shutdown(Shutdown::Write);
                 if lingering.len() >= MAX_LINGERING {
@@ -419,7 +472,8 @@ fn rejecter_loop(rx: &Receiver<(Connection, Refusal)>, shared: &Shared) {
             if now >= *deadline {
                 return false;
             }
-            loop {
+            // At most 64 KiB a pass, so one fast sender cannot hold this thread.
+            for _ in 0..16 {
                 match (&*conn).read(&mut scratch) {
                     Ok(0) => return false,
                     Ok(_) => continue,
@@ -427,6 +481,7 @@ fn rejecter_loop(rx: &Receiver<(Connection, Refusal)>, shared: &Shared) {
                     Err(_) => return false,
                 }
             }
+            true
         });
     }
 }

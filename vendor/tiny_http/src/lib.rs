@@ -272,20 +272,11 @@ impl Server {
         Ok(self.shared.messages.try_pop())
     }
 
-    /// throng patch: stops taking requests (a request that arrives now is answered 503),
-    /// closes idle connections, and waits up to `wait` for the handlers running now to finish.
-    /// Returns whether they all did.
+    /// throng patch: stops taking requests (one that arrives complete now is answered 503),
+    /// closes idle connections, and waits up to `wait` for the requests in flight to be
+    /// answered, in either mode. Returns whether they all were.
     pub fn shutdown(&self, wait: Duration) -> bool {
-        self.shared.closing.store(true, Ordering::Release);
-        self.shared.close_all_idle();
-        let until = std::time::Instant::now() + wait;
-        while self.shared.running() > 0 {
-            if std::time::Instant::now() >= until {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(2));
-        }
-        true
+        self.shared.shutdown(wait)
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
@@ -305,7 +296,7 @@ impl Iterator for IncomingRequests<'_> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.shared.closing.store(true, Ordering::Release);
+        self.shared.closing.store(true, Ordering::SeqCst);
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),

@@ -214,6 +214,7 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
 /// and returns the whole head.
 pub(crate) fn checked(line: RequestLine, headers: Vec<Header>) -> Result<Head, Refusal> {
     let mut codings: Vec<String> = Vec::new();
+    let mut te_fields = 0;
     let mut lengths = 0;
     let mut length: Option<u64> = None;
     let mut hosts = 0;
@@ -222,6 +223,7 @@ pub(crate) fn checked(line: RequestLine, headers: Vec<Header>) -> Result<Head, R
     for h in &headers {
         let v = h.value.as_str();
         if h.field.equiv("Transfer-Encoding") {
+            te_fields += 1;
             codings.extend(
                 v.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()),
             );
@@ -258,6 +260,14 @@ pub(crate) fn checked(line: RequestLine, headers: Vec<Header>) -> Result<Head, R
     if lengths > 1 {
         return Err(bad("more than one Content-Length"));
     }
+    // Any Transfer-Encoding field, even an empty one, is framing to a proxy that reads it:
+    // beside Content-Length, or naming no coding, the message's end is in doubt.
+    if te_fields > 0 && lengths > 0 {
+        return Err(bad("Content-Length and Transfer-Encoding together"));
+    }
+    if te_fields > 0 && codings.is_empty() {
+        return Err(bad("Transfer-Encoding names no coding"));
+    }
     let framing = if codings.is_empty() {
         match length {
             Some(0) | None => Framing::None,
@@ -285,10 +295,18 @@ pub(crate) fn checked(line: RequestLine, headers: Vec<Header>) -> Result<Head, R
     Ok(Head { line, headers, framing, expect_continue, keep_alive })
 }
 
+/// Checks a trailer field line of a chunked body as strictly as a header field.
+pub(crate) fn trailer_line(line: &[u8]) -> Result<(), Refusal> {
+    header_line(trim_eol(line)).map(|_| ())
+}
+
 /// Parses a chunk-size line (without the terminator): hex digits, then optional extensions,
-/// which are ignored (RFC 9112 §7.1.1).
+/// which are ignored (RFC 9112 §7.1.1) but must hold no control characters.
 pub(crate) fn chunk_size(line: &[u8]) -> Result<u64, Refusal> {
     let line = trim_eol(line);
+    if line.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        return Err(bad("control character in a chunk line"));
+    }
     let digits_end = line.iter().position(|&b| !b.is_ascii_hexdigit()).unwrap_or(line.len());
     let digits = &line[..digits_end];
     let rest = trim_ows(&line[digits_end..]);
@@ -368,6 +386,9 @@ mod tests {
         let both = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(status(both), 400);
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
+        let empty_te = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nContent-Length: 1\r\n\r\n";
+        assert_eq!(status(empty_te), 400, "an empty Transfer-Encoding beside Content-Length");
+        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n"), 400);
         let twice = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n";
         assert_eq!(status(twice), 400);
         assert_eq!(status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
@@ -393,5 +414,8 @@ mod tests {
         assert!(chunk_size(b"zz\r\n").is_err());
         assert!(chunk_size(b"1 x\r\n").is_err());
         assert!(chunk_size(b"ffffffffffffffff\r\n").is_err());
+        assert!(chunk_size(b"5;a\rb\r\n").is_err(), "a bare CR in an extension");
+        assert!(trailer_line(b"X-T: v\r\n").is_ok());
+        assert!(trailer_line(b"X T: v\r\n").is_err());
     }
 }

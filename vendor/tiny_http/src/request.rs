@@ -56,6 +56,18 @@ impl Body {
     }
 }
 
+impl Body {
+    fn take_rest(&mut self) -> Vec<u8> {
+        let at = self.data.position() as usize;
+        let mut data = std::mem::take(self.data.get_mut());
+        self.data.set_position(0);
+        if at > 0 {
+            data.drain(..at.min(data.len()));
+        }
+        data
+    }
+}
+
 impl Read for Body {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.data.read(buf)
@@ -89,21 +101,15 @@ impl Slot {
         self.ready.notify_one();
     }
 
-    /// Waits for the reply; gives up (`None`) only if `abandoned` turns true while waiting.
-    pub(crate) fn take(&self, abandoned: impl Fn() -> bool) -> Option<Reply> {
+    /// Waits for the reply. It always comes: answering a request fills the slot, and so does
+    /// dropping it unanswered (with a 500), so no other way out is needed.
+    pub(crate) fn take(&self) -> Reply {
         let mut reply = self.reply.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(r) = reply.take() {
-                return Some(r);
+                return r;
             }
-            if abandoned() {
-                return None;
-            }
-            reply = self
-                .ready
-                .wait_timeout(reply, Duration::from_millis(500))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            reply = self.ready.wait(reply).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
@@ -205,6 +211,12 @@ impl Request {
     #[inline]
     pub fn as_reader(&mut self) -> &mut dyn Read {
         &mut self.body
+    }
+
+    /// throng patch: the unread rest of the body, moved out without a copy. It stays counted
+    /// in the server's body-memory budget until the request is answered or dropped.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        self.body.take_rest()
     }
 
     /// Turns the request into a writer for a raw HTTP response, written by the connection
