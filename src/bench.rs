@@ -378,8 +378,10 @@ fn hold_idle(addr: SocketAddr, prefix: &str, n: usize) -> Result<Vec<Connection>
     let path = format!("{prefix}/status");
     (0..n)
         .map(|i| {
-            let mut c = Connection::connect(addr).map_err(|e| format!("idle connection {i}: {e}"))?;
-            let r = c.send("GET", &path, &[], b"").map_err(|e| format!("idle connection {i}: {e}"))?;
+            let mut c =
+                Connection::connect(addr).map_err(|e| format!("idle connection {i}: {e}"))?;
+            let r =
+                c.send("GET", &path, &[], b"").map_err(|e| format!("idle connection {i}: {e}"))?;
             if r.status != 200 {
                 return Err(format!("idle connection {i}: /status answered {}", r.status));
             }

@@ -421,7 +421,9 @@ impl Config {
             }
         }
         if self.max_url_bytes + 32 > self.max_head_bytes {
-            return Err("the request head limit must exceed the URL limit by at least 32 bytes".into());
+            return Err(
+                "the request head limit must exceed the URL limit by at least 32 bytes".into()
+            );
         }
         Ok(())
     }

@@ -46,7 +46,11 @@ fn read_response(s: &mut TcpStream) -> Raw {
             break i + 4;
         }
         let n = s.read(&mut chunk).expect("a response, not a hang");
-        assert!(n > 0, "connection closed without a response; got {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed without a response; got {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -59,8 +63,8 @@ fn read_response(s: &mut TcpStream) -> Raw {
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).into_owned();
-    let closed = raw.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
-        && closes(s);
+    let closed =
+        raw.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) && closes(s);
     Raw { body, closed, ..raw }
 }
 
@@ -133,7 +137,12 @@ fn malformed_requests_get_answers_in_the_api_shape_and_a_close() {
     // lines ending in a bare LF, a control character in a chunk extension, a bad trailer.
     let r = raw(a, format!("{sa}Transfer-Encoding: ,\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes());
     assert_crowd(&r, 400, "ILLEGAL_ARGUMENT");
-    for chunked in ["2;a\n{}\r\n0\r\n\r\n", "2\r\n{}\n0\r\n\r\n", "2;a\rb\r\n{}\r\n0\r\n\r\n", "2\r\n{}\r\n0\r\nBad Trailer: x\r\n\r\n"] {
+    for chunked in [
+        "2;a\n{}\r\n0\r\n\r\n",
+        "2\r\n{}\n0\r\n\r\n",
+        "2;a\rb\r\n{}\r\n0\r\n\r\n",
+        "2\r\n{}\r\n0\r\nBad Trailer: x\r\n\r\n",
+    ] {
         let r = raw(a, format!("{sa}Transfer-Encoding: chunked\r\n\r\n{chunked}").as_bytes());
         assert_crowd(&r, 400, "ILLEGAL_ARGUMENT");
     }
@@ -171,7 +180,10 @@ fn oversized_heads_urls_and_bodies_are_refused_with_their_status() {
     let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
     let r = raw(a, format!("GET /status HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes());
     assert_crowd(&r, 431, "ILLEGAL_ARGUMENT");
-    let r = raw(a, format!("GET /rest/oauth2/latest/token?{big} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    let r = raw(
+        a,
+        format!("GET /rest/oauth2/latest/token?{big} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+    );
     assert_eq!((r.status, r.json()["error"].as_str()), (414, Some("invalid_request")), "{r:?}");
     assert!(r.closed);
     // A 100 MB head of 100,000 headers, the attack of the issue, answered long before its end.
@@ -187,7 +199,10 @@ fn oversized_heads_urls_and_bodies_are_refused_with_their_status() {
     }
     assert!(sent < 100_000, "the server kept reading a 100,000-header head");
     // Declared too large: refused before a byte of it is read.
-    let r = raw(a, b"POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n");
+    let r = raw(
+        a,
+        b"POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+    );
     assert_eq!((r.status, r.json()["error"].as_str()), (413, Some("invalid_request")), "{r:?}");
     assert!(r.closed);
     // Chunked past the cap: refused as it grows.
@@ -213,7 +228,8 @@ fn lenient_where_the_rfc_allows_and_decoded_paths() {
     let r = raw(a, b"\r\nGET /status HTTP/1.0\r\n\r\n");
     assert_eq!((r.status, r.closed), (200, true), "{r:?}");
     assert!(r.head.starts_with("HTTP/1.0 200"));
-    let r = raw(a, b"GET http://localhost:1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let r =
+        raw(a, b"GET http://localhost:1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 200, "{r:?}");
 
     // Paths are percent-decoded once before routing; an encoded '/' or NUL is refused.
@@ -227,7 +243,10 @@ fn lenient_where_the_rfc_allows_and_decoded_paths() {
 
     // Chunked bodies and Expect: 100-continue work.
     let acct = ts.create_account("chunky");
-    let form = format!("grant_type=client_credentials&client_id={}&client_secret={}", acct.client_id, acct.secret);
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        acct.client_id, acct.secret
+    );
     let (a1, a2) = form.split_at(20);
     let chunked = format!(
         "POST /rest/oauth2/latest/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{a1}\r\n{:x};ext=1\r\n{a2}\r\n0\r\nTrailer: x\r\n\r\n",
@@ -249,8 +268,7 @@ fn lenient_where_the_rfc_allows_and_decoded_paths() {
     s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut all = String::new();
     s.read_to_string(&mut all).unwrap();
-    let statuses: Vec<&str> =
-        all.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
+    let statuses: Vec<&str> = all.split("HTTP/1.1 ").skip(1).map(|r| &r[..3]).collect();
     assert_eq!(statuses, ["200", "404", "200"], "{all}");
 }
 
@@ -280,7 +298,10 @@ fn refused_requests_change_nothing() {
     let r = ts.get(&format!("{SA_PATH}?active=true")).admin().send();
     assert_eq!(r.json()["size"], 0, "{}", r.text());
     // The well-formed request is accepted, to show the refusals above were about framing.
-    let r = raw(a, create(&format!("Content-Length: {}\r\nConnection: close\r\n", body.len())).as_bytes());
+    let r = raw(
+        a,
+        create(&format!("Content-Length: {}\r\nConnection: close\r\n", body.len())).as_bytes(),
+    );
     assert_eq!(r.status, 201, "{r:?}");
 }
 
@@ -447,7 +468,11 @@ fn at_the_budget_the_longest_idle_connection_makes_room() {
             matches!(s.read(&mut b), Ok(0))
         })
         .collect();
-    assert_eq!(closed.iter().filter(|c| **c).count(), 5, "five idle connections made room: {closed:?}");
+    assert_eq!(
+        closed.iter().filter(|c| **c).count(),
+        5,
+        "five idle connections made room: {closed:?}"
+    );
 }
 
 fn raw_status_or_none(addr: SocketAddr) -> Option<u16> {

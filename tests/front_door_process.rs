@@ -137,11 +137,18 @@ fn the_accept_loop_survives_the_open_file_limit() {
     }
     let waiting = seen.iter().filter(|s| !**s).count();
     assert!(ok > 10, "some connections were served before the limit ({ok})");
-    assert!(refused + waiting > 0, "the descriptor limit was reached ({ok} served of {})", held.len());
+    assert!(
+        refused + waiting > 0,
+        "the descriptor limit was reached ({ok} served of {})",
+        held.len()
+    );
     let log = served.log.lock().unwrap().join("\n");
     assert!(log.contains("accepting a connection failed"), "the failure is logged:\n{log}");
     drop(held);
-    assert!(served.answers_within(Duration::from_secs(10)), "/status answers again once descriptors are free");
+    assert!(
+        served.answers_within(Duration::from_secs(10)),
+        "/status answers again once descriptors are free"
+    );
     eprintln!("served {ok}, refused {refused} with 503, {waiting} left waiting, then recovered");
     served.stop();
 }

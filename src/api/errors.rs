@@ -87,9 +87,11 @@ fn crowd(err: &Error) -> Response {
             crowd_body(503, "OPERATION_FAILED", message)
                 .header("Retry-After", retry_after_secs.to_string())
         }
-        Error::Protocol { status, message } => {
-            crowd_body(*status, if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" }, message)
-        }
+        Error::Protocol { status, message } => crowd_body(
+            *status,
+            if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" },
+            message,
+        ),
         Error::Internal(_) | Error::Startup(_) => {
             crowd_body(500, "OPERATION_FAILED", "Internal server error")
         }

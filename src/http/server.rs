@@ -145,22 +145,21 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
         }
     };
     let status = response.status;
-    if let Err(e) = respond(rq, response, req.method == Method::Head) {
+    if let Err(e) = respond(rq, response) {
         log::debug!("writing response: {e}");
     }
     log::debug!("{:?} {} {} {:?}", req.method, raw_path, status, started.elapsed());
 }
 
-fn respond(rq: tiny_http::Request, r: Response, head: bool) -> std::io::Result<()> {
+/// Hands the response to the connection layer. For HEAD it keeps the body's length and leaves
+/// the body out (RFC 9110 §9.3.2: the length the GET would have).
+fn respond(rq: tiny_http::Request, r: Response) -> std::io::Result<()> {
     let mut headers = Vec::with_capacity(r.headers.len());
     for (name, value) in &r.headers {
         if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             headers.push(h);
         }
     }
-    // A HEAD answer keeps the length the GET would have (RFC 9110 §9.3.2); the connection
-    // layer leaves the body out.
-    let _ = head;
     let len = r.body.len();
     let body = r.body;
     let response = tiny_http::Response::new(

@@ -274,7 +274,8 @@ fn serve_one(
         Some((handler, permits)) => {
             let _permit = permits.acquire();
             // A panic drops the request, whose drop answers 500; the connection carries on.
-            let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
+            let handled =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
             if handled.is_err() {
                 log::error!("request handler panicked");
             }
@@ -368,8 +369,11 @@ fn read_head(shared: &Shared, input: &mut Input<'_>, deadline: Deadline) -> Resu
         scanned = input.data().len().saturating_sub(3).max(nl);
         if input.data().len() >= limits.max_head_bytes {
             return Err(End::Refused(
-                Refusal::new(431, format!("request head larger than {} bytes", limits.max_head_bytes))
-                    .at(Some(&path)),
+                Refusal::new(
+                    431,
+                    format!("request head larger than {} bytes", limits.max_head_bytes),
+                )
+                .at(Some(&path)),
             ));
         }
         fill_head(input, deadline, limits.max_head_bytes, Some(&path))?;
@@ -416,7 +420,9 @@ fn read_body(
     let rate = limits.min_body_rate.max(1) as u64;
     // mod_reqtimeout's rule: the allowance grows by a second for every `rate` bytes received.
     let deadline = |received: usize| {
-        Deadline::At(start + limits.body_timeout + Duration::from_millis(received as u64 * 1000 / rate))
+        Deadline::At(
+            start + limits.body_timeout + Duration::from_millis(received as u64 * 1000 / rate),
+        )
     };
     let mut reservation = Reservation { shared, bytes: 0 };
     let mut body = Vec::new();
@@ -496,7 +502,10 @@ fn chunk_line(
             let line = input.data()[..=nl].to_vec();
             input.consume(nl + 1);
             if !line.ends_with(b"\r\n") {
-                return Err(BodyFailure::Refused(Refusal::new(400, "chunked framing lines end in CRLF")));
+                return Err(BodyFailure::Refused(Refusal::new(
+                    400,
+                    "chunked framing lines end in CRLF",
+                )));
             }
             return Ok(line);
         }

@@ -234,7 +234,10 @@ impl Shared {
                 .filter(|c| c.idle_since.load(Ordering::Relaxed) <= newest)
                 .min_by_key(|c| c.idle_since.load(Ordering::Relaxed));
             if let Some(c) = oldest {
-                if c.state.compare_exchange(state, CLOSED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                if c.state
+                    .compare_exchange(state, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
                     // Its thread's blocked read returns at once and the thread ends.
                     let _ = c.conn.shutdown(Shutdown::Both);
                     return true;
@@ -312,7 +315,10 @@ pub(crate) fn accept_loop(listener: Listener, shared: Arc<Shared>) {
                     if let Some(file) = spare.take() {
                         drop(file);
                         if let Ok((conn, _)) = listener.accept() {
-                            rejecter.refuse(conn, Refusal::busy("the server is at its open-file limit"));
+                            rejecter.refuse(
+                                conn,
+                                Refusal::busy("the server is at its open-file limit"),
+                            );
                         }
                         spare = std::fs::File::open("/dev/null").ok();
                     }

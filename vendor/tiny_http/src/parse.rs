@@ -99,8 +99,9 @@ pub(crate) fn request_line(line: &[u8], limits: &Limits) -> Result<RequestLine, 
             && v[5..].iter().all(|&b| b.is_ascii_digit() || b == b'.') =>
         {
             let target = String::from_utf8_lossy(target).into_owned();
-            return Err(Refusal::new(505, "only HTTP/1.0 and HTTP/1.1 are supported")
-                .at(Some(&target)));
+            return Err(
+                Refusal::new(505, "only HTTP/1.0 and HTTP/1.1 are supported").at(Some(&target))
+            );
         }
         _ => return Err(bad("malformed request line: invalid HTTP version")),
     };
@@ -196,7 +197,8 @@ fn header_line(line: &[u8]) -> Result<Header, Refusal> {
         }
     }
     let field = HeaderField::from_bytes(name.to_vec()).map_err(|_| bad("non-ASCII header name"))?;
-    let value = AsciiString::from_ascii(value.to_vec()).map_err(|_| bad("non-ASCII header value"))?;
+    let value =
+        AsciiString::from_ascii(value.to_vec()).map_err(|_| bad("non-ASCII header value"))?;
     Ok(Header { field, value })
 }
 
@@ -378,15 +380,20 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"), 400);
-        assert_eq!(status("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nHost: a\r\nE: 5\r\n\r\n"), 431);
+        assert_eq!(
+            status("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nHost: a\r\nE: 5\r\n\r\n"),
+            431
+        );
         let two = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n";
         assert_eq!(status(two), 400);
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"), 400);
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\n"), 400);
-        let both = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let both =
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(status(both), 400);
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
-        let empty_te = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nContent-Length: 1\r\n\r\n";
+        let empty_te =
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nContent-Length: 1\r\n\r\n";
         assert_eq!(status(empty_te), 400, "an empty Transfer-Encoding beside Content-Length");
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n"), 400);
         let twice = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n";
