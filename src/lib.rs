@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod loadgen;
 pub mod store;
+pub mod sync;
 
 use app::App;
 use config::Config;

@@ -17,6 +17,7 @@ use crate::domain::throttle::Kind;
 use crate::error::{Error, Result};
 use crate::store::directory::ADMIN_GROUP;
 use crate::store::records::UserRecord;
+use crate::sync::MutexExt;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ pub struct AdminCache {
 impl AdminCache {
     /// Forgets every cached verification (call after any user or membership change).
     pub fn clear(&self) {
-        self.verified.lock().expect("admin cache").clear();
+        self.verified.locked().clear();
     }
 }
 
@@ -64,7 +65,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
         return Err(e);
     }
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
-    let cached = app.admins.verified.lock().expect("admin cache").get(&key).cloned();
+    let cached = app.admins.verified.locked().get(&key).cloned();
     if let Some((user, at)) = cached {
         if at.elapsed() < CACHE_TTL {
             app.throttle.succeeded(Kind::Admin, remote, name, now);
@@ -103,7 +104,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
     if !app.store.is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }
-    let mut cache = app.admins.verified.lock().expect("admin cache");
+    let mut cache = app.admins.verified.locked();
     if cache.len() >= CACHE_MAX {
         cache.clear();
     }

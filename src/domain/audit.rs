@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::crypto;
 use crate::store::audit::AuditWrite;
 use crate::store::records::{AuditRecord, Millis};
+use crate::sync::MutexExt;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -255,7 +256,7 @@ impl FailureLog {
         let one =
             AggKey { action: a.action, source, who: Who::One(self.identity_hash(a.identity)) };
         let room = {
-            let mut st = self.state.lock().expect("failure log");
+            let mut st = self.state.locked();
             if st.bump(&one, a.throttled, a.now) {
                 return false;
             }
@@ -263,7 +264,7 @@ impl FailureLog {
         };
         // Naming the target may read the store: not under the lock.
         let target = if room { Some(target()) } else { None };
-        let mut st = self.state.lock().expect("failure log");
+        let mut st = self.state.locked();
         if st.bump(&one, a.throttled, a.now) {
             return false;
         }
@@ -303,19 +304,19 @@ impl FailureLog {
     /// Whether any entry is held (the writer then comes back at least once a second to
     /// close windows).
     pub fn is_empty(&self) -> bool {
-        self.state.lock().expect("failure log").entries.is_empty()
+        self.state.locked().entries.is_empty()
     }
 
     /// Entries held, open and closed.
     pub fn len(&self) -> usize {
-        self.state.lock().expect("failure log").entries.len()
+        self.state.locked().entries.len()
     }
 
     /// For the writer: closes windows that are over, then returns new records to append and,
     /// for closed windows (or every entry when `flush`), counts to update.
     pub fn take_writes(&self, now: Millis, flush: bool) -> Pending {
         self.wake_pending.store(false, Ordering::Release);
-        let mut st = self.state.lock().expect("failure log");
+        let mut st = self.state.locked();
         let over: Vec<u64> = st
             .entries
             .iter()
@@ -353,7 +354,7 @@ impl FailureLog {
 
     /// For the writer, after `p` committed: `ids` are the rows its appends became, in order.
     pub fn committed(&self, p: &Pending, ids: &[u64]) {
-        let mut st = self.state.lock().expect("failure log");
+        let mut st = self.state.locked();
         let mut ids = ids.iter();
         for (serial, w) in p.serials.iter().zip(&p.writes) {
             let (row, counts) = match w {

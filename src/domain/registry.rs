@@ -8,6 +8,7 @@
 use crate::crypto;
 use crate::domain::tokens::scope_bits;
 use crate::store::records::{Credential, Millis, OAuthClientRecord};
+use crate::sync::{MutexExt, RwLockExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -55,7 +56,7 @@ impl ClientRegistry {
     pub fn load(records: &[OAuthClientRecord]) -> ClientRegistry {
         let reg = ClientRegistry::default();
         {
-            let mut maps = reg.maps.write().expect("registry lock");
+            let mut maps = reg.maps.writing();
             for r in records {
                 Self::put(&mut maps, r);
             }
@@ -121,10 +122,10 @@ impl ClientRegistry {
         commit: impl FnOnce() -> crate::error::Result<T>,
         apply: impl FnOnce(&T) -> Change,
     ) -> crate::error::Result<T> {
-        let _serial = self.writer.lock().expect("registry writer lock");
+        let _serial = self.writer.locked();
         let out = commit()?;
         let change = apply(&out);
-        let mut maps = self.maps.write().expect("registry lock");
+        let mut maps = self.maps.writing();
         match change {
             Change::Upsert(record) => Self::put(&mut maps, &record),
             Change::Remove(id) => Self::drop_client(&mut maps, &id),
@@ -134,11 +135,11 @@ impl ClientRegistry {
     }
 
     pub fn secret(&self, client_id: &str) -> Option<Arc<SecretEntry>> {
-        self.maps.read().expect("registry lock").secrets.get(client_id).cloned()
+        self.maps.reading().secrets.get(client_id).cloned()
     }
 
     pub fn client(&self, key: &[u8; 16]) -> Option<Arc<ClientState>> {
-        self.maps.read().expect("registry lock").clients.get(key).cloned()
+        self.maps.reading().clients.get(key).cloned()
     }
 
     /// Checks a presented secret in constant time. Unknown client ids still cost one hash and

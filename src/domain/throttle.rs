@@ -37,6 +37,7 @@
 
 use crate::error::Error;
 use crate::store::records::Millis;
+use crate::sync::{MutexExt, RwLockExt};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -141,7 +142,7 @@ impl Throttle {
         }
         let (src, id) = (source_key(source), self.identity_key(kind, identity));
         let wait_ms = {
-            let mut b = self.buckets.lock().expect("throttle lock");
+            let mut b = self.buckets.locked();
             self.sweep_if_due(&mut b, now);
             let source_wait = self.wait_ms(&b, Key::Source(kind, src), now);
             let identity_wait = self.wait_ms(&b, Key::Identity(id), now);
@@ -163,7 +164,7 @@ impl Throttle {
     /// Records a failed verification against the source and the identity.
     pub fn failed(&self, kind: Kind, source: &str, identity: &str, now: Millis) {
         let (src, id) = (source_key(source), self.identity_key(kind, identity));
-        let mut b = self.buckets.lock().expect("throttle lock");
+        let mut b = self.buckets.locked();
         self.sweep_if_due(&mut b, now);
         for key in [Key::Source(kind, src), Key::Identity(id)] {
             if !b.map.contains_key(&key) && b.map.len() >= MAX_BUCKETS {
@@ -183,7 +184,7 @@ impl Throttle {
         let (src, id) = (source_key(source), self.identity_key(kind, identity));
         let shard = &self.known[(id as usize) % KNOWN_SHARDS];
         {
-            let map = shard.read().expect("known lock");
+            let map = shard.reading();
             if let Some(seen) = map.get(&id).and_then(|k| k.sources.iter().find(|s| s.0 == src)) {
                 // A relaxed store under the read lock: the value is a hint, and it is written
                 // at most once a minute per pair, so readers do not fight over the line.
@@ -193,7 +194,7 @@ impl Throttle {
                 return;
             }
         }
-        let mut map = shard.write().expect("known lock");
+        let mut map = shard.writing();
         if !map.contains_key(&id) && map.len() >= KNOWN_IDENTITIES / KNOWN_SHARDS {
             let forget = known_for_ms();
             map.retain(|_, k| now.saturating_sub(k.newest()) < forget);
@@ -274,7 +275,7 @@ impl Throttle {
     }
 
     fn is_known(&self, id: u64, src: u128, now: Millis) -> bool {
-        let map = self.known[(id as usize) % KNOWN_SHARDS].read().expect("known lock");
+        let map = self.known[(id as usize) % KNOWN_SHARDS].reading();
         map.get(&id).is_some_and(|k| {
             k.sources.iter().any(|s| {
                 s.0 == src && now.saturating_sub(s.1.load(Ordering::Relaxed)) < known_for_ms()
@@ -482,7 +483,7 @@ mod tests {
             t.failed(Kind::Client, &src, &format!("id{i}"), now);
             assert!(t.len() <= MAX_BUCKETS);
         }
-        let b = t.buckets.lock().unwrap();
+        let b = t.buckets.locked();
         let heavy = Key::Source(Kind::Client, source_key("10.9.9.9"));
         assert!(b.map.contains_key(&heavy), "the fullest bucket was evicted");
     }
@@ -496,10 +497,10 @@ mod tests {
         for s in 0..(KNOWN_SOURCES * 3) {
             t.succeeded(Kind::Client, &format!("10.0.1.{s}"), "busy", 1_000_000 + s as Millis);
         }
-        let total: usize = t.known.iter().map(|s| s.read().unwrap().len()).sum();
+        let total: usize = t.known.iter().map(|s| s.reading().len()).sum();
         assert!(total <= KNOWN_IDENTITIES, "{total}");
         let id = t.identity_key(Kind::Client, "busy");
-        let shard = t.known[(id as usize) % KNOWN_SHARDS].read().unwrap();
+        let shard = t.known[(id as usize) % KNOWN_SHARDS].reading();
         assert_eq!(shard[&id].sources.len(), KNOWN_SOURCES);
     }
 

@@ -18,6 +18,7 @@ use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
 use crate::store::records::{AuditRecord, TokenRecord};
 use crate::store::Store;
+use crate::sync::RwLockExt;
 use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, RwLock};
@@ -138,17 +139,17 @@ impl RevokedSet {
     }
 
     pub fn contains(&self, jti: &[u8; 16]) -> bool {
-        let ids = self.ids.read().expect("revoked lock");
+        let ids = self.ids.reading();
         !ids.is_empty() && ids.contains_key(jti)
     }
 
     pub fn insert(&self, jti: [u8; 16], exp: u64) {
-        self.ids.write().expect("revoked lock").insert(jti, exp);
+        self.ids.writing().insert(jti, exp);
     }
 
     /// Forgets revocations whose tokens have expired anyway.
     pub fn forget_expired(&self, now: u64) {
-        self.ids.write().expect("revoked lock").retain(|_, exp| *exp > now);
+        self.ids.writing().retain(|_, exp| *exp > now);
     }
 }
 

@@ -7,6 +7,7 @@
 //! from an older snapshot is never cached.
 
 use super::records::{DirectoryRecord, UserRecord};
+use crate::sync::RwLockExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -30,12 +31,12 @@ impl UserCache {
     }
 
     pub fn get(&self, key: &str) -> Option<CachedUser> {
-        self.map.read().expect("user cache").get(key).cloned()
+        self.map.reading().get(key).cloned()
     }
 
     /// Caches `value` unless a directory write committed after `generation` was taken.
     pub fn fill(&self, key: String, value: CachedUser, generation: u64) {
-        let mut map = self.map.write().expect("user cache");
+        let mut map = self.map.writing();
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
@@ -47,7 +48,7 @@ impl UserCache {
 
     /// Call after every committed write to users, groups, memberships or directories.
     pub fn invalidate(&self) {
-        let mut map = self.map.write().expect("user cache");
+        let mut map = self.map.writing();
         self.generation.fetch_add(1, Ordering::AcqRel);
         map.clear();
     }
