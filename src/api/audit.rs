@@ -1,12 +1,24 @@
 //! `GET /rest/audit/1.0/events?start&limit`: the audit log, newest first, for admins. Each
 //! event carries `count` (and `throttled`): aggregated failed attempts stand for many events.
 
-use super::{admin_actor, paging, Page};
+use super::{admin_actor, only, paging, Api, Namespace, Page};
 use crate::app::App;
 use crate::domain::clock::rfc3339_ms;
-use crate::error::Result;
-use crate::http::{Request, Response};
+use crate::error::{Error, Result};
+use crate::http::{Method, Request, Response};
 use serde::Serialize;
+
+/// `/rest/audit/1.0`.
+pub const NAMESPACE: Namespace =
+    Namespace { prefix: &[&["rest"], &["audit"], &["1.0"]], shape: |_| Api::Crowd, dispatch };
+
+fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+    match (rest, req.method) {
+        (["events"], Method::Get | Method::Head) => events(app, req),
+        (["events"], _) => Err(only(&["GET"])),
+        _ => Err(Error::RouteNotFound),
+    }
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

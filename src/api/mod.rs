@@ -28,14 +28,47 @@ pub enum Api {
     UserManagement,
 }
 
+/// One upstream API namespace: the path it owns, the error shape of each of its paths, and
+/// its own routing table. `http::router` only picks the namespace; everything below the
+/// prefix is the namespace's business.
+pub struct Namespace {
+    /// The prefix's segments, each with its accepted spellings (`["1", "latest"]`).
+    pub prefix: &'static [&'static [&'static str]],
+    /// The error shape for a path below the prefix (the segments after it).
+    pub shape: fn(&[&str]) -> Api,
+    /// Routes a request below the prefix (the segments after it).
+    pub dispatch: fn(&App, &Request, &[&str]) -> Result<Response>,
+}
+
+/// Every namespace throng serves. A path that none claims is a Crowd-shaped 404.
+pub const NAMESPACES: &[&Namespace] = &[
+    &status::NAMESPACE,
+    &service_accounts::NAMESPACE,
+    &oauth::NAMESPACE,
+    &audit::NAMESPACE,
+    &usermanagement::NAMESPACE,
+];
+
+/// The namespace that owns `segs`, with the segments below its prefix.
+pub fn namespace_of<'s, 'p>(segs: &'s [&'p str]) -> Option<(&'static Namespace, &'s [&'p str])> {
+    NAMESPACES.iter().find_map(|ns| {
+        let n = ns.prefix.len();
+        let owned = segs.len() >= n
+            && ns.prefix.iter().zip(segs).all(|(spellings, seg)| spellings.contains(seg));
+        owned.then(|| (*ns, &segs[n..]))
+    })
+}
+
 impl Api {
+    /// The error shape of a path (its segments, without the context path).
     pub fn of(segs: &[&str]) -> Api {
-        match segs {
-            ["rest", "usermanagement", "1" | "latest", ..] => Api::UserManagement,
-            ["rest", "oauth2", "latest", "token" | "introspect" | "revoke"] => Api::OAuth,
-            _ => Api::Crowd,
-        }
+        namespace_of(segs).map_or(Api::Crowd, |(ns, rest)| (ns.shape)(rest))
     }
+}
+
+/// The error for a method a route does not take.
+pub fn only(allowed: &'static [&'static str]) -> Error {
+    Error::MethodNotAllowed(allowed)
 }
 
 /// What Crowd 7.0 reports as its version; Atlassian's REST client refuses responses

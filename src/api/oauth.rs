@@ -4,15 +4,42 @@
 //! Token response as Crowd's OAuth 2.0 provider writes it (TokenResource/RestToken): lowercase
 //! `"token_type":"bearer"`, `expires_in` in seconds, no refresh token for this grant.
 
-use super::admin_actor;
+use super::{admin_actor, only, Api, Namespace};
 use crate::app::App;
 use crate::domain::oauth::{self, Caller, ClientCredentials};
 use crate::domain::service_accounts as accounts;
 use crate::error::{Error, OAuthCode, Result};
 use crate::http::request::Params;
-use crate::http::{Request, Response};
+use crate::http::{Method, Request, Response};
 use serde::Serialize;
 use serde_json::json;
+
+/// `/rest/oauth2/latest`: the protocol endpoints answer in RFC 6749's shape, Crowd's client
+/// management in Crowd's.
+pub const NAMESPACE: Namespace =
+    Namespace { prefix: &[&["rest"], &["oauth2"], &["latest"]], shape, dispatch };
+
+fn shape(rest: &[&str]) -> Api {
+    match rest {
+        ["token" | "introspect" | "revoke"] => Api::OAuth,
+        _ => Api::Crowd,
+    }
+}
+
+fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+    use Method::*;
+    match (rest, req.method) {
+        (["token"], Post) => token(app, req),
+        (["introspect"], Post) => introspect(app, req),
+        (["revoke"], Post) => revoke(app, req),
+        (["token" | "introspect" | "revoke"], _) => Err(only(&["POST"])),
+        (["rotate", client_id], Post) => rotate(app, req, client_id),
+        (["rotate", _], _) => Err(only(&["POST"])),
+        (["client", id], Get | Head) => client(app, req, id),
+        (["client", _], _) => Err(only(&["GET"])),
+        _ => Err(Error::RouteNotFound),
+    }
+}
 
 /// Reads client credentials from the Basic header or the body; both at once is
 /// `invalid_request` (RFC 6749 §2.3: one method per request).

@@ -5,14 +5,35 @@
 //! The plain secret appears only in the create response; `GET /rest/oauth2/latest/client/{id}`
 //! shows it to admins again when they need it.
 
-use super::{admin_actor, paging, Page};
+use super::{admin_actor, only, paging, Api, Namespace, Page};
 use crate::app::App;
 use crate::domain::clock::rfc3339_ms;
 use crate::domain::service_accounts::{self as accounts, NewAccount};
 use crate::error::{Error, Resource, Result};
-use crate::http::{Request, Response};
+use crate::http::{Method, Request, Response};
 use crate::store::records::{OAuthClientRecord, ServiceAccountRecord};
 use serde::{Deserialize, Serialize};
+
+/// `/rest/service-accounts/latest/service-accounts`.
+pub const NAMESPACE: Namespace = Namespace {
+    prefix: &[&["rest"], &["service-accounts"], &["latest"], &["service-accounts"]],
+    shape: |_| Api::Crowd,
+    dispatch,
+};
+
+fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+    use Method::*;
+    match (rest, req.method) {
+        ([], Get | Head) => search(app, req),
+        ([], Post) => create(app, req),
+        ([], _) => Err(only(&["GET", "POST"])),
+        ([id], Get | Head) => get(app, req, id),
+        ([id], Put) => update(app, req, id),
+        ([id], Delete) => archive(app, req, id),
+        ([_], _) => Err(only(&["GET", "PUT", "DELETE"])),
+        _ => Err(Error::RouteNotFound),
+    }
+}
 
 /// Create request. Unknown fields are refused so a misspelt field is an error, not a default;
 /// `resourceRestrictions` is accepted and ignored, as Crowd does not enforce it.

@@ -1,8 +1,21 @@
 //! `GET /status`: Crowd's liveness answer, which tests and load balancers poll.
 
+use super::{only, Api, Namespace};
 use crate::app::App;
-use crate::error::Result;
-use crate::http::Response;
+use crate::error::{Error, Result};
+use crate::http::{Method, Request, Response};
+
+/// `/status`.
+pub const NAMESPACE: Namespace =
+    Namespace { prefix: &[&["status"]], shape: |_| Api::Crowd, dispatch };
+
+fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+    match (rest, req.method) {
+        ([], Method::Get | Method::Head) => get(app),
+        ([], _) => Err(only(&["GET"])),
+        _ => Err(Error::RouteNotFound),
+    }
+}
 
 pub fn get(_app: &App) -> Result<Response> {
     Ok(Response::json_bytes(200, br#"{"state":"RUNNING"}"#.to_vec()))

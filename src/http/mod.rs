@@ -1,5 +1,5 @@
 //! HTTP: the tiny_http worker pool (`server`), the request and response types handlers see,
-//! and the one routing table (`router`). Nothing outside this module touches tiny_http.
+//! and the router, which picks the API namespace (`api::NAMESPACES`, each with its own table). Nothing outside this module touches tiny_http.
 
 pub mod client;
 pub mod limits;

@@ -46,6 +46,17 @@ pub struct Request {
     pub remote: String,
 }
 
+/// Crowd's default context path; clients configured with `http://host:8095/crowd` use it.
+pub const CONTEXT_PATH: &str = "/crowd";
+
+/// The path with the context path removed, and the context path that was used.
+pub fn split_context(path: &str) -> (&str, &'static str) {
+    match path.strip_prefix(CONTEXT_PATH) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => (rest, CONTEXT_PATH),
+        _ => (path, ""),
+    }
+}
+
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
 pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
     if !s.bytes().any(|b| b == b'%' || b == b'+') {
@@ -166,6 +177,11 @@ impl<'a> Params<'a> {
 }
 
 impl Request {
+    /// The context path the caller used (`/crowd` or none), for links back to this server.
+    pub fn context_path(&self) -> &'static str {
+        split_context(&self.path).1
+    }
+
     pub fn query_params(&self) -> Result<Params<'_>> {
         Params::parse_urlencoded(&self.query)
     }

@@ -1,24 +1,13 @@
-//! The routing table: one match from (method, path) to a handler, and the one place a
-//! handler's error becomes a response in its API's own shape.
+//! Routing: which namespace a path belongs to (`api::NAMESPACES`, each with its own table),
+//! and the one place a handler's error becomes a response in its API's own shape.
 //!
 //! Every path is served both at `/...` and under Crowd's default context path `/crowd/...`.
 
-use super::request::{Method, Request};
+use super::request::{split_context, Request};
 use super::response::Response;
-use crate::api::{self, audit, oauth, service_accounts, status, usermanagement, Api};
+use crate::api::{self, Api};
 use crate::app::App;
-use crate::error::{Error, Result};
-
-/// Crowd's default context path; clients configured with `http://host:8095/crowd` use it.
-pub const CONTEXT_PATH: &str = "/crowd";
-
-/// The path with the context path removed, and the context path that was used.
-pub fn split_context(path: &str) -> (&str, &'static str) {
-    match path.strip_prefix(CONTEXT_PATH) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => (rest, CONTEXT_PATH),
-        _ => (path, ""),
-    }
-}
+use crate::error::Error;
 
 fn segments(path: &str) -> Vec<&str> {
     split_context(path).0.split('/').filter(|s| !s.is_empty()).collect()
@@ -26,9 +15,11 @@ fn segments(path: &str) -> Vec<&str> {
 
 pub fn route(app: &App, req: &Request) -> Response {
     let segs = segments(&req.path);
-    let which = Api::of(&segs);
-    let response =
-        dispatch(app, req, which, &segs).unwrap_or_else(|e| api::errors::render(which, &e));
+    let (which, result) = match api::namespace_of(&segs) {
+        Some((ns, rest)) => ((ns.shape)(rest), (ns.dispatch)(app, req, rest)),
+        None => (Api::Crowd, Err(Error::RouteNotFound)),
+    };
+    let response = result.unwrap_or_else(|e| api::errors::render(which, &e));
     api::finish(which, response)
 }
 
@@ -44,65 +35,22 @@ pub fn render_error_at(path: &str, err: &Error) -> Response {
     api::finish(which, api::errors::render(which, err))
 }
 
-fn only(allowed: &'static [&'static str]) -> Error {
-    Error::MethodNotAllowed(allowed)
-}
-
-fn dispatch(app: &App, req: &Request, which: Api, segs: &[&str]) -> Result<Response> {
-    use Method::*;
-    let m = req.method;
-    if which == Api::UserManagement {
-        // Crowd authenticates the application before routing: a bad credential is 401 even on
-        // a path that does not exist (python-crowd's auth_ping relies on it).
-        return usermanagement::dispatch(app, req, &segs[3..]);
-    }
-    match segs {
-        ["status"] => match m {
-            Get | Head => status::get(app),
-            _ => Err(only(&["GET"])),
-        },
-        ["rest", "service-accounts", "latest", "service-accounts"] => match m {
-            Get | Head => service_accounts::search(app, req),
-            Post => service_accounts::create(app, req),
-            _ => Err(only(&["GET", "POST"])),
-        },
-        ["rest", "service-accounts", "latest", "service-accounts", id] => match m {
-            Get | Head => service_accounts::get(app, req, id),
-            Put => service_accounts::update(app, req, id),
-            Delete => service_accounts::archive(app, req, id),
-            _ => Err(only(&["GET", "PUT", "DELETE"])),
-        },
-        ["rest", "oauth2", "latest", "token"] => match m {
-            Post => oauth::token(app, req),
-            _ => Err(only(&["POST"])),
-        },
-        ["rest", "oauth2", "latest", "introspect"] => match m {
-            Post => oauth::introspect(app, req),
-            _ => Err(only(&["POST"])),
-        },
-        ["rest", "oauth2", "latest", "revoke"] => match m {
-            Post => oauth::revoke(app, req),
-            _ => Err(only(&["POST"])),
-        },
-        ["rest", "oauth2", "latest", "rotate", client_id] => match m {
-            Post => oauth::rotate(app, req, client_id),
-            _ => Err(only(&["POST"])),
-        },
-        ["rest", "oauth2", "latest", "client", id] => match m {
-            Get | Head => oauth::client(app, req, id),
-            _ => Err(only(&["GET"])),
-        },
-        ["rest", "audit", "1.0", "events"] => match m {
-            Get | Head => audit::events(app, req),
-            _ => Err(only(&["GET"])),
-        },
-        _ => Err(Error::RouteNotFound),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_path_has_one_namespace_and_shape() {
+        let shape = |p: &str| Api::of(&segments(p));
+        assert_eq!(shape("/rest/oauth2/latest/token"), Api::OAuth);
+        assert_eq!(shape("/crowd/rest/oauth2/latest/revoke"), Api::OAuth);
+        assert_eq!(shape("/rest/oauth2/latest/client/x"), Api::Crowd);
+        assert_eq!(shape("/rest/usermanagement/latest/user"), Api::UserManagement);
+        assert_eq!(shape("/rest/usermanagement/2/user"), Api::Crowd);
+        assert_eq!(shape("/nowhere"), Api::Crowd);
+        assert!(api::namespace_of(&segments("/status")).is_some());
+        assert!(api::namespace_of(&segments("/rest/audit")).is_none());
+    }
 
     #[test]
     fn context_path_is_optional() {

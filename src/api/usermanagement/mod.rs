@@ -8,6 +8,7 @@
 
 pub mod user;
 
+use super::{Api, Namespace};
 use crate::app::App;
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
@@ -31,8 +32,18 @@ fn authenticate(app: &App, req: &Request) -> Result<Caller> {
     Err(Error::Unauthenticated)
 }
 
-/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
-pub fn dispatch(app: &App, req: &Request, segs: &[&str]) -> Result<Response> {
+/// `/rest/usermanagement/1` (and `/latest`): everything answers in Crowd's shape with the
+/// embedded-Crowd version header.
+pub const NAMESPACE: Namespace = Namespace {
+    prefix: &[&["rest"], &["usermanagement"], &["1", "latest"]],
+    shape: |_| Api::UserManagement,
+    dispatch,
+};
+
+/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix. Crowd authenticates
+/// the application before routing: a bad credential is 401 even on a path that does not
+/// exist (python-crowd's auth_ping relies on it).
+fn dispatch(app: &App, req: &Request, segs: &[&str]) -> Result<Response> {
     let _caller = authenticate(app, req)?;
     // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
     let first = segs.first().map(|s| s.strip_suffix(".json").unwrap_or(s));
@@ -45,6 +56,5 @@ pub fn dispatch(app: &App, req: &Request, segs: &[&str]) -> Result<Response> {
 
 /// The base of usermanagement links: the server's URL with the context path the caller used.
 pub fn rest_base(app: &App, req: &Request) -> String {
-    let (_, context) = crate::http::router::split_context(&req.path);
-    format!("{}{context}/rest/usermanagement/1", app.base_url)
+    format!("{}{}/rest/usermanagement/1", app.base_url, req.context_path())
 }
