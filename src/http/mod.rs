@@ -1,5 +1,7 @@
-//! HTTP: the tiny_http worker pool (`server`), the request and response types handlers see,
-//! and the router, which picks the API namespace (`api::NAMESPACES`, each with its own table). Nothing outside this module touches tiny_http.
+//! HTTP: the handler our tiny_http fork runs on each connection (`server`), the front door's
+//! limits from the configuration (`limits`), the request and response types handlers see, and
+//! the router, which picks the API namespace (`api::NAMESPACES`, each with its own table).
+//! Nothing outside this module touches tiny_http.
 
 pub mod client;
 pub mod limits;
