@@ -44,14 +44,6 @@ fn fail_tokens(ts: &TestServer, n: usize, id: impl Fn(usize) -> String) -> Vec<u
         .collect()
 }
 
-fn basic_header(user: &str, password: &str) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
 fn count(e: &Value) -> u64 {
     e["count"].as_u64().unwrap_or_else(|| panic!("no count in {e}"))
 }

@@ -13,11 +13,8 @@ use common::*;
 
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use throng::http::client::{ClientResponse, Connection};
@@ -34,108 +31,11 @@ const MIN_TOKENS: usize = 3000;
 const ISSUERS: usize = 4;
 const CHECKERS: usize = 4;
 
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine;
-    let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {v}")
-}
-
-/// `throng serve` as a child process on `dir`, its stderr kept for failure messages.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    /// Spawns the binary, reads its `listening on` line (bounded), and polls GET /status.
-    fn start(dir: &Path) -> Server {
-        let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(dir)
-            .env("THRONG_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("THRONG_PBKDF2_ITERATIONS", "1000")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn throng");
-        // One thread drains stderr for the child's whole life (a full pipe would block it),
-        // keeps every line and hands them over until the port is known.
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        let stderr = child.stderr.take().expect("piped stderr");
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let mut server = Server { child, addr: "127.0.0.1:0".parse().unwrap(), log };
-        let deadline = started + Duration::from_secs(10);
-        server.addr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(u) = line.split("listening on http://").nth(1) {
-                        break u.trim().parse().expect("listening address");
-                    }
-                }
-                Err(e) => panic!("no `listening on` line ({e:?}); log:\n{}", server.log_text()),
-            }
-        };
-        loop {
-            if let Ok(mut c) = Connection::connect(server.addr) {
-                if c.send("GET", "/status", &[], b"").is_ok_and(|r| r.status == 200) {
-                    break;
-                }
-            }
-            if let Ok(Some(st)) = server.child.try_wait() {
-                panic!("throng exited ({st}) before answering; log:\n{}", server.log_text());
-            }
-            assert!(Instant::now() < deadline, "no /status within 10 s:\n{}", server.log_text());
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        server
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn connect(&self) -> Connection {
-        Connection::connect(self.addr).expect("connect")
-    }
-
-    /// SIGKILL (what `Child::kill` sends on Unix) and reap; asserts it died of the signal.
-    fn kill9(&mut self) -> ExitStatus {
-        self.child.kill().expect("SIGKILL");
-        let status = self.child.wait().expect("wait");
-        assert_eq!(status.signal(), Some(9), "not killed by SIGKILL: {status}");
-        status
-    }
-
-    /// SIGTERM and reap; returns how it exited.
-    fn stop(&mut self) -> ExitStatus {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return status;
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        self.child.wait().expect("wait")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `throng serve` on `dir`, answering `/status`.
+fn start(dir: &Path) -> ChildServer {
+    let server = ChildServer::start(dir, &[]);
+    assert!(server.answers_within(Duration::from_secs(10)), "no /status:\n{}", server.log_text());
+    server
 }
 
 struct Client {
@@ -144,10 +44,10 @@ struct Client {
     secret: String,
 }
 
-fn create_account(server: &Server) -> Client {
+fn create_account(server: &ChildServer) -> Client {
     let body = serde_json::json!(
         {"displayName": "crash", "scopes": ["APPLICATION"], "expiryDuration": 2_592_000});
-    let auth = basic(ADMIN, ADMIN_PASSWORD);
+    let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let r = server
         .connect()
         .send(
@@ -167,8 +67,8 @@ fn create_account(server: &Server) -> Client {
     }
 }
 
-fn get_account(server: &Server, id: u64) -> Value {
-    let auth = basic(ADMIN, ADMIN_PASSWORD);
+fn get_account(server: &ChildServer, id: u64) -> Value {
+    let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let r = server
         .connect()
         .send("GET", &format!("{SA_PATH}/{id}"), &[("Authorization", &auth)], b"")
@@ -196,7 +96,7 @@ fn bearer(conn: &mut Connection, token: &str) -> std::io::Result<ClientResponse>
 }
 
 fn introspect(conn: &mut Connection, token: &str) -> ClientResponse {
-    let auth = basic(ADMIN, ADMIN_PASSWORD);
+    let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let body = format!("token={}", form_encode(token));
     let r = conn
         .send("POST", INTROSPECT_PATH, &[("Authorization", &auth), FORM], body.as_bytes())
@@ -243,7 +143,7 @@ fn issuer(addr: SocketAddr, auth: String, shared: Arc<Issuance>) -> String {
 }
 
 /// Bearer-validates every token over `CHECKERS` keep-alive connections; returns failures.
-fn validate_all(server: &Server, tokens: &[String]) -> Vec<String> {
+fn validate_all(server: &ChildServer, tokens: &[String]) -> Vec<String> {
     let chunk = tokens.len().div_ceil(CHECKERS).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = tokens
@@ -284,10 +184,10 @@ fn tampered(token: &str) -> String {
 fn every_token_answered_before_kill_9_still_validates_after_restart() {
     let t0 = Instant::now();
     let dir = TempDir::new("throng-test");
-    let mut first = Server::start(dir.path());
+    let mut first = start(dir.path());
     let client = create_account(&first);
     let account_before = get_account(&first, client.account_id);
-    let auth = basic(&client.client_id, &client.secret);
+    let auth = basic_header(&client.client_id, &client.secret);
 
     // Heavy issuance on ISSUERS keep-alive connections.
     let shared = Arc::new(Issuance::default());
@@ -338,7 +238,7 @@ fn every_token_answered_before_kill_9_still_validates_after_restart() {
 
     // Restart on the same data directory.
     let restarted_at = Instant::now();
-    let mut second = Server::start(dir.path());
+    let mut second = start(dir.path());
     let restart_took = restarted_at.elapsed();
 
     // The check can fail: a garbage token and a tampered real one are refused.
@@ -412,9 +312,9 @@ fn every_token_answered_before_kill_9_still_validates_after_restart() {
 #[test]
 fn a_revocation_answered_before_kill_9_holds_after_restart() {
     let dir = TempDir::new("throng-test");
-    let mut first = Server::start(dir.path());
+    let mut first = start(dir.path());
     let client = create_account(&first);
-    let auth = basic(&client.client_id, &client.secret);
+    let auth = basic_header(&client.client_id, &client.secret);
     let mut conn = first.connect();
     let revoked = access_token(&issue(&mut conn, &auth).unwrap());
     let kept = access_token(&issue(&mut conn, &auth).unwrap());
@@ -425,7 +325,7 @@ fn a_revocation_answered_before_kill_9_holds_after_restart() {
     assert_eq!(bearer(&mut conn, &kept).unwrap().status, 200);
     first.kill9();
 
-    let mut second = Server::start(dir.path());
+    let mut second = start(dir.path());
     let mut conn = second.connect();
     let r = bearer(&mut conn, &revoked).unwrap();
     assert_eq!(r.status, 401, "revoked token valid again after kill -9: {}", r.text());

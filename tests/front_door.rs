@@ -276,14 +276,11 @@ fn lenient_where_the_rfc_allows_and_decoded_paths() {
 fn refused_requests_change_nothing() {
     let ts = TestServer::start();
     let a = ts.addr();
-    let auth = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}:{ADMIN_PASSWORD}"))
-    };
+    let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let body = r#"{"displayName":"x","scopes":["APPLICATION"],"expiryDuration":60}"#;
     let create = |extra: &str| {
         format!(
-            "POST {SA_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\n{extra}\r\n{body}"
+            "POST {SA_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\n{extra}\r\n{body}"
         )
     };
     for extra in [

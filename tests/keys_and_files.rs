@@ -9,98 +9,41 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Lines};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, UNIX_EPOCH};
 
 #[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 
-/// A `throng serve` child, killed on drop if a test leaves it running.
-struct Serve {
-    child: Child,
-    lines: Lines<BufReader<ChildStderr>>,
+/// Starts the binary on `dir`; panics with its log unless it listens. Returns the server and
+/// what it logged by then.
+fn listening(dir: &Path) -> (ChildServer, String) {
+    let server = ChildServer::start(dir, &[]);
+    let log = server.log_text();
+    (server, log)
 }
 
-/// How a start ended: listening (with the log up to that line), or exited (with all of it).
-enum Outcome {
-    Listening { server: Serve, addr: SocketAddr, log: String },
-    Exited { status: ExitStatus, log: String },
-}
-
-impl Serve {
-    fn start(dir: &Path) -> Outcome {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(dir)
-            .env("THRONG_PBKDF2_ITERATIONS", "1000")
-            .env("THRONG_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut server = Serve { child, lines };
-        let mut log = String::new();
-        while let Some(Ok(line)) = server.lines.next() {
-            log.push_str(&line);
-            log.push('\n');
-            if let Some(u) = line.split("listening on http://").nth(1) {
-                let addr = u.trim().parse().unwrap();
-                return Outcome::Listening { server, addr, log };
-            }
-        }
-        let status = server.child.wait().unwrap();
-        Outcome::Exited { status, log }
-    }
-
-    /// SIGTERM, and the log from here to the end, once it has exited cleanly.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let rest: Vec<String> = self.lines.by_ref().map_while(Result::ok).collect();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "exit {status:?}: {rest:?}");
-        rest.join("\n")
+/// Starts the binary on `dir` where it must refuse; returns how it exited and its whole log.
+fn refused(dir: &Path) -> (ExitStatus, String) {
+    match ChildServer::launch(dir, &[], None, &[]) {
+        Err(r) => (r.status, r.log),
+        Ok(s) => panic!("throng started where it must refuse:\n{}", s.log_text()),
     }
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn listening(outcome: Outcome) -> (Serve, SocketAddr, String) {
-    match outcome {
-        Outcome::Listening { server, addr, log } => (server, addr, log),
-        Outcome::Exited { status, log } => panic!("throng exited ({status:?}):\n{log}"),
-    }
-}
-
-fn refused(outcome: Outcome) -> (ExitStatus, String) {
-    match outcome {
-        Outcome::Exited { status, log } => (status, log),
-        Outcome::Listening { log, .. } => panic!("throng started where it must refuse:\n{log}"),
-    }
+/// SIGTERM, and a clean exit.
+fn stopped(mut server: ChildServer) {
+    let status = server.stop();
+    assert!(status.success(), "exit {status:?}:\n{}", server.log_text());
 }
 
 /// First start of a fresh data directory, with one service account, then a clean stop.
 fn first_start(dir: &Path) -> String {
-    let (server, addr, _) = listening(Serve::start(dir));
+    let (server, _) = listening(dir);
+    let addr = server.addr;
     let mut conn = throng::http::client::Connection::connect(addr).unwrap();
-    let auth = format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{ADMIN}:{ADMIN_PASSWORD}")
-        )
-    );
+    let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let body = json!({"displayName": "keys", "scopes": ["APPLICATION"], "expiryDuration": 86_400});
     let r = conn
         .send(
@@ -111,7 +54,7 @@ fn first_start(dir: &Path) -> String {
         )
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
-    server.stop();
+    stopped(server);
     r.json()["authMethods"][0]["id"].as_str().unwrap().to_string()
 }
 
@@ -144,7 +87,7 @@ fn a_database_without_its_secret_key_refuses_to_start_and_is_left_untouched() {
     let before = digest(&db);
     std::fs::remove_file(&key).unwrap();
 
-    let (status, log) = refused(Serve::start(dir.path()));
+    let (status, log) = refused(dir.path());
     let log = log.to_lowercase();
     assert!(!status.success(), "{status:?}");
     assert_ne!(status.code(), Some(0));
@@ -171,7 +114,7 @@ fn a_key_from_another_installation_is_refused() {
     write_key(&key, &theirs);
     let before = digest(&db);
 
-    let (status, log) = refused(Serve::start(dir.path()));
+    let (status, log) = refused(dir.path());
     let log = log.to_lowercase();
     assert!(!status.success(), "{status:?}");
     assert!(log.contains("secret.key"), "{log}");
@@ -181,8 +124,8 @@ fn a_key_from_another_installation_is_refused() {
 
     // With its own key back, it starts and everything is as it was.
     write_key(&key, &ours);
-    let (server, _, _) = listening(Serve::start(dir.path()));
-    server.stop();
+    let (server, _) = listening(dir.path());
+    stopped(server);
 }
 
 /// A database written before key check values existed gets one on its first open; a wrong
@@ -214,15 +157,15 @@ fn a_database_without_a_key_check_gets_one_but_not_for_a_wrong_key() {
 
     let ours = std::fs::read(&key).unwrap();
     write_key(&key, &[0x5a; 32]);
-    let (status, log) = refused(Serve::start(dir.path()));
+    let (status, log) = refused(dir.path());
     assert!(!status.success());
     assert!(log.contains("not the key"), "{log}");
     assert_eq!(key_check(&db), None, "a wrong key's check value was recorded");
 
     write_key(&key, &ours);
-    let (server, _, log) = listening(Serve::start(dir.path()));
+    let (server, log) = listening(dir.path());
     assert!(log.contains("recorded the check value"), "{log}");
-    server.stop();
+    stopped(server);
     assert_eq!(key_check(&db), Some(recorded));
 }
 
@@ -238,11 +181,11 @@ fn a_key_file_readable_by_others_is_made_0600_with_a_warning() {
     let key = dir.path().join("secret.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let (server, _, log) = listening(Serve::start(dir.path()));
+    let (server, log) = listening(dir.path());
     assert_eq!(mode(&key), 0o600);
     let warning = log.lines().find(|l| l.contains("WARN") && l.contains("secret.key"));
     assert!(warning.is_some_and(|l| l.contains("0644")), "{log}");
-    server.stop();
+    stopped(server);
 }
 
 #[cfg(unix)]
@@ -250,12 +193,12 @@ fn a_key_file_readable_by_others_is_made_0600_with_a_warning() {
 fn the_data_directory_is_created_owner_only() {
     let parent = TempDir::new("throng-keys");
     let dir = parent.path().join("nested").join("data");
-    let (server, _, log) = listening(Serve::start(&dir));
+    let (server, log) = listening(&dir);
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("secret.key")), 0o600);
     assert_eq!(mode(&dir.join("throng.redb")), 0o600);
     assert!(!log.contains("WARN"), "{log}");
-    server.stop();
+    stopped(server);
 }
 
 /// An existing directory that others may enter is left as it is (the operator chose it), with
@@ -265,12 +208,12 @@ fn the_data_directory_is_created_owner_only() {
 fn an_existing_data_directory_open_to_others_gets_a_warning() {
     let dir = TempDir::new("throng-keys");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (server, _, log) = listening(Serve::start(dir.path()));
+    let (server, log) = listening(dir.path());
     let warning = log.lines().find(|l| l.contains("WARN") && l.contains("0755"));
     assert!(warning.is_some(), "{log}");
     assert_eq!(mode(dir.path()), 0o755);
     assert_eq!(mode(&dir.path().join("secret.key")), 0o600);
-    server.stop();
+    stopped(server);
 }
 
 // --- token lifetime and the credential's -------------------------------------------------

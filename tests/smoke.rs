@@ -2,8 +2,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn readme_flow_create_account_get_token_call_api() {
@@ -38,28 +37,16 @@ fn readme_flow_create_account_get_token_call_api() {
 #[test]
 fn binary_serves_and_stops_on_sigterm() {
     let dir = TempDir::new("throng-test");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_throng"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path())
-        .env("THRONG_PBKDF2_ITERATIONS", "1000")
-        .env_remove("THRONG_ADMIN_PASSWORD")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut logged_password = None;
-    let url = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
-        if let Some(p) = line.split("with password ").nth(1) {
-            logged_password = p.split(' ').next().map(String::from);
-        }
-        if let Some(u) = line.split("listening on ").nth(1) {
-            break u.trim().to_string();
-        }
-    };
-    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let launched = ChildServer::launch(dir.path(), &[], None, &[("THRONG_ADMIN_PASSWORD", None)]);
+    let mut server = launched.unwrap_or_else(|r| panic!("exited: {r:?}"));
+    let addr = server.addr;
     assert_ne!(addr.port(), 0);
+    let start_log = server.log_text();
+    let logged_password = start_log
+        .lines()
+        .find_map(|l| l.split("with password ").nth(1))
+        .and_then(|p| p.split(' ').next())
+        .map(String::from);
 
     // The generated password is logged once and written to a 0600 file.
     let file = dir.path().join("initial-admin-password");
@@ -79,23 +66,16 @@ fn binary_serves_and_stops_on_sigterm() {
     let mut conn = throng::http::client::Connection::connect(addr).unwrap();
     let r = conn.send("GET", "/status", &[], b"").unwrap();
     assert_eq!(r.status, 200);
-    let auth = format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("admin:{password}")
-        )
-    );
+    let auth = basic_header("admin", &password);
     let r = conn.send("GET", SA_PATH, &[("Authorization", &auth)], b"").unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = server.stop();
     assert!(exit.success(), "exit status {exit:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
-    assert!(!rest.iter().any(|l| l.contains(&password)), "password logged again: {rest:?}");
+    let log = server.log_text();
+    let rest = &log[start_log.len()..];
+    assert!(rest.contains("stopped"), "{rest}");
+    assert_eq!(log.matches(password.as_str()).count(), 1, "password logged again: {log}");
 }
 
 #[test]

@@ -280,14 +280,6 @@ fn a_throttled_request_changes_nothing() {
     ts.token(&a.client_id, &a.secret);
 }
 
-fn basic_header(user: &str, password: &str) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
 /// An administrator whose password takes ~40 ms to check in a debug build (10,000 PBKDF2
 /// iterations), so that concurrent first logins overlap.
 fn add_slow_admin(ts: &TestServer, name: &str, password: &str) {

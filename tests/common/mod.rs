@@ -170,9 +170,7 @@ impl Call {
     }
 
     pub fn basic(self, user: &str, password: &str) -> Call {
-        use base64::Engine;
-        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        self.header("Authorization", &format!("Basic {v}"))
+        self.header("Authorization", &basic_header(user, password))
     }
 
     pub fn admin(self) -> Call {
@@ -239,4 +237,179 @@ pub fn add_user(ts: &TestServer, name: &str, password: &str) {
         attributes: Default::default(),
     };
     ts.running().store().unwrap().create_user(&user).unwrap();
+}
+
+/// An `Authorization: Basic` value for `user:password` (RFC 7617).
+pub fn basic_header(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {v}")
+}
+
+/// `throng serve` as a child process, for what an in-process server cannot show: start-up
+/// refusals, signals, SIGKILL, its own descriptor limit and resident size. Its log lines are
+/// collected as they come (a full pipe would block it); a test that leaves it running kills it
+/// on drop. Nothing sleeps to wait for it: the launch reads the log until `listening on`.
+pub struct ChildServer {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A launch that ended without listening: how the process exited, and all it logged.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: std::process::ExitStatus,
+    pub log: String,
+}
+
+impl ChildServer {
+    /// Starts `throng serve` on `dir` with the tests' settings (a cheap KDF, the test admin
+    /// password, info logging) plus `args`; panics with its log unless it listens.
+    pub fn start(dir: &Path, args: &[&str]) -> ChildServer {
+        ChildServer::launch(dir, args, None, &[]).unwrap_or_else(|r| {
+            panic!("throng exited ({:?}) instead of listening:\n{}", r.status, r.log)
+        })
+    }
+
+    /// Starts it and returns how it went: listening, or refused. `open_files` runs it under
+    /// that descriptor limit (through `sh -c ulimit`); `env` sets variables (`None` removes
+    /// one) after the tests' defaults.
+    pub fn launch(
+        dir: &Path,
+        args: &[&str],
+        open_files: Option<u32>,
+        env: &[(&str, Option<&str>)],
+    ) -> Result<ChildServer, Refused> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut script = String::new();
+        if let Some(n) = open_files {
+            script.push_str(&format!("ulimit -n {n} || exit 99; "));
+        }
+        script.push_str("exec \"$0\" \"$@\"");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script, env!("CARGO_BIN_EXE_throng"), "serve", "--listen", "127.0.0.1:0"])
+            .arg("--data")
+            .arg(dir)
+            .args(args)
+            .env("THRONG_PBKDF2_ITERATIONS", "1000")
+            .env("THRONG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd.spawn().expect("spawn throng");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(u) = line.split("listening on http://").nth(1) {
+                        let addr = u.trim().parse().expect("listening address");
+                        return Ok(ChildServer { child, addr, log, reader: Some(reader) });
+                    }
+                }
+                // The pipe closed: the process has ended.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().expect("wait");
+                    let _ = reader.join();
+                    let log = log.lock().unwrap().join("\n");
+                    return Err(Refused { status, log });
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    panic!("no `listening on` line in 20 s:\n{}", log.lock().unwrap().join("\n"));
+                }
+            }
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn connect(&self) -> Connection {
+        Connection::connect(self.addr).expect("connect")
+    }
+
+    /// `GET /status` on a new connection: its status, or `None` if it does not answer.
+    pub fn status(&self) -> Option<u16> {
+        let mut c = Connection::connect(self.addr).ok()?;
+        c.send("GET", "/status", &[("Connection", "close")], b"").ok().map(|r| r.status)
+    }
+
+    /// Polls `/status` until it answers 200, for at most `limit`.
+    pub fn answers_within(&self, limit: Duration) -> bool {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if self.status() == Some(200) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A field of `/proc/PID/status`, such as `VmRSS:` (KiB) or `Threads:`.
+    pub fn proc_status(&self, field: &str) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = text.lines().find(|l| l.starts_with(field)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// SIGKILL and reap; asserts it died of the signal.
+    pub fn kill9(&mut self) -> std::process::ExitStatus {
+        use std::os::unix::process::ExitStatusExt;
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("wait");
+        assert_eq!(status.signal(), Some(9), "not killed by SIGKILL: {status}");
+        self.finish_log();
+        status
+    }
+
+    /// SIGTERM; waits for it to exit and for its log to be complete, and returns how it exited.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            self.finish_log();
+            return status;
+        }
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().expect("wait");
+        self.finish_log();
+        status
+    }
+
+    fn finish_log(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
