@@ -43,7 +43,7 @@ fn main() {
                 "throng in-process: {} connections, {:?} per scenario x {} round(s)\n",
                 options.connections, options.duration, options.rounds
             );
-            throng::loadgen::print_table(&rows, Some("ceiling"));
+            throng::bench::loadgen::print_table(&rows, Some("ceiling"));
         }
         Err(e) => {
             eprintln!("tokens bench failed: {e}");

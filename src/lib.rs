@@ -8,6 +8,9 @@
 //! - [`store`]: every redb table and the operations on them;
 //! - [`crypto`]: everything cryptographic, through ring.
 //!
+//! Beside them, [`bench`] (with its load generator and HTTP client) is `throng bench`, outside
+//! the server's layers.
+//!
 //! [`start`] is what `throng serve`, the tests and the benchmarks all call.
 
 pub mod api;
@@ -19,7 +22,6 @@ pub mod datadir;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod loadgen;
 pub mod store;
 pub mod sync;
 

@@ -9,7 +9,7 @@ use common::*;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use throng::http::client::ClientResponse;
+use throng::bench::client::ClientResponse;
 
 const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";
 const REVOKE_PATH: &str = "/rest/oauth2/latest/revoke";

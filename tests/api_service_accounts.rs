@@ -10,7 +10,7 @@ use common::*;
 
 use serde_json::{json, Value};
 use std::time::{Duration, UNIX_EPOCH};
-use throng::http::client::ClientResponse;
+use throng::bench::client::ClientResponse;
 
 const DAY: u64 = 86_400;
 const TWO_YEARS: u64 = 63_072_000;

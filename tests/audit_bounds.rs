@@ -11,7 +11,7 @@ use common::*;
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use throng::http::client::{ClientResponse, Connection};
+use throng::bench::client::{ClientResponse, Connection};
 
 const AUDIT_PATH: &str = "/rest/audit/1.0/events";
 const CC: &str = "grant_type=client_credentials";

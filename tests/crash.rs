@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use throng::http::client::{ClientResponse, Connection};
-use throng::loadgen::form_encode;
+use throng::bench::client::{ClientResponse, Connection};
+use throng::bench::loadgen::form_encode;
 
 const USER_PATH: &str = "/rest/usermanagement/1/user?username=admin";
 const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";

@@ -42,7 +42,7 @@ fn stopped(mut server: ChildServer) {
 fn first_start(dir: &Path) -> String {
     let (server, _) = listening(dir);
     let addr = server.addr;
-    let mut conn = throng::http::client::Connection::connect(addr).unwrap();
+    let mut conn = throng::bench::client::Connection::connect(addr).unwrap();
     let auth = basic_header(ADMIN, ADMIN_PASSWORD);
     let body = json!({"displayName": "keys", "scopes": ["APPLICATION"], "expiryDuration": 86_400});
     let r = conn

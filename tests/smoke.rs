@@ -63,7 +63,7 @@ fn binary_serves_and_stops_on_sigterm() {
         let db = std::fs::metadata(dir.path().join("throng.redb")).unwrap();
         assert_eq!(db.permissions().mode() & 0o777, 0o600);
     }
-    let mut conn = throng::http::client::Connection::connect(addr).unwrap();
+    let mut conn = throng::bench::client::Connection::connect(addr).unwrap();
     let r = conn.send("GET", "/status", &[], b"").unwrap();
     assert_eq!(r.status, 200);
     let auth = basic_header("admin", &password);

@@ -12,7 +12,7 @@ use common::*;
 use serde_json::json;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
-use throng::http::client::{ClientResponse, Connection};
+use throng::bench::client::{ClientResponse, Connection};
 
 const CC: &str = "grant_type=client_credentials";
 const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";

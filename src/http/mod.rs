@@ -3,7 +3,6 @@
 //! the router, which picks the API namespace (`api::NAMESPACES`, each with its own table).
 //! Nothing outside this module touches tiny_http.
 
-pub mod client;
 pub mod limits;
 pub mod request;
 pub mod response;

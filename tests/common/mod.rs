@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use throng::bench::client::{ClientResponse, Connection};
 use throng::config::Config;
-use throng::http::client::{ClientResponse, Connection};
 use throng::RunningServer;
 
 pub const ADMIN: &str = "admin";

@@ -6,9 +6,16 @@
 //! read too. The suite: the HTTP ceiling (`GET /status`), issue (client_secret_basic),
 //! validate (bearer `GET …/usermanagement/1/user`), introspect, and a mixed load of one issue
 //! to ten validations. Each row also shows its share of the ceiling, measured in the same run.
+//!
+//! This folder stands outside the server's layers: the load generator (`loadgen`) and the
+//! small HTTP/1.1 client it and the integration tests use (`client`) take from the server only
+//! its public start function and its one percent-encoder.
 
-use crate::http::client::Connection;
-use crate::loadgen::{self, form_encode, Request, Scenario, Stats};
+pub mod client;
+pub mod loadgen;
+
+use client::Connection;
+use loadgen::{form_encode, Request, Scenario, Stats};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -2,7 +2,7 @@
 //! that sends a request, waits for the answer and sends the next, until a deadline.
 //!
 //! It drives any HTTP/1.1 server (throng itself, a real Crowd, a peer) through the keep-alive
-//! [`Connection`] of [`crate::http::client`], and is built to cost as little as possible per
+//! [`Connection`] of [`crate::bench::client`], and is built to cost as little as possible per
 //! request so that it measures the server: a request is prepared once and reused, latency goes
 //! into a per-thread log-linear [`Histogram`] (two clock reads and one counter increment per
 //! request, merged when the run ends), and nothing is shared between threads while they run.
@@ -11,7 +11,7 @@
 //! request, seeing the previous response. [`run`] returns [`Stats`]; [`print_table`] prints
 //! several runs side by side with their ratio to a baseline, the HTTP ceiling (`GET /status`).
 
-use crate::http::client::{ClientResponse, Connection};
+use crate::bench::client::{ClientResponse, Connection};
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
