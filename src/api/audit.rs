@@ -1,7 +1,7 @@
 //! `GET /rest/audit/1.0/events?start&limit`: the audit log, newest first, for admins. Each
 //! event carries `count` (and `throttled`): aggregated failed attempts stand for many events.
 
-use super::{admin_actor, only, paging, Api, Namespace, Page};
+use super::{admins_only, only, paging, Api, Namespace, Page, Principal};
 use crate::app::App;
 use crate::domain::clock::rfc3339_ms;
 use crate::error::{Error, Result};
@@ -9,10 +9,15 @@ use crate::http::{Method, Request, Response};
 use serde::Serialize;
 
 /// `/rest/audit/1.0`.
-pub const NAMESPACE: Namespace =
-    Namespace { prefix: &[&["rest"], &["audit"], &["1.0"]], shape: |_| Api::Crowd, dispatch };
+pub const NAMESPACE: Namespace = Namespace {
+    prefix: &[&["rest"], &["audit"], &["1.0"]],
+    shape: |_| Api::Crowd,
+    authenticate: admins_only,
+    dispatch,
+};
 
-fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<Response> {
+    who.admin()?;
     match (rest, req.method) {
         (["events"], Method::Get | Method::Head) => events(app, req),
         (["events"], _) => Err(only(&["GET"])),
@@ -37,7 +42,6 @@ struct EventView {
 }
 
 pub fn events(app: &App, req: &Request) -> Result<Response> {
-    admin_actor(app, req)?;
     let (start, limit) = paging(req, 50)?;
     let (records, is_last_page) = app.store.audit_page(start, limit)?;
     let values: Vec<EventView> = records

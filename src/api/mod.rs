@@ -36,8 +36,41 @@ pub struct Namespace {
     pub prefix: &'static [&'static [&'static str]],
     /// The error shape for a path below the prefix (the segments after it).
     pub shape: fn(&[&str]) -> Api,
+    /// Authenticates the caller once, before routing, into the principal handlers receive.
+    pub authenticate: fn(&App, &Request, &[&str]) -> Result<Principal>,
     /// Routes a request below the prefix (the segments after it).
-    pub dispatch: fn(&App, &Request, &[&str]) -> Result<Response>,
+    pub dispatch: fn(&App, &Request, &Principal, &[&str]) -> Result<Response>,
+}
+
+/// Who is calling, authenticated once by the namespace before any of its handlers runs.
+pub enum Principal {
+    /// Open endpoints, and the OAuth protocol endpoints, whose client authentication is part of
+    /// the protocol (credentials in the body or in Basic, throttled there).
+    Anonymous,
+    /// A Crowd administrator, by Basic, named for audit records.
+    Admin(Actor),
+    /// The claims of an OAuth 2.0 access token (usermanagement, as a service account calls it).
+    Bearer(crate::domain::tokens::Claims),
+}
+
+impl Principal {
+    /// The administrator, for handlers that need one.
+    pub fn admin(&self) -> Result<&Actor> {
+        match self {
+            Principal::Admin(actor) => Ok(actor),
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+}
+
+/// For namespaces whose every route is open (or authenticates in its protocol).
+pub fn anyone(_: &App, _: &Request, _: &[&str]) -> Result<Principal> {
+    Ok(Principal::Anonymous)
+}
+
+/// For namespaces whose every route is for administrators.
+pub fn admins_only(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
+    admin_actor(app, req).map(Principal::Admin)
 }
 
 /// Every namespace throng serves. A path that none claims is a Crowd-shaped 404.
@@ -83,7 +116,7 @@ pub fn finish(which: Api, response: Response) -> Response {
 }
 
 /// Authenticates an admin by Basic and names them for audit records.
-pub fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
+fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
     let basic = basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
     let name = admin::authenticate(app, basic, &req.remote)?;

@@ -4,8 +4,9 @@
 //! Token response as Crowd's OAuth 2.0 provider writes it (TokenResource/RestToken): lowercase
 //! `"token_type":"bearer"`, `expires_in` in seconds, no refresh token for this grant.
 
-use super::{admin_actor, only, Api, Namespace};
+use super::{admins_only, only, Api, Namespace, Principal};
 use crate::app::App;
+use crate::domain::audit::Actor;
 use crate::domain::oauth::{self, Caller, ClientCredentials};
 use crate::domain::service_accounts as accounts;
 use crate::error::{Error, OAuthCode, Result};
@@ -17,7 +18,16 @@ use serde_json::json;
 /// `/rest/oauth2/latest`: the protocol endpoints answer in RFC 6749's shape, Crowd's client
 /// management in Crowd's.
 pub const NAMESPACE: Namespace =
-    Namespace { prefix: &[&["rest"], &["oauth2"], &["latest"]], shape, dispatch };
+    Namespace { prefix: &[&["rest"], &["oauth2"], &["latest"]], shape, authenticate, dispatch };
+
+/// Client management is for administrators; the protocol endpoints authenticate clients (or
+/// an administrator) themselves, from the body or Basic, as RFC 6749 §2.3 has it.
+fn authenticate(app: &App, req: &Request, rest: &[&str]) -> Result<Principal> {
+    match rest {
+        ["rotate" | "client", _] => admins_only(app, req, rest),
+        _ => Ok(Principal::Anonymous),
+    }
+}
 
 fn shape(rest: &[&str]) -> Api {
     match rest {
@@ -26,16 +36,19 @@ fn shape(rest: &[&str]) -> Api {
     }
 }
 
-fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<Response> {
     use Method::*;
     match (rest, req.method) {
         (["token"], Post) => token(app, req),
         (["introspect"], Post) => introspect(app, req),
         (["revoke"], Post) => revoke(app, req),
         (["token" | "introspect" | "revoke"], _) => Err(only(&["POST"])),
-        (["rotate", client_id], Post) => rotate(app, req, client_id),
+        (["rotate", client_id], Post) => rotate(app, who.admin()?, client_id),
         (["rotate", _], _) => Err(only(&["POST"])),
-        (["client", id], Get | Head) => client(app, req, id),
+        (["client", id], Get | Head) => {
+            who.admin()?;
+            client(app, id)
+        }
         (["client", _], _) => Err(only(&["GET"])),
         _ => Err(Error::RouteNotFound),
     }
@@ -197,14 +210,12 @@ fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Resul
     })
 }
 
-pub fn rotate(app: &App, req: &Request, client_id: &str) -> Result<Response> {
-    let actor = admin_actor(app, req)?;
-    let client = accounts::rotate(app, &actor, client_id)?;
+pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<Response> {
+    let client = accounts::rotate(app, actor, client_id)?;
     Ok(Response::json(200, &client_view(app, &client)?).no_store())
 }
 
-pub fn client(app: &App, req: &Request, id: &str) -> Result<Response> {
-    admin_actor(app, req)?;
+pub fn client(app: &App, id: &str) -> Result<Response> {
     let client = accounts::client(app, id)?;
     Ok(Response::json(200, &client_view(app, &client)?).no_store())
 }

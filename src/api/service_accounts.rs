@@ -5,8 +5,9 @@
 //! The plain secret appears only in the create response; `GET /rest/oauth2/latest/client/{id}`
 //! shows it to admins again when they need it.
 
-use super::{admin_actor, only, paging, Api, Namespace, Page};
+use super::{admins_only, only, paging, Api, Namespace, Page, Principal};
 use crate::app::App;
+use crate::domain::audit::Actor;
 use crate::domain::clock::rfc3339_ms;
 use crate::domain::service_accounts::{self as accounts, NewAccount};
 use crate::error::{Error, Resource, Result};
@@ -18,18 +19,20 @@ use serde::{Deserialize, Serialize};
 pub const NAMESPACE: Namespace = Namespace {
     prefix: &[&["rest"], &["service-accounts"], &["latest"], &["service-accounts"]],
     shape: |_| Api::Crowd,
+    authenticate: admins_only,
     dispatch,
 };
 
-fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<Response> {
     use Method::*;
+    let actor = who.admin()?;
     match (rest, req.method) {
         ([], Get | Head) => search(app, req),
-        ([], Post) => create(app, req),
+        ([], Post) => create(app, req, actor),
         ([], _) => Err(only(&["GET", "POST"])),
-        ([id], Get | Head) => get(app, req, id),
-        ([id], Put) => update(app, req, id),
-        ([id], Delete) => archive(app, req, id),
+        ([id], Get | Head) => get(app, id),
+        ([id], Put) => update(app, req, actor, id),
+        ([id], Delete) => archive(app, actor, id),
         ([_], _) => Err(only(&["GET", "PUT", "DELETE"])),
         _ => Err(Error::RouteNotFound),
     }
@@ -130,8 +133,7 @@ fn parse_id(id: &str) -> Result<u64> {
     id.parse().map_err(|_| Error::NotFound(Resource::ServiceAccount, id.to_string()))
 }
 
-pub fn create(app: &App, req: &Request) -> Result<Response> {
-    let actor = admin_actor(app, req)?;
+pub fn create(app: &App, req: &Request, actor: &Actor) -> Result<Response> {
     let body: CreateBody = req.json()?;
     let display_name = accounts::validate_display_name(
         body.display_name
@@ -147,7 +149,7 @@ pub fn create(app: &App, req: &Request) -> Result<Response> {
     let expiry = accounts::validate_expiry(expiry.as_i128().unwrap_or(0))?;
     let created = accounts::create(
         app,
-        &actor,
+        actor,
         NewAccount { display_name, description, scopes, expiry_duration: expiry },
     )?;
     let v = view(app, &created.account, Some(&created.client), Some(created.secret));
@@ -159,32 +161,28 @@ pub fn create(app: &App, req: &Request) -> Result<Response> {
         .no_store())
 }
 
-pub fn get(app: &App, req: &Request, id: &str) -> Result<Response> {
-    admin_actor(app, req)?;
+pub fn get(app: &App, id: &str) -> Result<Response> {
     let account = accounts::get(app, parse_id(id)?)?;
     Ok(Response::json(200, &account_view(app, &account)?))
 }
 
-pub fn update(app: &App, req: &Request, id: &str) -> Result<Response> {
-    let actor = admin_actor(app, req)?;
+pub fn update(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response> {
     let id = parse_id(id)?;
     let body: UpdateBody = req.json()?;
     let display_name =
         body.display_name.as_deref().map(accounts::validate_display_name).transpose()?;
     let description =
         body.description.as_deref().map(accounts::validate_description).transpose()?;
-    let account = accounts::update(app, &actor, id, display_name, description)?;
+    let account = accounts::update(app, actor, id, display_name, description)?;
     Ok(Response::json(200, &account_view(app, &account)?))
 }
 
-pub fn archive(app: &App, req: &Request, id: &str) -> Result<Response> {
-    let actor = admin_actor(app, req)?;
-    accounts::archive(app, &actor, parse_id(id)?)?;
+pub fn archive(app: &App, actor: &Actor, id: &str) -> Result<Response> {
+    accounts::archive(app, actor, parse_id(id)?)?;
     Ok(Response::no_content())
 }
 
 pub fn search(app: &App, req: &Request) -> Result<Response> {
-    admin_actor(app, req)?;
     let (start, limit) = paging(req, 25)?;
     let active = match req.query_params()?.single("active")? {
         None | Some("") => true,

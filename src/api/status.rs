@@ -1,15 +1,15 @@
 //! `GET /status`: Crowd's liveness answer, which tests and load balancers poll.
 
-use super::{only, Api, Namespace};
+use super::{anyone, only, Api, Namespace, Principal};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 
 /// `/status`.
 pub const NAMESPACE: Namespace =
-    Namespace { prefix: &[&["status"]], shape: |_| Api::Crowd, dispatch };
+    Namespace { prefix: &[&["status"]], shape: |_| Api::Crowd, authenticate: anyone, dispatch };
 
-fn dispatch(app: &App, req: &Request, rest: &[&str]) -> Result<Response> {
+fn dispatch(app: &App, req: &Request, _: &Principal, rest: &[&str]) -> Result<Response> {
     match (rest, req.method) {
         ([], Method::Get | Method::Head) => get(app),
         ([], _) => Err(only(&["GET"])),

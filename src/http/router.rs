@@ -16,7 +16,10 @@ fn segments(path: &str) -> Vec<&str> {
 pub fn route(app: &App, req: &Request) -> Response {
     let segs = segments(&req.path);
     let (which, result) = match api::namespace_of(&segs) {
-        Some((ns, rest)) => ((ns.shape)(rest), (ns.dispatch)(app, req, rest)),
+        Some((ns, rest)) => (
+            (ns.shape)(rest),
+            (ns.authenticate)(app, req, rest).and_then(|who| (ns.dispatch)(app, req, &who, rest)),
+        ),
         None => (Api::Crowd, Err(Error::RouteNotFound)),
     };
     let response = result.unwrap_or_else(|e| api::errors::render(which, &e));

@@ -8,26 +8,25 @@
 
 pub mod user;
 
-use super::{Api, Namespace};
+use super::{Api, Namespace, Principal};
 use crate::app::App;
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 
-/// Who is calling, once authenticated: the claims of the bearer token.
-pub struct Caller {
-    pub claims: crate::domain::tokens::Claims,
-}
-
-fn authenticate(app: &App, req: &Request) -> Result<Caller> {
+/// Authenticates the caller before routing, as Crowd does: a bad credential is 401 even on a
+/// path that does not exist (python-crowd's auth_ping relies on it). Callers are service
+/// accounts with a bearer token carrying the APPLICATION scope; application Basic credentials
+/// arrive with the applications issue.
+fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
     if req.has_auth_scheme("bearer") {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()));
         }
-        return Ok(Caller { claims });
+        return Ok(Principal::Bearer(claims));
     }
     Err(Error::Unauthenticated)
 }
@@ -37,14 +36,12 @@ fn authenticate(app: &App, req: &Request) -> Result<Caller> {
 pub const NAMESPACE: Namespace = Namespace {
     prefix: &[&["rest"], &["usermanagement"], &["1", "latest"]],
     shape: |_| Api::UserManagement,
+    authenticate,
     dispatch,
 };
 
-/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix. Crowd authenticates
-/// the application before routing: a bad credential is 401 even on a path that does not
-/// exist (python-crowd's auth_ping relies on it).
-fn dispatch(app: &App, req: &Request, segs: &[&str]) -> Result<Response> {
-    let _caller = authenticate(app, req)?;
+/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
+fn dispatch(app: &App, req: &Request, _: &Principal, segs: &[&str]) -> Result<Response> {
     // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
     let first = segs.first().map(|s| s.strip_suffix(".json").unwrap_or(s));
     match (first, segs.len(), req.method) {
