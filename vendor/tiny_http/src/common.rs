@@ -171,10 +171,7 @@ impl Header {
         let header = HeaderField::from_bytes(header).or(Err(()))?;
         let value = AsciiString::from_ascii(value).or(Err(()))?;
 
-        Ok(Header {
-            field: header,
-            value,
-        })
+        Ok(Header { field: header, value })
     }
 }
 
@@ -185,10 +182,7 @@ impl FromStr for Header {
         let mut elems = input.splitn(2, ':');
 
         let field = elems.next().and_then(|f| f.parse().ok()).ok_or(())?;
-        let value = elems
-            .next()
-            .and_then(|v| AsciiString::from_ascii(v.trim()).ok())
-            .ok_or(())?;
+        let value = elems.next().and_then(|v| AsciiString::from_ascii(v.trim()).ok()).ok_or(())?;
 
         Ok(Header { field, value })
     }

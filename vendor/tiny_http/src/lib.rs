@@ -104,8 +104,8 @@ use std::thread;
 use std::time::Duration;
 
 use connection::Connection;
-use door::Shared;
 pub use door::Handler;
+use door::Shared;
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};

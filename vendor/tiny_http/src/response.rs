@@ -174,10 +174,7 @@ fn choose_transfer_encoding(
     }
 
     // if we don't have a Content-Length, or if the Content-Length is too big, using chunks writer
-    if entity_length
-        .as_ref()
-        .map_or(true, |val| *val >= chunked_threshold)
-    {
+    if entity_length.as_ref().map_or(true, |val| *val >= chunked_threshold) {
         return TransferEncoding::Chunked;
     }
 
@@ -283,10 +280,8 @@ where
             return;
         // if the header is Content-Type and it's already set, overwrite it
         } else if header.field.equiv("Content-Type") {
-            if let Some(content_type_header) = self
-                .headers
-                .iter_mut()
-                .find(|h| h.field.equiv("Content-Type"))
+            if let Some(content_type_header) =
+                self.headers.iter_mut().find(|h| h.field.equiv("Content-Type"))
             {
                 content_type_header.value = header.value;
                 return;
@@ -367,22 +362,16 @@ where
 
         // add `Server` if not in the headers
         if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Server"[..], &b"tiny-http (Rust)"[..]).unwrap(),
-            );
+            self.headers
+                .insert(0, Header::from_bytes(&b"Server"[..], &b"tiny-http (Rust)"[..]).unwrap());
         }
 
         // handling upgrade
         if let Some(upgrade) = upgrade {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap(),
-            );
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap(),
-            );
+            self.headers
+                .insert(0, Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap());
+            self.headers
+                .insert(0, Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap());
             transfer_encoding = None;
         }
 
@@ -432,12 +421,7 @@ where
         };
 
         // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
+        write_message_header(writer.by_ref(), &http_version, &self.status_code, &self.headers)?;
 
         // sending the body
         if !do_not_send_body {
@@ -489,7 +473,8 @@ where
         let status = self.status_code.0;
         let mut out = String::with_capacity(256);
         let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
-        let _ = write!(out, "HTTP/{version} {status} {}\r\n", self.status_code.default_reason_phrase());
+        let _ =
+            write!(out, "HTTP/{version} {status} {}\r\n", self.status_code.default_reason_phrase());
         if !self.headers.iter().any(|h| h.field.equiv("Server")) {
             out.push_str("Server: tiny-http (Rust)\r\n");
         }
@@ -557,13 +542,7 @@ impl Response<File> {
     pub fn from_file(file: File) -> Response<File> {
         let file_size = file.metadata().ok().map(|v| v.len() as usize);
 
-        Response::new(
-            StatusCode(200),
-            Vec::with_capacity(0),
-            file,
-            file_size,
-            None,
-        )
+        Response::new(StatusCode(200), Vec::with_capacity(0), file, file_size, None)
     }
 }
 
@@ -593,10 +572,8 @@ impl Response<Cursor<Vec<u8>>> {
 
         Response::new(
             StatusCode(200),
-            vec![
-                Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=UTF-8"[..])
-                    .unwrap(),
-            ],
+            vec![Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=UTF-8"[..])
+                .unwrap()],
             Cursor::new(data.into_bytes()),
             Some(data_len),
             None,
@@ -610,13 +587,7 @@ impl Response<io::Empty> {
     where
         S: Into<StatusCode>,
     {
-        Response::new(
-            status_code.into(),
-            Vec::with_capacity(0),
-            io::empty(),
-            Some(0),
-            None,
-        )
+        Response::new(status_code.into(), Vec::with_capacity(0), io::empty(), Some(0), None)
     }
 
     /// DEPRECATED. Use `empty` instead.
