@@ -59,61 +59,58 @@ pub fn split_context(path: &str) -> (&str, &'static str) {
 
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
 pub fn percent_decode(s: &str) -> Result<Cow<'_, str>> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
-        return Ok(Cow::Borrowed(s));
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-                out.push(byte.ok_or_else(|| Error::bad_request("malformed percent-encoding"))?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|_| Error::bad_request("percent-encoding is not UTF-8"))
+    unescape(s, Unescape::Form)
 }
 
 /// Decodes a request path once (RFC 3986 §2.1): each `%XX` becomes its byte and `+` stays a
 /// `+` (it means a space only in forms). An encoded `/` or NUL is refused: decoded, it would
 /// change which segments the router sees, or cut a name short.
 pub fn decode_path(raw: &str) -> Result<Cow<'_, str>> {
-    if !raw.contains('%') {
-        return Ok(Cow::Borrowed(raw));
+    unescape(raw, Unescape::Path)
+}
+
+/// The two ways throng reads percent-encoding.
+#[derive(Clone, Copy, PartialEq)]
+enum Unescape {
+    Form,
+    Path,
+}
+
+fn unescape(s: &str, how: Unescape) -> Result<Cow<'_, str>> {
+    let form = how == Unescape::Form;
+    if !s.bytes().any(|b| b == b'%' || (form && b == b'+')) {
+        return Ok(Cow::Borrowed(s));
     }
-    let bytes = raw.as_bytes();
+    let (malformed, not_utf8) = match how {
+        Unescape::Form => ("malformed percent-encoding", "percent-encoding is not UTF-8"),
+        Unescape::Path => {
+            ("malformed percent-encoding in the path", "the decoded path is not UTF-8")
+        }
+    };
+    let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-            let byte = hex
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::bad_request("malformed percent-encoding in the path"))?;
-            if byte == b'/' || byte == 0 {
-                return Err(Error::bad_request(
-                    "an encoded '/' or NUL is not allowed in a path segment",
-                ));
+        match bytes[i] {
+            b'+' if form => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| Error::bad_request(malformed))?;
+                if !form && (byte == b'/' || byte == 0) {
+                    return Err(Error::bad_request(
+                        "an encoded '/' or NUL is not allowed in a path segment",
+                    ));
+                }
+                out.push(byte);
+                i += 2;
             }
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+            b => out.push(b),
         }
+        i += 1;
     }
-    String::from_utf8(out)
-        .map(Cow::Owned)
-        .map_err(|_| Error::bad_request("the decoded path is not UTF-8"))
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| Error::bad_request(not_utf8))
 }
 
 /// Encodes a query-string or form value (RFC 3986 unreserved characters pass through).

@@ -94,7 +94,6 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
 /// path is unknown.
 pub fn render_refusal(refusal: &tiny_http::Refusal) -> tiny_http::RefusalAnswer {
     let err = match refusal.status {
-        413 => Error::Protocol { status: 413, message: refusal.message.clone() },
         503 => Error::Unavailable {
             retry_after_secs: refusal.retry_after.unwrap_or(1),
             message: refusal.message.clone(),

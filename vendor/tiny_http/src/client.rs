@@ -25,6 +25,8 @@ const INITIAL_BUFFER: usize = 4096;
 /// Empty lines tolerated before a request line (RFC 9112 §2.2 asks servers to skip at least
 /// one; some clients send a stray CRLF after a body).
 const MAX_LEADING_EMPTY_BYTES: usize = 8;
+/// Largest the read buffer grows while a body streams through it.
+const BODY_BUFFER: usize = 16 * 1024;
 /// A chunk-size line (with any extensions) longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4096;
 
@@ -151,10 +153,8 @@ pub(crate) fn serve(id: u64, entry: Arc<ConnEntry>, shared: Arc<Shared>) {
     let mut input = Input::new(conn);
     let slot = Arc::new(Slot::default());
     let end = loop {
-        match serve_one(&entry, &shared, &mut input, &slot) {
-            Ok(true) => continue,
-            Ok(false) => break End::Quiet,
-            Err(end) => break end,
+        if let Err(end) = serve_one(&entry, &shared, &mut input, &slot) {
+            break end;
         }
     };
     if let End::Refused(refusal) = end {
@@ -185,14 +185,14 @@ fn linger(conn: &Connection, limit: Duration) {
     }
 }
 
-/// Serves the next request on the connection. `Ok(true)`: keep the connection; `Ok(false)`:
-/// close it quietly; `Err`: close it, answering a refusal if there is one.
+/// Serves the next request on the connection. `Ok`: keep the connection; `Err`: close it,
+/// answering a refusal if there is one.
 fn serve_one(
     entry: &ConnEntry,
     shared: &Shared,
     input: &mut Input<'_>,
     slot: &Arc<Slot>,
-) -> Result<bool, End> {
+) -> Result<(), End> {
     let limits = &shared.limits;
     // Idle: wait for the first byte of the next request. Stray empty lines after a body
     // (RFC 9112 §2.2) are skipped here, still idle, so they cannot start a head deadline.
@@ -212,20 +212,20 @@ fn serve_one(
         // Checked after turning idle, so a shutdown either sees this connection idle (and
         // closes it) or is seen here.
         if shared.is_closing() {
-            return Ok(false);
+            return Err(End::Quiet);
         }
         if input.fill(Deadline::Idle(limits.idle_timeout), limits.max_head_bytes).is_err() {
-            return Ok(false);
+            return Err(End::Quiet);
         }
         if !entry.set_busy() {
-            return Ok(false);
+            return Err(End::Quiet);
         }
     }
     let head_deadline = Deadline::At(Instant::now() + limits.head_timeout);
     entry.set_reading_head(shared.now_us());
     let head = read_head(shared, input, head_deadline)?;
     if !entry.set_reading_rest() {
-        return Ok(false);
+        return Err(End::Quiet);
     }
     let path = head.line.target.clone();
     let refused_at = |r: Refusal| End::Refused(r.at(Some(&path)));
@@ -237,7 +237,7 @@ fn serve_one(
         }
     }
     if head.expect_continue && (&entry.conn).write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-        return Ok(false);
+        return Err(End::Quiet);
     }
     let (data, reserved) = read_body(shared, input, head.framing).map_err(|e| match e {
         BodyFailure::Refused(r) => refused_at(r),
@@ -285,9 +285,12 @@ fn serve_one(
     // A request is always answered: responding fills the slot, and so does dropping it.
     let reply = slot.take();
     if write_reply(&entry.conn, &reply.bytes, limits).is_err() {
-        return Ok(false);
+        return Err(End::Quiet);
     }
-    Ok(!reply.close)
+    if reply.close {
+        return Err(End::Quiet);
+    }
+    Ok(())
 }
 
 /// Writes a reply within one deadline for the whole of it (the write timeout, plus a second
@@ -360,6 +363,10 @@ fn read_head(shared: &Shared, input: &mut Input<'_>, deadline: Deadline) -> Resu
     };
     let line = parse::request_line(&input.data()[..=nl], limits).map_err(End::Refused)?;
     let path = line.target.clone();
+    let head_too_large = || {
+        let message = format!("request head larger than {} bytes", limits.max_head_bytes);
+        End::Refused(Refusal::new(431, message).at(Some(&path)))
+    };
     // The header section, up to the empty line that ends it.
     let mut scanned = nl;
     let end = loop {
@@ -368,21 +375,13 @@ fn read_head(shared: &Shared, input: &mut Input<'_>, deadline: Deadline) -> Resu
         }
         scanned = input.data().len().saturating_sub(3).max(nl);
         if input.data().len() >= limits.max_head_bytes {
-            return Err(End::Refused(
-                Refusal::new(
-                    431,
-                    format!("request head larger than {} bytes", limits.max_head_bytes),
-                )
-                .at(Some(&path)),
-            ));
+            return Err(head_too_large());
         }
         fill_head(input, deadline, limits.max_head_bytes, Some(&path))?;
     };
+    // A head can lie whole in a buffer that a body made larger than the head limit.
     if end > limits.max_head_bytes {
-        return Err(End::Refused(
-            Refusal::new(431, format!("request head larger than {} bytes", limits.max_head_bytes))
-                .at(Some(&path)),
-        ));
+        return Err(head_too_large());
     }
     let fields = parse::header_fields(&input.data()[nl + 1..end], limits)
         .map_err(|r| End::Refused(r.at(Some(&path))))?;
@@ -431,17 +430,7 @@ fn read_body(
         Framing::Length(n) => {
             // Charged to the budget as bytes arrive, not as declared: a declared length costs
             // the server nothing until it is sent.
-            let n = n as usize;
-            while body.len() < n {
-                if input.data().is_empty() {
-                    fill_body(input, deadline(body.len()))?;
-                }
-                let take = input.data().len().min(n - body.len());
-                reservation.grow(take)?;
-                body.extend_from_slice(&input.data()[..take]);
-                input.consume(take);
-            }
-            Ok(())
+            copy_body(input, &mut body, n as usize, &mut reservation, &deadline)
         }
         Framing::Chunked => read_chunked(shared, input, &mut body, &mut reservation, &deadline),
     };
@@ -449,6 +438,27 @@ fn read_body(
     let reserved = reservation.bytes;
     std::mem::forget(reservation);
     Ok((body, reserved))
+}
+
+/// Moves body bytes from the connection into `body` until it holds `target` bytes, charging
+/// each to the body-memory budget as it arrives.
+fn copy_body(
+    input: &mut Input<'_>,
+    body: &mut Vec<u8>,
+    target: usize,
+    reservation: &mut Reservation<'_>,
+    deadline: &dyn Fn(usize) -> Deadline,
+) -> Result<(), BodyFailure> {
+    while body.len() < target {
+        if input.data().is_empty() {
+            fill_body(input, deadline(body.len()))?;
+        }
+        let take = input.data().len().min(target - body.len());
+        reservation.grow(take)?;
+        body.extend_from_slice(&input.data()[..take]);
+        input.consume(take);
+    }
+    Ok(())
 }
 
 /// Bytes of the body-memory budget held for a body being read; given back if reading fails.
@@ -479,7 +489,7 @@ impl Drop for Reservation<'_> {
 }
 
 fn fill_body(input: &mut Input<'_>, deadline: Deadline) -> Result<(), BodyFailure> {
-    match input.fill(deadline, INITIAL_BUFFER.max(16 * 1024)) {
+    match input.fill(deadline, BODY_BUFFER) {
         Ok(_) => Ok(()),
         Err(ReadFailure::TimedOut) => Err(BodyFailure::Refused(timed_out("body"))),
         // A body cut short by the client closing its side: answer, then close.
@@ -533,16 +543,7 @@ fn read_chunked(
         if body.len() as u64 + size > max as u64 {
             return Err(BodyFailure::Refused(too_large(max)));
         }
-        let target = body.len() + size as usize;
-        while body.len() < target {
-            if input.data().is_empty() {
-                fill_body(input, deadline(body.len()))?;
-            }
-            let take = input.data().len().min(target - body.len());
-            reservation.grow(take)?;
-            body.extend_from_slice(&input.data()[..take]);
-            input.consume(take);
-        }
+        copy_body(input, body, body.len() + size as usize, reservation, deadline)?;
         // Chunked framing is where proxies and servers are made to disagree (request
         // smuggling), so it is read strictly: every framing line ends in CRLF.
         let crlf = chunk_line(input, deadline(body.len()), 2)?;
@@ -562,14 +563,5 @@ fn read_chunked(
             return Err(BodyFailure::Refused(Refusal::new(431, "chunked trailer too large")));
         }
         parse::trailer_line(&line).map_err(BodyFailure::Refused)?;
-    }
-}
-
-impl From<BodyFailure> for End {
-    fn from(f: BodyFailure) -> End {
-        match f {
-            BodyFailure::Refused(r) => End::Refused(r),
-            BodyFailure::Gone => End::Quiet,
-        }
     }
 }
