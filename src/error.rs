@@ -12,8 +12,26 @@ use std::fmt;
 pub enum Resource {
     User,
     Group,
+    /// A user's or a group's membership of a group.
+    Membership,
+    Directory,
+    Application,
+    /// An SSO session (usermanagement `/session/{token}`).
+    Session,
     ServiceAccount,
     OAuthClient,
+}
+
+/// Why a directory user could not be authenticated (Crowd's `INVALID_USER_AUTHENTICATION`,
+/// `INACTIVE_ACCOUNT`, `EXPIRED_CREDENTIAL`, `APPLICATION_ACCESS_DENIED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong password, or no such user: the two are never told apart.
+    BadCredentials,
+    Inactive,
+    ExpiredCredential,
+    /// The user is fine but may not use the calling application.
+    NotPermitted,
 }
 
 /// Why the token endpoint (or a client-authenticated OAuth endpoint) refused a request; the
@@ -49,6 +67,28 @@ pub enum Error {
     UnsupportedMediaType(String),
     /// No such stored thing.
     NotFound(Resource, String),
+    /// A thing named in the request body (not its path or query) does not exist: Crowd
+    /// answers these 400 where the same thing missing from the query is 404.
+    UnknownReference(Resource, String),
+    /// A create or rename onto a name that is taken, or a membership that exists already.
+    AlreadyExists(Resource, String),
+    /// A value breaks a rule of the thing it is for (an empty user name, a membership that
+    /// would make a cycle); the text says which rule.
+    Invalid(Resource, String),
+    /// A password that does not meet the policy.
+    InvalidCredential(String),
+    /// A user could not log in; the text says why, for the caller.
+    Login(LoginFailure, String),
+    /// An application may not do this write: the directory is not mapped to it or the mapping
+    /// does not allow the operation (Crowd's `APPLICATION_PERMISSION_DENIED`).
+    NotPermitted(String),
+    /// The application is inactive, or the caller's address is not one it allows (Crowd's
+    /// client validation: a 403 page rather than an entity).
+    ClientRefused { address: String, application: String },
+    /// An incremental-sync token older than the retained change log.
+    EventTokenExpired,
+    /// An SSO token that is malformed (an unknown or expired one is `NotFound(Session)`).
+    InvalidSsoToken,
     /// No such endpoint.
     RouteNotFound,
     /// The endpoint exists but not for this method.
@@ -94,7 +134,20 @@ impl fmt::Display for Error {
             Error::BadRequest(m) | Error::UnsupportedMediaType(m) | Error::Forbidden(m) => {
                 f.write_str(m)
             }
-            Error::NotFound(r, id) => write!(f, "{r:?} '{id}' not found"),
+            Error::NotFound(r, id) | Error::UnknownReference(r, id) => {
+                write!(f, "{r:?} '{id}' not found")
+            }
+            Error::AlreadyExists(r, id) => write!(f, "{r:?} '{id}' already exists"),
+            Error::Invalid(_, m) | Error::InvalidCredential(m) | Error::Login(_, m) => {
+                f.write_str(m)
+            }
+            Error::NotPermitted(m) => f.write_str(m),
+            Error::ClientRefused { address, application } => write!(
+                f,
+                "Client with address \"{address}\" is forbidden from making requests to the application, {application}."
+            ),
+            Error::EventTokenExpired => f.write_str("event token expired"),
+            Error::InvalidSsoToken => f.write_str("invalid SSO token"),
             Error::RouteNotFound => f.write_str("no such resource"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::Unauthenticated => f.write_str("authentication required"),

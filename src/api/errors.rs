@@ -11,7 +11,7 @@
 //! Internal errors are logged with their cause and answered with a generic message.
 
 use super::Api;
-use crate::error::{Error, OAuthCode, Resource};
+use crate::error::{Error, LoginFailure, OAuthCode, Resource};
 use crate::http::Response;
 use serde_json::json;
 
@@ -27,10 +27,45 @@ pub fn render(which: Api, err: &Error) -> Response {
         Api::UserManagement => match err {
             Error::Unauthenticated => Response::text(401, "Application failed to authenticate")
                 .header("WWW-Authenticate", "BASIC realm=\"Crowd\""),
+            Error::ClientRefused { .. } => client_refused(err),
             _ => crowd(err),
         },
         Api::Crowd => crowd(err),
     }
+}
+
+/// Crowd's client validation refuses with the servlet container's 403 page, not an entity
+/// (ClientValidationManagerImpl throws; Tomcat renders it). dex recognises a forbidden
+/// application by the page's description sentence
+/// (https://github.com/dexidp/dex/blob/master/connector/atlassiancrowd/atlassiancrowd.go), and
+/// Atlassian's Java client reads any 403 body as plain text (RestExecutor.throwError).
+fn client_refused(err: &Error) -> Response {
+    let message = html_escape(&err.to_string());
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><title>HTTP Status 403 – Forbidden</title></head>\
+         <body><h1>HTTP Status 403 – Forbidden</h1><hr/><p><b>Type</b> Status Report</p>\
+         <p><b>Message</b> {message}</p><p><b>Description</b> The server understood the request \
+         but refuses to authorize it.</p><hr/><h3>throng</h3></body></html>"
+    );
+    Response::new(403)
+        .header("Content-Type", "text/html;charset=utf-8")
+        .with_body(page.into_bytes())
+}
+
+/// Escapes text for an HTML or XML text node or attribute value.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn crowd_body(status: u16, reason: &str, message: &str) -> Response {
@@ -41,6 +76,10 @@ fn not_found_reason(r: Resource) -> &'static str {
     match r {
         Resource::User => "USER_NOT_FOUND",
         Resource::Group => "GROUP_NOT_FOUND",
+        Resource::Membership => "MEMBERSHIP_NOT_FOUND",
+        Resource::Directory => "DIRECTORY_NOT_FOUND",
+        Resource::Application => "APPLICATION_NOT_FOUND",
+        Resource::Session => "INVALID_SSO_TOKEN",
         Resource::ServiceAccount => "SERVICE_ACCOUNT_NOT_FOUND",
         Resource::OAuthClient => "OAUTH_CLIENT_NOT_FOUND",
     }
@@ -50,52 +89,112 @@ fn not_found_message(r: Resource, id: &str) -> String {
     match r {
         Resource::User => format!("User <{id}> does not exist"),
         Resource::Group => format!("Group <{id}> does not exist"),
+        Resource::Membership => format!("Membership {id} does not exist"),
+        Resource::Directory => format!("Directory <{id}> does not exist"),
+        Resource::Application => format!("Application <{id}> does not exist"),
+        Resource::Session => "Token does not validate or has expired".to_string(),
         Resource::ServiceAccount => format!("Service account <{id}> does not exist"),
         Resource::OAuthClient => format!("OAuth 2.0 client <{id}> does not exist"),
     }
 }
 
-fn crowd(err: &Error) -> Response {
-    match err {
-        Error::BadRequest(m) => crowd_body(400, "ILLEGAL_ARGUMENT", m),
-        Error::UnsupportedMediaType(m) => crowd_body(415, "ILLEGAL_ARGUMENT", m),
-        Error::NotFound(r, id) => crowd_body(404, not_found_reason(*r), &not_found_message(*r, id)),
-        Error::RouteNotFound => crowd_body(404, "NOT_FOUND", "No such resource"),
-        Error::MethodNotAllowed(allowed) => {
-            crowd_body(405, "UNSUPPORTED_OPERATION", "Method not allowed")
-                .header("Allow", allowed.join(", "))
+/// Crowd's reason for a thing that is invalid or taken (ErrorEntity.ErrorReason).
+fn invalid_reason(r: Resource) -> &'static str {
+    match r {
+        Resource::User => "INVALID_USER",
+        Resource::Group => "INVALID_GROUP",
+        Resource::Membership => "INVALID_MEMBERSHIP",
+        Resource::Session => "INVALID_SSO_TOKEN",
+        _ => "ILLEGAL_ARGUMENT",
+    }
+}
+
+fn already_exists(r: Resource, id: &str) -> (u16, &'static str, String) {
+    match r {
+        // crowd-rest-common's MembershipAlreadyExistsExceptionMapper and
+        // ApplicationAlreadyExists map to 409; a taken user or group name is InvalidUser /
+        // InvalidGroup, 400 (UsersResource.addUser, GroupsResource.addGroup).
+        Resource::Membership => (409, "MEMBERSHIP_ALREADY_EXISTS", format!("Membership {id} already exists")),
+        Resource::Application => {
+            (409, "APPLICATION_ALREADY_EXISTS", format!("Application <{id}> already exists"))
         }
-        Error::Unauthenticated => crowd_body(
+        Resource::User => (400, "INVALID_USER", format!("User <{id}> already exists")),
+        Resource::Group => (400, "INVALID_GROUP", format!("Group <{id}> already exists")),
+        r => (400, invalid_reason(r), format!("{r:?} <{id}> already exists")),
+    }
+}
+
+/// Status, Crowd reason and message of an error, for the JSON and the XML ErrorEntity alike.
+pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
+    match err {
+        Error::BadRequest(m) => (400, "ILLEGAL_ARGUMENT", m.clone()),
+        Error::UnsupportedMediaType(m) => (415, "ILLEGAL_ARGUMENT", m.clone()),
+        Error::NotFound(r, id) => (404, not_found_reason(*r), not_found_message(*r, id)),
+        Error::UnknownReference(r, id) => (400, not_found_reason(*r), not_found_message(*r, id)),
+        Error::AlreadyExists(r, id) => already_exists(*r, id),
+        Error::Invalid(r, m) => (400, invalid_reason(*r), m.clone()),
+        Error::InvalidCredential(m) => (400, "INVALID_CREDENTIAL", m.clone()),
+        Error::Login(failure, m) => match failure {
+            LoginFailure::BadCredentials => (400, "INVALID_USER_AUTHENTICATION", m.clone()),
+            LoginFailure::Inactive => (400, "INACTIVE_ACCOUNT", m.clone()),
+            LoginFailure::ExpiredCredential => (400, "EXPIRED_CREDENTIAL", m.clone()),
+            LoginFailure::NotPermitted => (403, "APPLICATION_ACCESS_DENIED", m.clone()),
+        },
+        Error::NotPermitted(m) => (403, "APPLICATION_PERMISSION_DENIED", m.clone()),
+        Error::ClientRefused { .. } => (403, "APPLICATION_ACCESS_DENIED", err.to_string()),
+        Error::EventTokenExpired => (
+            410,
+            "EVENT_TOKEN_EXPIRED",
+            "The event token has expired; synchronise in full and start again from /event"
+                .into(),
+        ),
+        Error::InvalidSsoToken => (400, "INVALID_SSO_TOKEN", "The SSO token is malformed".into()),
+        Error::RouteNotFound => (404, "NOT_FOUND", "No such resource".into()),
+        Error::MethodNotAllowed(_) => (405, "UNSUPPORTED_OPERATION", "Method not allowed".into()),
+        Error::Unauthenticated => (
             401,
             "PERMISSION_DENIED",
-            "Authentication required: send the credentials of a Crowd administrator",
-        )
-        .header("WWW-Authenticate", BASIC_CHALLENGE),
-        Error::Forbidden(m) => crowd_body(403, "PERMISSION_DENIED", m),
-        Error::InvalidToken => {
-            crowd_body(401, "PERMISSION_DENIED", "The access token is invalid, expired or revoked")
-                .header("WWW-Authenticate", BEARER_INVALID)
-        }
-        Error::OAuth { description, .. } => crowd_body(400, "ILLEGAL_ARGUMENT", description),
+            "Authentication required: send the credentials of a Crowd administrator".into(),
+        ),
+        Error::Forbidden(m) => (403, "PERMISSION_DENIED", m.clone()),
+        Error::InvalidToken => (
+            401,
+            "PERMISSION_DENIED",
+            "The access token is invalid, expired or revoked".into(),
+        ),
+        Error::OAuth { description, .. } => (400, "ILLEGAL_ARGUMENT", description.clone()),
         // Crowd has no reason for these; Atlassian's client maps any reason it does not know
         // to OperationFailedException (RestExecutor.throwError), so OPERATION_FAILED it is.
-        Error::TooManyRequests { retry_after_secs } => {
-            crowd_body(429, "OPERATION_FAILED", &err.to_string())
-                .header("Retry-After", retry_after_secs.to_string())
-        }
-        Error::Unavailable { retry_after_secs, message } => {
-            crowd_body(503, "OPERATION_FAILED", message)
-                .header("Retry-After", retry_after_secs.to_string())
-        }
-        Error::Protocol { status, message } => crowd_body(
+        Error::TooManyRequests { .. } => (429, "OPERATION_FAILED", err.to_string()),
+        Error::Unavailable { message, .. } => (503, "OPERATION_FAILED", message.clone()),
+        Error::Protocol { status, message } => (
             *status,
             if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" },
-            message,
+            message.clone(),
         ),
         Error::Internal(_) | Error::Startup(_) => {
-            crowd_body(500, "OPERATION_FAILED", "Internal server error")
+            (500, "OPERATION_FAILED", "Internal server error".into())
         }
     }
+}
+
+/// The headers an error carries whatever its body's shape.
+fn crowd_headers(err: &Error, response: Response) -> Response {
+    match err {
+        Error::MethodNotAllowed(allowed) => response.header("Allow", allowed.join(", ")),
+        Error::Unauthenticated => response.header("WWW-Authenticate", BASIC_CHALLENGE),
+        Error::InvalidToken => response.header("WWW-Authenticate", BEARER_INVALID),
+        Error::TooManyRequests { retry_after_secs }
+        | Error::Unavailable { retry_after_secs, .. } => {
+            response.header("Retry-After", retry_after_secs.to_string())
+        }
+        _ => response,
+    }
+}
+
+fn crowd(err: &Error) -> Response {
+    let (status, reason, message) = crowd_parts(err);
+    crowd_headers(err, crowd_body(status, reason, &message))
 }
 
 fn oauth_body(status: u16, code: &str, description: &str) -> Response {
@@ -125,6 +224,17 @@ fn oauth(err: &Error) -> Response {
         Error::NotFound(..) | Error::RouteNotFound => {
             oauth_body(404, "invalid_request", "no such endpoint")
         }
+        // The directory's kinds never arise at the OAuth endpoints; should one, it is the
+        // request's fault, in Crowd's words.
+        Error::UnknownReference(..)
+        | Error::AlreadyExists(..)
+        | Error::Invalid(..)
+        | Error::InvalidCredential(_)
+        | Error::Login(..)
+        | Error::NotPermitted(_)
+        | Error::ClientRefused { .. }
+        | Error::EventTokenExpired
+        | Error::InvalidSsoToken => oauth_body(400, "invalid_request", &err.to_string()),
         Error::InvalidToken => {
             oauth_body(401, "invalid_token", "The access token is invalid, expired or revoked")
                 .header("WWW-Authenticate", BEARER_INVALID)

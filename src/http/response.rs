@@ -38,6 +38,11 @@ impl Response {
         }
     }
 
+    pub fn with_body(mut self, body: Vec<u8>) -> Response {
+        self.body = body;
+        self
+    }
+
     pub fn no_content() -> Response {
         Response::new(204)
     }
