@@ -267,8 +267,16 @@ fn unknown_user_is_user_not_found() {
     let ts = TestServer::start();
     let a = ts.create_account("reader");
     let tok = ts.token(&a.client_id, &a.secret);
-    let r = ts.get("/rest/usermanagement/1/user?username=nobody").bearer(&tok).send();
+    let path = "/rest/usermanagement/1/user?username=nobody";
+    let r = ts.get(path).bearer(&tok).header("Accept", "application/json").send();
     assert_crowd_error(&r, 404, "USER_NOT_FOUND");
+    assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
+    // Without Accept, Crowd's usermanagement answers XML (JAX-RS picks the first of its
+    // @Produces({XML, JSON})), and so does its error entity.
+    let r = ts.get(path).bearer(&tok).send();
+    assert_eq!(r.status, 404);
+    assert!(r.header("Content-Type").unwrap().starts_with("application/xml"));
+    assert!(r.text().contains("<error><reason>USER_NOT_FOUND</reason><message>"), "{}", r.text());
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
 }
 

@@ -12,13 +12,14 @@
 
 use super::Api;
 use crate::error::{Error, LoginFailure, OAuthCode, Resource};
+use crate::http::body::{Format, Obj};
 use crate::http::Response;
 use serde_json::json;
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"Crowd\"";
 const BEARER_INVALID: &str = "Bearer error=\"invalid_token\"";
 
-pub fn render(which: Api, err: &Error) -> Response {
+pub fn render(which: Api, format: Format, err: &Error) -> Response {
     if let Error::Internal(cause) = err {
         log::error!("{cause}");
     }
@@ -28,9 +29,9 @@ pub fn render(which: Api, err: &Error) -> Response {
             Error::Unauthenticated => Response::text(401, "Application failed to authenticate")
                 .header("WWW-Authenticate", "BASIC realm=\"Crowd\""),
             Error::ClientRefused { .. } => client_refused(err),
-            _ => crowd(err),
+            _ => crowd(format, err),
         },
-        Api::Crowd => crowd(err),
+        Api::Crowd => crowd(format, err),
     }
 }
 
@@ -66,10 +67,6 @@ pub fn html_escape(s: &str) -> String {
         }
     }
     out
-}
-
-fn crowd_body(status: u16, reason: &str, message: &str) -> Response {
-    Response::json(status, &json!({ "reason": reason, "message": message }))
 }
 
 fn not_found_reason(r: Resource) -> &'static str {
@@ -114,7 +111,9 @@ fn already_exists(r: Resource, id: &str) -> (u16, &'static str, String) {
         // crowd-rest-common's MembershipAlreadyExistsExceptionMapper and
         // ApplicationAlreadyExists map to 409; a taken user or group name is InvalidUser /
         // InvalidGroup, 400 (UsersResource.addUser, GroupsResource.addGroup).
-        Resource::Membership => (409, "MEMBERSHIP_ALREADY_EXISTS", format!("Membership {id} already exists")),
+        Resource::Membership => {
+            (409, "MEMBERSHIP_ALREADY_EXISTS", format!("Membership {id} already exists"))
+        }
         Resource::Application => {
             (409, "APPLICATION_ALREADY_EXISTS", format!("Application <{id}> already exists"))
         }
@@ -145,8 +144,7 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
         Error::EventTokenExpired => (
             410,
             "EVENT_TOKEN_EXPIRED",
-            "The event token has expired; synchronise in full and start again from /event"
-                .into(),
+            "The event token has expired; synchronise in full and start again from /event".into(),
         ),
         Error::InvalidSsoToken => (400, "INVALID_SSO_TOKEN", "The SSO token is malformed".into()),
         Error::RouteNotFound => (404, "NOT_FOUND", "No such resource".into()),
@@ -157,11 +155,9 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
             "Authentication required: send the credentials of a Crowd administrator".into(),
         ),
         Error::Forbidden(m) => (403, "PERMISSION_DENIED", m.clone()),
-        Error::InvalidToken => (
-            401,
-            "PERMISSION_DENIED",
-            "The access token is invalid, expired or revoked".into(),
-        ),
+        Error::InvalidToken => {
+            (401, "PERMISSION_DENIED", "The access token is invalid, expired or revoked".into())
+        }
         Error::OAuth { description, .. } => (400, "ILLEGAL_ARGUMENT", description.clone()),
         // Crowd has no reason for these; Atlassian's client maps any reason it does not know
         // to OperationFailedException (RestExecutor.throwError), so OPERATION_FAILED it is.
@@ -192,9 +188,12 @@ fn crowd_headers(err: &Error, response: Response) -> Response {
     }
 }
 
-fn crowd(err: &Error) -> Response {
+/// Crowd's ErrorEntity, `{"reason","message"}` or `<error><reason/><message/></error>`
+/// (crowd-rest-common ErrorEntity, `@XmlRootElement(name = "error")`).
+fn crowd(format: Format, err: &Error) -> Response {
     let (status, reason, message) = crowd_parts(err);
-    crowd_headers(err, crowd_body(status, reason, &message))
+    let entity = Obj::new().elem("reason", reason).elem("message", message);
+    crowd_headers(err, Response::entity(status, format, "error", &entity))
 }
 
 fn oauth_body(status: u16, code: &str, description: &str) -> Response {

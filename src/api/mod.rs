@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::domain::admin;
 use crate::domain::audit::Actor;
 use crate::error::{Error, Result};
+use crate::http::body::Format;
 use crate::http::{Request, Response};
 use serde::Serialize;
 
@@ -93,6 +94,17 @@ pub fn namespace_of<'s, 'p>(segs: &'s [&'p str]) -> Option<(&'static Namespace, 
 }
 
 impl Api {
+    /// The format this API answers `req` in. usermanagement speaks JSON and XML and, like
+    /// JAX-RS over Crowd's `@Produces({XML, JSON})`, answers XML when the caller names neither;
+    /// the other Crowd APIs answer JSON unless XML is asked for; OAuth is JSON only.
+    pub fn reply_format(self, req: &Request) -> Format {
+        match self {
+            Api::UserManagement => req.reply_format(Format::Xml),
+            Api::Crowd => req.reply_format(Format::Json),
+            Api::OAuth => Format::Json,
+        }
+    }
+
     /// The error shape of a path (its segments, without the context path).
     pub fn of(segs: &[&str]) -> Api {
         namespace_of(segs).map_or(Api::Crowd, |(ns, rest)| (ns.shape)(rest))

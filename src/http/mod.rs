@@ -3,6 +3,7 @@
 //! the router, which picks the API namespace (`api::NAMESPACES`, each with its own table).
 //! Nothing outside this module touches tiny_http.
 
+pub mod body;
 pub mod limits;
 pub mod request;
 pub mod response;

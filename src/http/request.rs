@@ -1,7 +1,8 @@
-//! A request as handlers see it: method, path, query, the few headers throng reads, the body
-//! (already read under the size cap) and the caller's address. Only `http::server` knows
-//! tiny_http; everything else reads this type.
+//! A request as handlers see it: method, path, query, every header, the body (already read
+//! under the size cap) and the caller's address, plus the format the caller reads and writes
+//! (`http::body`). Only `http::server` knows tiny_http; everything else reads this type.
 
+use super::body::{Format, Parsed};
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -14,6 +15,7 @@ pub enum Method {
     Head,
     Post,
     Put,
+    Patch,
     Delete,
     Other,
 }
@@ -25,6 +27,7 @@ impl Method {
             "HEAD" => Method::Head,
             "POST" => Method::Post,
             "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
             "DELETE" => Method::Delete,
             _ => Method::Other,
         }
@@ -38,11 +41,11 @@ pub struct Request {
     pub path: String,
     /// The query string without `?`, as sent.
     pub query: String,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub accept: Option<String>,
+    /// Every header as sent, names as the client spelled them (look up with [`Request::header`]).
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// The peer address, for audit records.
+    /// The peer address: the TCP peer, not `X-Forwarded-For` (whose trust is the business
+    /// of whoever the caller claims to be; see `domain::applications`).
     pub remote: String,
 }
 
@@ -174,6 +177,23 @@ impl<'a> Params<'a> {
 }
 
 impl Request {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, in the order sent (`X-Forwarded-For` may come more than once).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn authorization(&self) -> Option<&str> {
+        self.header("Authorization")
+    }
+
     /// The context path the caller used (`/crowd` or none), for links back to this server.
     pub fn context_path(&self) -> &'static str {
         split_context(&self.path).1
@@ -185,15 +205,31 @@ impl Request {
 
     /// The media type of the body, lower-cased, without parameters such as `charset`.
     pub fn media_type(&self) -> Option<String> {
-        let ct = self.content_type.as_deref()?;
+        let ct = self.header("Content-Type")?;
         Some(ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
     }
 
     /// Whether the caller asked for JSON responses.
     pub fn accepts(&self, media: &str) -> bool {
-        self.accept
-            .as_deref()
+        self.header("Accept")
             .is_some_and(|a| a.split(',').any(|part| part.trim().starts_with(media)))
+    }
+
+    /// The format to answer in: JSON for a legacy `.json` path suffix (`/user.json`, as
+    /// crowd4s calls Crowd), else what `Accept` prefers, else `default`.
+    pub fn reply_format(&self, default: Format) -> Format {
+        if self.path.rsplit('/').next().is_some_and(|last| last.ends_with(".json")) {
+            return Format::Json;
+        }
+        Format::negotiate(self.header("Accept"), default)
+    }
+
+    /// The body as a JSON or XML entity, by its `Content-Type`. An empty body is `BadRequest`.
+    pub fn entity(&self) -> Result<Parsed> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::bad_request("a request body is required"));
+        }
+        Parsed::from_body(self.header("Content-Type"), &self.body)
     }
 
     /// The body as OAuth parameters: a form, or a JSON object of strings.
@@ -240,7 +276,7 @@ impl Request {
 
     /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).
     pub fn basic(&self) -> Option<(String, String)> {
-        let value = self.authorization.as_deref()?;
+        let value = self.authorization()?;
         let (scheme, rest) = value.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
@@ -253,15 +289,14 @@ impl Request {
 
     /// Whether an `Authorization` header with the given scheme was sent at all.
     pub fn has_auth_scheme(&self, scheme: &str) -> bool {
-        self.authorization
-            .as_deref()
+        self.authorization()
             .and_then(|v| v.split(' ').next())
             .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     }
 
     /// `Authorization: Bearer` token (RFC 6750 §2.1).
     pub fn bearer(&self) -> Option<&str> {
-        let value = self.authorization.as_deref()?;
+        let value = self.authorization()?;
         let (scheme, token) = value.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     }
@@ -276,9 +311,11 @@ mod tests {
             method: Method::Post,
             path: "/".into(),
             query: String::new(),
-            authorization: auth.map(String::from),
-            content_type: ct.map(String::from),
-            accept: None,
+            headers: auth
+                .map(|a| ("Authorization".to_string(), a.to_string()))
+                .into_iter()
+                .chain(ct.map(|c| ("content-type".to_string(), c.to_string())))
+                .collect(),
             body: body.as_bytes().to_vec(),
             remote: String::new(),
         }

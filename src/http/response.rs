@@ -1,6 +1,7 @@
 //! Responses as handlers build them: a status, headers and a body, converted to tiny_http's
 //! type only in `http::server`.
 
+use super::body::{Format, Obj};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -28,6 +29,19 @@ impl Response {
     /// A JSON body already rendered.
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
         Response { status, headers: vec![("Content-Type", Cow::Borrowed(JSON))], body }
+    }
+
+    /// An entity in the caller's format; `root` names the XML document element.
+    pub fn entity(status: u16, format: Format, root: &str, entity: &Obj) -> Response {
+        let body = match format {
+            Format::Json => entity.to_json(),
+            Format::Xml => entity.to_xml(root),
+        };
+        Response {
+            status,
+            headers: vec![("Content-Type", Cow::Borrowed(format.content_type()))],
+            body,
+        }
     }
 
     pub fn text(status: u16, text: &str) -> Response {

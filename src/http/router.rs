@@ -3,6 +3,7 @@
 //!
 //! Every path is served both at `/...` and under Crowd's default context path `/crowd/...`.
 
+use super::body::Format;
 use super::request::{split_context, Request};
 use super::response::Response;
 use crate::api::{self, Api};
@@ -22,20 +23,22 @@ pub fn route(app: &App, req: &Request) -> Response {
         ),
         None => (Api::Crowd, Err(Error::RouteNotFound)),
     };
-    let response = result.unwrap_or_else(|e| api::errors::render(which, &e));
+    let response =
+        result.unwrap_or_else(|e| api::errors::render(which, which.reply_format(req), &e));
     api::finish(which, response)
 }
 
 /// An error response for a request that never reached a handler (a panic).
 pub fn render_error(req: &Request, err: &Error) -> Response {
-    render_error_at(&req.path, err)
+    let which = Api::of(&segments(&req.path));
+    api::finish(which, api::errors::render(which, which.reply_format(req), err))
 }
 
 /// An error response for a path, in the shape of the API the path names: for requests the
 /// front door refused, or whose path did not decode.
 pub fn render_error_at(path: &str, err: &Error) -> Response {
     let which = Api::of(&segments(path));
-    api::finish(which, api::errors::render(which, err))
+    api::finish(which, api::errors::render(which, Format::Json, err))
 }
 
 #[cfg(test)]

@@ -109,10 +109,6 @@ pub fn render_refusal(refusal: &tiny_http::Refusal) -> tiny_http::RefusalAnswer 
     }
 }
 
-fn header<'a>(rq: &'a tiny_http::Request, name: &'static str) -> Option<&'a str> {
-    rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
-}
-
 fn serve_one(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let (raw_path, query) = match rq.url().split_once('?') {
@@ -123,9 +119,12 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
         method: Method::parse(rq.method().as_str()),
         path: String::new(),
         query,
-        authorization: header(&rq, "Authorization").map(String::from),
-        content_type: header(&rq, "Content-Type").map(String::from),
-        accept: header(&rq, "Accept").map(String::from),
+        // Moved, not copied: tiny_http's header names and values are already owned ASCII.
+        headers: rq
+            .take_headers()
+            .into_iter()
+            .map(|h| (h.field.into_string(), h.value.into()))
+            .collect(),
         // The connection layer read the body whole, under the size cap; this only moves it.
         body: rq.take_body(),
         remote: rq.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default(),

@@ -201,6 +201,11 @@ impl Display for Header {
 pub struct HeaderField(AsciiString);
 
 impl HeaderField {
+    /// The field name as sent, without copying it.
+    pub fn into_string(self) -> String {
+        self.0.into()
+    }
+
     pub fn from_bytes<B>(bytes: B) -> Result<HeaderField, FromAsciiError<B>>
     where
         B: Into<Vec<u8>> + AsRef<[u8]>,

@@ -181,6 +181,12 @@ impl Request {
         &self.path
     }
 
+    /// Moves the headers out, for a handler that keeps them in its own request type; the
+    /// request has none afterwards.
+    pub fn take_headers(&mut self) -> Vec<Header> {
+        std::mem::take(&mut self.headers)
+    }
+
     /// Returns a list of all headers sent by the client.
     #[inline]
     pub fn headers(&self) -> &[Header] {

@@ -1,0 +1,344 @@
+//! Response entities as one tree with two renderings, JSON and XML.
+//!
+//! Crowd's entities are JAXB/Jackson classes: the same fields render as JSON keys or as XML
+//! elements and attributes (crowd-rest-common `UserEntity`, `GroupEntityList`, …). A handler
+//! builds one [`Obj`] and says, per field, how XML shows it (element, attribute, a list of
+//! items with or without a wrapper); [`Obj::to_json`] and [`Obj::to_xml`] do the rest, so JSON
+//! and XML never drift apart. Dates are epoch milliseconds in JSON, as dex and the npm client
+//! read them, and xs:dateTime in XML, as JAXB writes `java.util.Date`.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+/// A value in an entity.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// Left out of XML; `null` in JSON.
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(Cow<'static, str>),
+    /// Epoch milliseconds.
+    Date(u64),
+    Obj(Obj),
+    List(Vec<Node>),
+}
+
+/// How XML renders a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Xml {
+    Element,
+    Attribute,
+    /// A list whose items are children of the parent, each named by the tag
+    /// (`<users><user/><user/></users>` for the `users` field of a UserEntityList).
+    Items(&'static str),
+    /// A list in a wrapper element named after the field, items named by the tag
+    /// (`<values><value>a</value></values>`).
+    Wrapped(&'static str),
+    /// JSON only.
+    Skip,
+}
+
+/// An object: ordered fields, each with its JSON key (which is also its XML name).
+#[derive(Debug, Clone, Default)]
+pub struct Obj {
+    fields: Vec<(&'static str, Node, Xml)>,
+}
+
+impl From<Obj> for Node {
+    fn from(o: Obj) -> Node {
+        Node::Obj(o)
+    }
+}
+
+impl From<&str> for Node {
+    fn from(s: &str) -> Node {
+        Node::Str(Cow::Owned(s.to_string()))
+    }
+}
+
+impl From<String> for Node {
+    fn from(s: String) -> Node {
+        Node::Str(Cow::Owned(s))
+    }
+}
+
+impl From<bool> for Node {
+    fn from(b: bool) -> Node {
+        Node::Bool(b)
+    }
+}
+
+impl From<i64> for Node {
+    fn from(n: i64) -> Node {
+        Node::Int(n)
+    }
+}
+
+impl From<u64> for Node {
+    fn from(n: u64) -> Node {
+        Node::Int(n as i64)
+    }
+}
+
+impl<T: Into<Node>> From<Option<T>> for Node {
+    fn from(v: Option<T>) -> Node {
+        v.map_or(Node::Null, Into::into)
+    }
+}
+
+impl Obj {
+    pub fn new() -> Obj {
+        Obj::default()
+    }
+
+    /// A field that XML shows as a child element.
+    pub fn elem(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+        self.fields.push((name, value.into(), Xml::Element));
+        self
+    }
+
+    /// A field that XML shows as an attribute of this object's element.
+    pub fn attr(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+        self.fields.push((name, value.into(), Xml::Attribute));
+        self
+    }
+
+    /// A date: epoch milliseconds in JSON, xs:dateTime in XML.
+    pub fn date(mut self, name: &'static str, millis: u64) -> Obj {
+        self.fields.push((name, Node::Date(millis), Xml::Element));
+        self
+    }
+
+    /// A list whose XML items sit directly in this object's element, named `tag`.
+    pub fn items(mut self, name: &'static str, tag: &'static str, items: Vec<Node>) -> Obj {
+        self.fields.push((name, Node::List(items), Xml::Items(tag)));
+        self
+    }
+
+    /// A list that XML wraps in an element named `name`, its items named `tag`.
+    pub fn wrapped(mut self, name: &'static str, tag: &'static str, items: Vec<Node>) -> Obj {
+        self.fields.push((name, Node::List(items), Xml::Wrapped(tag)));
+        self
+    }
+
+    /// A field only JSON shows.
+    pub fn json_only(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+        self.fields.push((name, value.into(), Xml::Skip));
+        self
+    }
+
+    /// Adds a field when `value` is `Some`, as [`Obj::elem`] would.
+    pub fn elem_opt(self, name: &'static str, value: Option<impl Into<Node>>) -> Obj {
+        match value {
+            Some(v) => self.elem(name, v),
+            None => self,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        write_json_obj(&mut out, self);
+        out
+    }
+
+    /// The document with `root` as its element, with the XML declaration JAXB writes.
+    pub fn to_xml(&self, root: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        out.extend_from_slice(br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#);
+        write_xml_obj(&mut out, root, self);
+        out
+    }
+}
+
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("strings serialise");
+}
+
+fn write_json(out: &mut Vec<u8>, node: &Node) {
+    match node {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Node::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Node::Date(ms) => {
+            let _ = write!(out, "{ms}");
+        }
+        Node::Str(s) => json_str(out, s),
+        Node::Obj(o) => write_json_obj(out, o),
+        Node::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+fn write_json_obj(out: &mut Vec<u8>, o: &Obj) {
+    out.push(b'{');
+    for (i, (name, value, _)) in o.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, name);
+        out.push(b':');
+        write_json(out, value);
+    }
+    out.push(b'}');
+}
+
+/// Escapes text for an XML text node or a double-quoted attribute value. Characters XML 1.0
+/// cannot carry at all (most C0 controls) are dropped rather than written as an unreadable
+/// document.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.extend_from_slice(b"&amp;"),
+            '<' => out.extend_from_slice(b"&lt;"),
+            '>' => out.extend_from_slice(b"&gt;"),
+            '"' => out.extend_from_slice(b"&quot;"),
+            '\t' | '\n' | '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+}
+
+fn scalar_text(out: &mut Vec<u8>, node: &Node) {
+    match node {
+        Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Node::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Node::Date(ms) => {
+            let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
+            let _ = write!(out, "{}", humantime::format_rfc3339_millis(t));
+        }
+        Node::Str(s) => escape_into(out, s),
+        Node::Null | Node::Obj(_) | Node::List(_) => {}
+    }
+}
+
+fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node) {
+    match node {
+        Node::Null => {}
+        Node::Obj(o) => write_xml_obj(out, tag, o),
+        Node::List(items) => items.iter().for_each(|item| write_xml(out, tag, item)),
+        scalar => {
+            let _ = write!(out, "<{tag}>");
+            scalar_text(out, scalar);
+            let _ = write!(out, "</{tag}>");
+        }
+    }
+}
+
+fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
+    let _ = write!(out, "<{tag}");
+    for (name, value, how) in &o.fields {
+        if *how == Xml::Attribute && !matches!(value, Node::Null) {
+            let _ = write!(out, " {name}=\"");
+            scalar_text(out, value);
+            out.push(b'"');
+        }
+    }
+    let mut body = false;
+    for (name, value, how) in &o.fields {
+        let opens = match how {
+            Xml::Attribute | Xml::Skip => false,
+            Xml::Wrapped(_) => true,
+            Xml::Element => !matches!(value, Node::Null),
+            Xml::Items(_) => matches!(value, Node::List(items) if !items.is_empty()),
+        };
+        if opens && !body {
+            out.push(b'>');
+            body = true;
+        }
+        match (how, value) {
+            (Xml::Element, v) => write_xml(out, name, v),
+            (Xml::Items(item), v) => write_xml(out, item, v),
+            (Xml::Wrapped(item), v) => {
+                let _ = write!(out, "<{name}>");
+                write_xml(out, item, v);
+                let _ = write!(out, "</{name}>");
+            }
+            (Xml::Attribute | Xml::Skip, _) => {}
+        }
+    }
+    if body {
+        let _ = write!(out, "</{tag}>");
+    } else {
+        out.extend_from_slice(b"/>");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Obj {
+        Obj::new()
+            .attr("expand", "attributes")
+            .elem("link", Obj::new().attr("rel", "self").attr("href", "http://h/u?username=a&b"))
+            .attr("name", "a&b")
+            .elem("first-name", "Ann \"A\" <x>")
+            .elem("active", true)
+            .date("created-date", 1_700_000_000_123)
+            .elem("email", None::<String>)
+            .elem(
+                "attributes",
+                Obj::new().items(
+                    "attributes",
+                    "attribute",
+                    vec![Obj::new()
+                        .attr("name", "k")
+                        .wrapped("values", "value", vec!["v1".into(), "v2".into()])
+                        .into()],
+                ),
+            )
+    }
+
+    #[test]
+    fn one_entity_two_renderings() {
+        let json: serde_json::Value = serde_json::from_slice(&user().to_json()).unwrap();
+        assert_eq!(json["name"], "a&b");
+        assert_eq!(json["link"]["rel"], "self");
+        assert_eq!(json["created-date"], 1_700_000_000_123u64);
+        assert_eq!(json["email"], serde_json::Value::Null);
+        assert_eq!(json["attributes"]["attributes"][0]["values"][1], "v2");
+        let xml = String::from_utf8(user().to_xml("user")).unwrap();
+        assert_eq!(
+            xml,
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><user expand="attributes" name="a&amp;b"><link rel="self" href="http://h/u?username=a&amp;b"/><first-name>Ann &quot;A&quot; &lt;x&gt;</first-name><active>true</active><created-date>2023-11-14T22:13:20.123Z</created-date><attributes><attribute name="k"><values><value>v1</value><value>v2</value></values></attribute></attributes></user>"#
+        );
+        let back = super::super::xml::parse(xml.as_bytes()).unwrap();
+        assert_eq!(back.attr("name"), Some("a&b"));
+        assert_eq!(back.child("first-name").unwrap().text, "Ann \"A\" <x>");
+    }
+
+    #[test]
+    fn empty_lists_and_controls() {
+        let o = Obj::new().attr("group", "g").wrapped("users", "user", vec![]).items(
+            "groups",
+            "group",
+            vec![],
+        );
+        assert_eq!(
+            String::from_utf8(o.to_xml("membership")).unwrap(),
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><membership group="g"><users></users></membership>"#
+        );
+        let mut out = Vec::new();
+        escape_into(&mut out, "a\u{1}b\nc");
+        assert_eq!(out, b"ab&#10;c");
+    }
+}
