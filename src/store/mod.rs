@@ -127,6 +127,17 @@ impl Store {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Runs `op` in one write transaction, commits it, then announces the change
+    /// ([`Store::changed`]). An error drops the transaction, which aborts it: nothing of a
+    /// failed change is kept, and nothing is announced.
+    pub(crate) fn change<T>(&self, op: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.write()?;
+        let out = op(&txn)?;
+        txn.commit()?;
+        self.changed();
+        Ok(out)
+    }
+
     pub(crate) fn read(&self) -> Result<ReadTransaction> {
         Ok(self.db.reading().begin_read()?)
     }

@@ -54,16 +54,6 @@ fn membership(member: &str, group: &str) -> String {
 }
 
 impl Store {
-    /// Runs `op` in one write transaction, commits it, then announces the change. An error
-    /// drops the transaction, which aborts it: nothing of a failed change is kept.
-    fn change<T>(&self, op: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.write()?;
-        let out = op(&txn)?;
-        txn.commit()?;
-        self.changed();
-        Ok(out)
-    }
-
     /// On an empty store, creates the internal directory, the administrators group and the
     /// admin user in it, in one transaction. Returns false (and changes nothing) otherwise.
     pub fn bootstrap_if_empty(&self, b: Bootstrap<'_>) -> Result<bool> {
