@@ -1,9 +1,11 @@
 //! The rules of throng, free of HTTP: who may do what, what makes a token live, what a
-//! service account may hold. Handlers in `api/` call these; these call `store/`.
+//! service account may hold, what makes a valid user or group. Handlers in `api/` call these;
+//! these call `store/`.
 
 pub mod admin;
 pub mod audit;
 pub mod clock;
+pub mod directory;
 pub mod oauth;
 pub mod registry;
 pub mod service_accounts;
