@@ -8,6 +8,7 @@ pub mod clock;
 pub mod directory;
 pub mod oauth;
 pub mod registry;
+pub mod search;
 pub mod service_accounts;
 pub mod throttle;
 pub mod tokens;
