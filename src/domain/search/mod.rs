@@ -2,10 +2,13 @@
 //! sends, read from either of its two spellings, and what it selects.
 //!
 //! - [`restriction`]: the typed tree (Crowd's `SearchRestriction`) and its evaluation;
+//! - [`cql`]: the Crowd Query Language of `GET /search?restriction=…`
+//!   (https://developer.atlassian.com/server/crowd/crowd-query-language/);
 //! - [`date`]: the date forms restrictions compare with.
 //!
 //! `store::search` runs a restriction over the user and group tables, paged.
 
+pub mod cql;
 pub mod date;
 pub mod restriction;
 
