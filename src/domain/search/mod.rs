@@ -4,10 +4,12 @@
 //! - [`restriction`]: the typed tree (Crowd's `SearchRestriction`) and its evaluation;
 //! - [`cql`]: the Crowd Query Language of `GET /search?restriction=…`
 //!   (https://developer.atlassian.com/server/crowd/crowd-query-language/);
+//! - [`body`]: the `SearchRestrictionEntity` of `POST /search`, in JSON or XML;
 //! - [`date`]: the date forms restrictions compare with.
 //!
 //! `store::search` runs a restriction over the user and group tables, paged.
 
+pub mod body;
 pub mod cql;
 pub mod date;
 pub mod restriction;
