@@ -5,7 +5,7 @@
 //! - [`cql`]: the Crowd Query Language of `GET /search?restriction=…`
 //!   (https://developer.atlassian.com/server/crowd/crowd-query-language/);
 //! - [`body`]: the `SearchRestrictionEntity` of `POST /search`, in JSON or XML;
-//! - [`date`]: the date forms restrictions compare with.
+//! - [`date`]: the date forms both accept.
 //!
 //! `store::search` runs a restriction over the user and group tables, paged.
 
@@ -18,3 +18,6 @@ pub use restriction::{
     EntityType, MatchMode, NameKeys, Property, PropertyRestriction, Restriction, Term, Value,
     ValueType,
 };
+
+#[cfg(test)]
+mod tests;
