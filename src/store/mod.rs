@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cache;
 pub mod directory;
 pub mod records;
+pub mod search;
 pub mod tables;
 pub mod tokens;
 
