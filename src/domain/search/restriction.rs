@@ -12,6 +12,7 @@
 //! `store::search` walks the tables with it.
 
 use crate::error::{Error, Result};
+use crate::store::directory::fold;
 use crate::store::records::{GroupRecord, UserRecord};
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -265,7 +266,8 @@ impl Value {
 }
 
 /// One comparison. Built by [`PropertyRestriction::new`], which checks that the parts fit
-/// together and keeps text lower-cased, so evaluation never re-checks or re-folds the value.
+/// together and keeps text folded (lower-cased, as the store's name keys), so evaluation
+/// never re-checks or re-folds the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PropertyRestriction {
     property: Property,
@@ -297,7 +299,7 @@ impl PropertyRestriction {
             )));
         }
         let value = match value {
-            Value::String(s) => Value::String(s.to_lowercase()),
+            Value::String(s) => Value::String(fold(&s)),
             v => v,
         };
         Ok(PropertyRestriction { property, mode, value })
@@ -351,7 +353,7 @@ impl PropertyRestriction {
     }
 
     fn matches_text(&self, text: &str, value: &str) -> bool {
-        let text = fold(text);
+        let text = folded(text);
         match self.mode {
             MatchMode::StartsWith => text.starts_with(value),
             MatchMode::EndsWith => text.ends_with(value),
@@ -361,15 +363,17 @@ impl PropertyRestriction {
     }
 }
 
-/// Lower-cases as the value was (`str::to_lowercase`), without allocating when no character
-/// would change: most stored names and emails are lower-case already.
-fn fold(text: &str) -> Cow<'_, str> {
+/// Text as the value was folded: the store's `fold`, which makes name keys, so that a name
+/// matches exactly when its key is in [`Restriction::name_prefix`]'s range. No allocation
+/// when no character would change, as for most stored names and emails (the check is
+/// lower-casing's, which `fold` is).
+fn folded(text: &str) -> Cow<'_, str> {
     let changes = |c: char| {
         let mut lower = c.to_lowercase();
         lower.next() != Some(c) || lower.next().is_some()
     };
     if text.chars().any(changes) {
-        Cow::Owned(text.to_lowercase())
+        Cow::Owned(fold(text))
     } else {
         Cow::Borrowed(text)
     }
@@ -485,8 +489,7 @@ impl Subject for UserRecord {
             Term::LastName => Field::Text(&self.last_name),
             Term::DisplayName => Field::Text(&self.display_name),
             Term::Active => Field::Bool(self.active),
-            // Users carry no external id yet: every user's is empty.
-            Term::ExternalId => Field::Text(""),
+            Term::ExternalId => Field::Text(&self.external_id),
             Term::CreatedDate => Field::Date(self.created as i64),
             Term::UpdatedDate => Field::Date(self.updated as i64),
             Term::Description | Term::Local => Field::Absent,

@@ -9,6 +9,7 @@ fn user(name: &str, email: &str, active: bool, created: u64) -> UserRecord {
     serde_json::from_value(json!({
         "directory_id": 1, "name": name, "email": email, "active": active,
         "first_name": "Bob", "last_name": "Smith", "display_name": format!("Bob {name}"),
+        "external_id": format!("EXT-{name}"),
         "created": created, "updated": created + 1000,
         "attributes": {
             "team": ["Blue", "Green"], "blank": [""], "since": ["2020-06-01"], "admin": ["True"],
@@ -52,6 +53,7 @@ fn text_matches_case_insensitively() {
         ("name<b", false),
         ("name>bob", false),
         ("name>bo", true),
+        ("externalId=ext-bob", true),
         ("externalId=x", false),
     ] {
         assert_eq!(users(query).matches_user(&bob), expected, "{query}");
