@@ -174,39 +174,53 @@ impl<T: DeserializeOwned> Scan<'_, T> {
 mod tests {
     use super::*;
     use crate::domain::search::{cql, EntityType};
-    use serde_json::json;
 
+    /// A fresh store with directories 1, 2 and 3.
     fn temp_store() -> (Store, std::path::PathBuf) {
         let path = std::env::temp_dir().join(format!(
             "throng-search-{}.redb",
             crate::crypto::hex(&crate::crypto::random_bytes::<6>())
         ));
-        (Store::open(&path).unwrap(), path)
-    }
-
-    /// Writes rows straight into a table: a record built from JSON takes defaults for any
-    /// field added later, and the row layout is all a search reads.
-    fn put(store: &Store, table: TableDefinition<(u64, &str), &[u8]>, dir: u64, record: &[u8]) {
-        let name = serde_json::from_slice::<serde_json::Value>(record).map_or_else(
-            |_| "zzz-corrupt".to_string(),
-            |v| v["name"].as_str().unwrap().to_string(),
-        );
-        let txn = store.write().unwrap();
-        txn.open_table(table).unwrap().insert((dir, name.to_lowercase().as_str()), record).unwrap();
-        txn.commit().unwrap();
+        let store = Store::open(&path).unwrap();
+        for (id, name) in [(1, "one"), (2, "two"), (3, "three")] {
+            assert_eq!(store.create_directory(name, "INTERNAL", "", 0).unwrap().id, id);
+        }
+        (store, path)
     }
 
     fn add_user(store: &Store, dir: u64, name: &str, active: bool) {
         let email = format!("{name}@d{dir}.example");
-        let user = json!({"directory_id": dir, "name": name, "email": email,
-            "active": active, "created": 0, "updated": 0});
-        put(store, USERS, dir, &serde_json::to_vec(&user).unwrap());
+        let user = UserRecord {
+            directory_id: dir,
+            name: name.into(),
+            email,
+            active,
+            ..Default::default()
+        };
+        store.create_user(&user).unwrap();
     }
 
     fn add_group(store: &Store, dir: u64, name: &str, description: &str) {
-        let group = json!({"directory_id": dir, "name": name, "description": description,
-            "kind": "GROUP", "active": true, "created": 0, "updated": 0});
-        put(store, GROUPS, dir, &serde_json::to_vec(&group).unwrap());
+        let group = GroupRecord {
+            directory_id: dir,
+            name: name.into(),
+            description: description.into(),
+            kind: "GROUP".into(),
+            active: true,
+            ..Default::default()
+        };
+        store.create_group(&group).unwrap();
+    }
+
+    /// A row of `dir` that no record decodes from, after every name these tests use: a
+    /// search that reads it fails.
+    fn add_corrupt_row(store: &Store, dir: u64) {
+        let txn = store.write().unwrap();
+        txn.open_table(USERS)
+            .unwrap()
+            .insert((dir, "zzz-corrupt"), b"not json".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
     }
 
     fn users(q: &str) -> Restriction {
@@ -221,22 +235,21 @@ mod tests {
     fn pages_in_name_order_within_one_directory() {
         let (store, path) = temp_store();
         for (i, name) in ["dave", "Alice", "carol", "Bob", "erin", "frank"].iter().enumerate() {
-            add_user(&store, 1, name, i % 2 == 0);
+            add_user(&store, 2, name, i % 2 == 0);
         }
-        add_user(&store, 2, "aaron", true);
-        add_user(&store, 0, "zed", true);
+        add_user(&store, 1, "zed", true);
+        add_user(&store, 3, "aaron", true);
         let all = Restriction::All;
-        let page = |start, max| names(store.search_users(1, &all, start, max).unwrap());
-        assert_eq!(page(0, None), ["Alice@1", "Bob@1", "carol@1", "dave@1", "erin@1", "frank@1"]);
-        assert_eq!(page(1, Some(2)), ["Bob@1", "carol@1"]);
-        assert_eq!(page(5, Some(10)), ["frank@1"]);
+        let page = |start, max| names(store.search_users(2, &all, start, max).unwrap());
+        assert_eq!(page(0, None), ["Alice@2", "Bob@2", "carol@2", "dave@2", "erin@2", "frank@2"]);
+        assert_eq!(page(1, Some(2)), ["Bob@2", "carol@2"]);
+        assert_eq!(page(5, Some(10)), ["frank@2"]);
         assert!(page(6, None).is_empty());
         assert!(page(0, Some(0)).is_empty());
         // `start` counts matches, not rows: the active users are carol, dave and erin.
-        let active = users("active=true");
-        let found = names(store.search_users(1, &active, 1, Some(1)).unwrap());
-        assert_eq!(found, ["dave@1"]);
-        assert!(store.search_users(3, &all, 0, None).unwrap().is_empty());
+        let found = names(store.search_users(2, &users("active=true"), 1, Some(1)).unwrap());
+        assert_eq!(found, ["dave@2"]);
+        assert!(store.search_users(4, &all, 0, None).unwrap().is_empty());
         let _ = std::fs::remove_file(path);
     }
 
@@ -247,15 +260,14 @@ mod tests {
             add_user(&store, 1, name, true);
         }
         add_user(&store, 2, "bob", true);
-        // A row that cannot be decoded, after every b-name: reading it would fail the search.
-        put(&store, USERS, 1, b"not json");
+        add_corrupt_row(&store, 1);
         let found = |q: &str, max| names(store.search_users(1, &users(q), 0, max).unwrap());
         assert_eq!(found("name=BOB", None), ["Bob@1"]);
         assert_eq!(found("name=bob*", None), ["Bob@1", "bobby@1"]);
         assert_eq!(found("name=bo* and email=*bonnie*", None), ["bOnnie@1"]);
         assert!(found("name=nobody", None).is_empty());
         assert_eq!(found("name=*", Some(3)), ["abe@1", "bo@1", "Bob@1"]);
-        assert_eq!(found("", Some(6)).len(), 6, "an unrestricted page stops before the bad row");
+        assert_eq!(found("", Some(6)).len(), 6, "a full page stops before the bad row");
         assert!(store.search_users(1, &users("name=*"), 0, None).is_err(), "the bad row is there");
         assert!(store.search_users(1, &Restriction::All, 6, Some(1)).is_err());
         let _ = std::fs::remove_file(path);
