@@ -7,6 +7,7 @@
 //! (hashing, JSON parsing) before they get here.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod cache;
 pub mod directory;
@@ -19,6 +20,7 @@ use crate::sync::RwLockExt;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::RwLock;
 use std::time::Instant;
 use tables::*;
@@ -34,6 +36,8 @@ pub struct Store {
     db: RwLock<Database>,
     path: PathBuf,
     pub(crate) users: cache::UserCache,
+    /// Bumped after every committed application write (`store::applications`).
+    applications_generation: AtomicU64,
 }
 
 impl Store {
@@ -78,12 +82,15 @@ impl Store {
             txn.open_table(TOKEN_BATCHES)?;
             txn.open_table(REVOKED)?;
             txn.open_table(AUDIT)?;
+            txn.open_table(APPLICATIONS)?;
+            txn.open_table(APPLICATION_NAMES)?;
         }
         txn.commit()?;
         Ok(Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
             users: cache::UserCache::default(),
+            applications_generation: AtomicU64::new(0),
         })
     }
 
