@@ -120,6 +120,16 @@ pub enum ApplicationAuth {
     Password { hash: String },
 }
 
+impl ApplicationAuth {
+    /// The password hash, for kinds that authenticate with Basic; `None` for kinds that do not
+    /// (their Basic attempts fail like a wrong password).
+    pub fn password_hash(&self) -> Option<&str> {
+        match self {
+            ApplicationAuth::Password { hash } => Some(hash),
+        }
+    }
+}
+
 /// A directory an application sees, and what it may do there (Crowd's `DirectoryMapping`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DirectoryMapping {
