@@ -125,8 +125,10 @@ pub fn validate_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// An application type, in any case: Crowd upper-cases it before `ApplicationType.valueOf`
+/// (ApplicationEntityTranslator.toApplicationType).
 pub fn validate_kind(kind: &str) -> Result<ApplicationType> {
-    ApplicationType::parse(kind).ok_or_else(|| {
+    ApplicationType::parse(&kind.trim().to_uppercase()).ok_or_else(|| {
         let all: Vec<&str> = ApplicationType::ALL.iter().map(|t| t.as_str()).collect();
         invalid(format!("type '{kind}' is not one of {}", all.join(", ")))
     })
@@ -189,7 +191,8 @@ fn validate_mappings(list: &[MappingDraft]) -> Result<Vec<DirectoryMapping>> {
         }
         let mut ops: Vec<Operation> = Vec::new();
         for o in &m.allowed_operations {
-            let op = Operation::parse(o).ok_or_else(|| {
+            // In any case, as Crowd reads them (ApplicationEntityTranslator.toOperationType).
+            let op = Operation::parse(&o.trim().to_uppercase()).ok_or_else(|| {
                 let all: Vec<&str> = Operation::ALL.iter().map(|o| o.as_str()).collect();
                 invalid(format!("allowed operation '{o}' is not one of {}", all.join(", ")))
             })?;
@@ -287,9 +290,10 @@ fn parse_id(id: &str) -> Result<u64> {
     id.parse().map_err(|_| Error::NotFound(Resource::Application, id.to_string()))
 }
 
-/// Creates an application. `name` and `password` are required; `type` defaults to
-/// `GENERIC_APPLICATION` and `active` to true. `request_address` (Crowd's
-/// `include-request-address=true`) is added to the remote addresses.
+/// Creates an application. `name`, `type` and `password` are required; a missing boolean is
+/// false, `active` included, as in Crowd (ApplicationEntityTranslator.getBoolean).
+/// `request_address` (Crowd's `include-request-address=true`) is added to the remote
+/// addresses.
 pub fn create(
     d: &Deps<'_>,
     actor: &Actor,
@@ -298,6 +302,9 @@ pub fn create(
 ) -> Result<ApplicationRecord> {
     if draft.name.is_none() {
         return Err(Error::bad_request("'name' is required"));
+    }
+    if draft.kind.is_none() {
+        return Err(Error::bad_request("'type' is required"));
     }
     if draft.password.as_deref().is_none_or(str::is_empty) {
         return Err(Error::bad_request("'password' (with its 'value') is required"));
@@ -317,7 +324,7 @@ pub fn create(
         name: String::new(),
         kind: ApplicationType::GenericApplication,
         description: String::new(),
-        active: true,
+        active: false,
         auth: ApplicationAuth::Password { hash: password_hash },
         remote_addresses: Vec::new(),
         trusted_proxies: Vec::new(),
@@ -444,14 +451,17 @@ mod tests {
     #[test]
     fn kinds_and_operations_come_from_the_lists() {
         assert_eq!(validate_kind("JIRA").unwrap(), ApplicationType::Jira);
-        assert!(validate_kind("jira").is_err(), "Crowd's enum names are exact");
+        assert_eq!(
+            validate_kind("generic_application").unwrap(),
+            ApplicationType::GenericApplication
+        );
         assert!(validate_kind("SLACK").is_err());
         let m = |ops: &[&str]| MappingDraft {
             directory_id: 1,
             allowed_operations: ops.iter().map(|s| s.to_string()).collect(),
             ..MappingDraft::default()
         };
-        let ok = validate_mappings(&[m(&["CREATE_USER", "UPDATE_GROUP_ATTRIBUTE", "CREATE_USER"])])
+        let ok = validate_mappings(&[m(&["CREATE_USER", "update_group_attribute", "create_user"])])
             .unwrap();
         assert_eq!(
             ok[0].allowed_operations,
