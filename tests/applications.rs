@@ -383,7 +383,7 @@ fn bad_bodies_are_400_and_store_nothing() {
             .body(body.to_string())
             .send()
     };
-    let mut with = |key: &str, value: Value| {
+    let with = |key: &str, value: Value| {
         let mut b = jira("jira", "pw", &["127.0.0.1"]);
         b[key] = value;
         ts.post(APPS).admin().json(&b).send()
