@@ -179,8 +179,10 @@ fn validate_client(
     let allowed = v.app.active
         && client.ip.is_some_and(|ip| address::matches(ip, &v.app.remote_addresses, resolver));
     if !allowed {
-        // Crowd logs the same refusal (ClientValidationManagerImpl); it names no secret.
-        log::warn!(
+        // Crowd logs the same refusal (ClientValidationManagerImpl); it names no secret. Info,
+        // not warn: only holders of the password get this far, and a misplaced one may call
+        // often.
+        log::info!(
             "client with address '{}' is forbidden from making requests to application '{}'{}",
             client.text,
             v.app.name,
