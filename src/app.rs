@@ -12,6 +12,7 @@ use crate::domain::admin::AdminCache;
 use crate::domain::applications::Applications;
 use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
+use crate::domain::directory::Directories;
 use crate::domain::registry::ClientRegistry;
 use crate::domain::throttle::{KdfSlots, Throttle};
 use crate::domain::tokens::{PurgePolicy, RevokedSet, Writer, WriterThread};
@@ -99,6 +100,11 @@ impl App {
             base_url,
         };
         Ok((app, thread))
+    }
+
+    /// The directory rules over this app's store, clock and password hashing settings.
+    pub fn directories(&self) -> Directories<'_> {
+        Directories::new(&self.store, &self.clock, self.config.pbkdf2_iterations)
     }
 }
 

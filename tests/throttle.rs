@@ -296,7 +296,8 @@ fn add_slow_admin(ts: &TestServer, name: &str, password: &str) {
         updated: 0,
         password_hash: Some(throng::crypto::hash_password(password, 10_000)),
         attributes: Default::default(),
+        ..Default::default()
     };
     store.create_user(&user).unwrap();
-    store.add_user_to_group(1, name, "crowd-administrators").unwrap();
+    store.add_user_to_group(1, name, "crowd-administrators", 0).unwrap();
 }

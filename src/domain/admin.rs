@@ -2,7 +2,9 @@
 //!
 //! Passwords are PBKDF2 hashes, deliberately slow, so a verified (name, password) pair is
 //! cached for a short while under a keyed digest of both; the cache never holds anything a
-//! password can be recovered from, and it is cleared whenever users or groups change.
+//! password can be recovered from, and an entry is good only in the store generation it was
+//! verified in (`store::cache::Generational`): any change to users, groups or memberships,
+//! a removed admin or a changed password say, takes effect at the next request.
 //!
 //! Guessing is bounded three ways (`domain::throttle`): failures count per source and per
 //! (case-insensitive) name, and past the limit a login is answered 429 before the cache or the
@@ -15,28 +17,41 @@ use crate::crypto;
 use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::throttle::Kind;
 use crate::error::{Error, Result};
+use crate::store::cache::Generational;
 use crate::store::directory::ADMIN_GROUP;
 use crate::store::records::UserRecord;
-use crate::sync::MutexExt;
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long a verified admin password is trusted without running the KDF again.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_MAX: usize = 1024;
 
-#[derive(Default)]
 pub struct AdminCache {
-    verified: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// Keyed digest of (name, password) → the admin's name as stored, and when verified.
+    verified: Generational<[u8; 32], (String, Instant)>,
     /// A hash of nothing, verified against when the user is unknown.
     decoy: OnceLock<String>,
 }
 
+impl Default for AdminCache {
+    fn default() -> Self {
+        AdminCache { verified: Generational::new(CACHE_MAX), decoy: OnceLock::new() }
+    }
+}
+
 impl AdminCache {
-    /// Forgets every cached verification (call after any user or membership change).
-    pub fn clear(&self) {
-        self.verified.locked().clear();
+    /// The admin a digest was verified as, if that was within [`CACHE_TTL`] and in the
+    /// store's current `generation`.
+    fn lookup(&self, key: &[u8; 32], generation: u64) -> Option<String> {
+        let (name, at) = self.verified.get(key, generation)?;
+        (at.elapsed() < CACHE_TTL).then_some(name)
+    }
+
+    /// Remembers a verification made from what the store held at `generation`, taken before
+    /// the user and the membership were read.
+    fn remember(&self, key: [u8; 32], name: String, generation: u64) {
+        self.verified.fill(key, (name, Instant::now()), generation);
     }
 }
 
@@ -65,12 +80,10 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
         return Err(e);
     }
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
-    let cached = app.admins.verified.locked().get(&key).cloned();
-    if let Some((user, at)) = cached {
-        if at.elapsed() < CACHE_TTL {
-            app.throttle.succeeded(Kind::Admin, remote, name, now);
-            return Ok(user);
-        }
+    let generation = app.store.generation();
+    if let Some(user) = app.admins.lookup(&key, generation) {
+        app.throttle.succeeded(Kind::Admin, remote, name, now);
+        return Ok(user);
     }
     let user = app.store.find_user(name)?;
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -104,11 +117,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
     if !app.store.is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }
-    let mut cache = app.admins.verified.locked();
-    if cache.len() >= CACHE_MAX {
-        cache.clear();
-    }
-    cache.insert(key, (user.name.clone(), Instant::now()));
+    app.admins.remember(key, user.name.clone(), generation);
     Ok(user.name)
 }
 
@@ -118,5 +127,37 @@ fn audit_target(presented: &str, user: Option<&UserRecord>) -> String {
     match user {
         Some(u) => u.name.clone(),
         None => format!("unknown user (sha256 {})", audit::digest(&presented.to_lowercase())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::directory::Bootstrap;
+    use crate::store::TempStore;
+
+    /// Regression: the cache was never cleared, so a removed admin (or one whose password
+    /// changed) kept access with the old password for up to a minute.
+    #[test]
+    fn a_cached_admin_is_forgotten_once_users_or_memberships_change() {
+        let store = TempStore::new();
+        let bootstrap = Bootstrap {
+            directory_name: "Internal",
+            admin_name: "admin",
+            admin_password_hash: "unused".into(),
+            now: 1,
+        };
+        assert!(store.bootstrap_if_empty(bootstrap).unwrap());
+        let cache = AdminCache::default();
+        let key = [7u8; 32];
+        cache.remember(key, "admin".into(), store.generation());
+        assert_eq!(cache.lookup(&key, store.generation()).as_deref(), Some("admin"));
+        store.remove_user_from_group(1, "admin", ADMIN_GROUP, 2).unwrap();
+        assert_eq!(cache.lookup(&key, store.generation()), None);
+        // A verification that began before the change is not cached under the new generation.
+        let before = store.generation();
+        store.add_user_to_group(1, "admin", ADMIN_GROUP, 3).unwrap();
+        cache.remember(key, "admin".into(), before);
+        assert_eq!(cache.lookup(&key, store.generation()), None);
     }
 }

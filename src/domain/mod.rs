@@ -1,13 +1,16 @@
 //! The rules of throng, free of HTTP: who may do what, what makes a token live, what a
-//! service account may hold, how an application authenticates and where it may call from.
-//! Handlers in `api/` call these; these call `store/`.
+//! service account may hold, what makes a valid user or group, how an application
+//! authenticates and where it may call from. Handlers in `api/` call these; these call
+//! `store/`.
 
 pub mod admin;
 pub mod applications;
 pub mod audit;
 pub mod clock;
+pub mod directory;
 pub mod oauth;
 pub mod registry;
+pub mod search;
 pub mod service_accounts;
 pub mod throttle;
 pub mod tokens;

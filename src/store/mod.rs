@@ -12,6 +12,7 @@ pub mod audit;
 pub mod cache;
 pub mod directory;
 pub mod records;
+pub mod search;
 pub mod tables;
 pub mod tokens;
 
@@ -20,7 +21,7 @@ use crate::sync::RwLockExt;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Instant;
 use tables::*;
@@ -35,6 +36,11 @@ pub struct Store {
     /// needs `&mut Database`. Transactions themselves run unlocked.
     db: RwLock<Database>,
     path: PathBuf,
+    /// Bumped after every committed change to directories, users, groups or memberships (see
+    /// [`Store::changed`]); caches of any of them key off it.
+    generation: AtomicU64,
+    /// This file's [`STORE_ID`], read once at open.
+    store_id: u64,
     pub(crate) users: cache::UserCache,
     /// Bumped after every committed application write (`store::applications`).
     applications_generation: AtomicU64,
@@ -49,6 +55,7 @@ impl Store {
         let db = Database::builder().set_cache_size(CACHE_BYTES).create(path)?;
         let mut txn = db.begin_write()?;
         txn.set_quick_repair(true);
+        let store_id;
         {
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
@@ -63,19 +70,36 @@ impl Store {
                         path.display()
                     )))
                 }
-                Some(1 | 2) => {
-                    migrate_token_records(&txn)?;
+                Some(v @ 1..=3) => {
+                    if v < 3 {
+                        migrate_token_records(&txn)?;
+                    }
+                    directory::migrate_to_schema_4(&txn)?;
                     meta.insert("schema_version", SCHEMA_VERSION)?;
+                    log::info!("migrated the store from schema {v} to {SCHEMA_VERSION}");
                 }
                 Some(v) => {
                     return Err(Error::Internal(format!("no migration from schema version {v}")))
                 }
             }
+            let found = meta.get(STORE_ID)?.map(|v| v.value());
+            store_id = match found {
+                Some(id) => id,
+                None => {
+                    let id = u64::from_be_bytes(crate::crypto::random_bytes());
+                    meta.insert(STORE_ID, id)?;
+                    id
+                }
+            };
             txn.open_table(DIRECTORIES)?;
             txn.open_table(USERS)?;
             txn.open_table(GROUPS)?;
             txn.open_table(GROUP_USERS)?;
             txn.open_table(USER_GROUPS)?;
+            txn.open_table(GROUP_CHILDREN)?;
+            txn.open_table(GROUP_PARENTS)?;
+            txn.open_table(USER_KEYS)?;
+            txn.open_table(EVENTS)?;
             txn.open_table(SERVICE_ACCOUNTS)?;
             txn.open_table(OAUTH_CLIENTS)?;
             txn.open_table(CLIENT_IDS)?;
@@ -89,9 +113,36 @@ impl Store {
         Ok(Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
+            generation: AtomicU64::new(0),
+            store_id,
             users: cache::UserCache::default(),
             applications_generation: AtomicU64::new(0),
         })
+    }
+
+    /// The number of changes to directories, users, groups and memberships committed since
+    /// the store was opened. Anything cached from the store takes it before reading and is
+    /// good only while it has not moved (`cache::Generational`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Announces a committed change: call after every commit that changes what a cache keyed
+    /// off [`Store::generation`] may hold, never before the commit (a reader could otherwise
+    /// fill a cache from the old snapshot under the new generation).
+    pub(crate) fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Runs `op` in one write transaction, commits it, then announces the change
+    /// ([`Store::changed`]). An error drops the transaction, which aborts it: nothing of a
+    /// failed change is kept, and nothing is announced.
+    pub(crate) fn change<T>(&self, op: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+        let txn = self.write()?;
+        let out = op(&txn)?;
+        txn.commit()?;
+        self.changed();
+        Ok(out)
     }
 
     pub(crate) fn read(&self) -> Result<ReadTransaction> {
@@ -213,7 +264,7 @@ fn migrate_token_records(txn: &WriteTransaction) -> Result<()> {
     txn.delete_table(V1_TOKENS)?;
     txn.delete_table(V1_CLIENT_TOKENS)?;
     txn.delete_table(V2_TOKENS)?;
-    log::info!("migrated the store to schema {SCHEMA_VERSION} (token records now kept in batches)");
+    log::info!("token records are now kept in batches (schema 3)");
     Ok(())
 }
 
@@ -231,6 +282,39 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     Ok(serde_json::from_slice(bytes)?)
+}
+
+/// A store on a fresh temporary file, removed when dropped, for unit tests of every layer.
+#[cfg(test)]
+pub(crate) struct TempStore {
+    store: Store,
+    path: PathBuf,
+}
+
+#[cfg(test)]
+impl TempStore {
+    pub(crate) fn new() -> TempStore {
+        let path = std::env::temp_dir().join(format!(
+            "throng-test-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        TempStore { store: Store::open(&path).unwrap(), path }
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Deref for TempStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +344,54 @@ mod tests {
         assert!(!names.contains(&"tokens".to_string()), "{names:?}");
         assert!(names.contains(&"token_batches".to_string()), "{names:?}");
         drop(txn);
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn opening_a_schema_3_file_gives_every_user_its_key_and_the_store_an_id() {
+        let path = std::env::temp_dir().join(format!(
+            "throng-migrate-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert("schema_version", 3u64).unwrap();
+            let dir = br#"{"id":1,"name":"Internal Directory","kind":"INTERNAL","active":true,"created":1}"#;
+            txn.open_table(DIRECTORIES).unwrap().insert(1, dir.as_slice()).unwrap();
+            let mut users = txn.open_table(USERS).unwrap();
+            for name in ["Bob", "ann"] {
+                let record = serde_json::json!({
+                    "directory_id": 1, "name": name, "active": true, "created": 1, "updated": 1
+                });
+                let key = name.to_lowercase();
+                users.insert((1, key.as_str()), encode(&record).as_slice()).unwrap();
+            }
+            drop(users);
+            txn.open_table(GROUPS)
+                .unwrap()
+                .insert((1, "devs"), br#"{"directory_id":1,"name":"devs","kind":"GROUP","active":true,"created":1,"updated":1}"#.as_slice())
+                .unwrap();
+            txn.open_table(GROUP_USERS).unwrap().insert((1, "devs", "bob"), ()).unwrap();
+            txn.open_table(USER_GROUPS).unwrap().insert((1, "bob", "devs"), ()).unwrap();
+            txn.commit().unwrap();
+        }
+        let token = {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            let bob = store.user(1, "bob").unwrap().unwrap();
+            assert_eq!((bob.name.as_str(), bob.key.as_str()), ("Bob", "1:bob"));
+            assert_eq!(store.user_by_key("1:ann").unwrap().unwrap().name, "ann");
+            // What schema 3 held works as before, and renames now keep the key.
+            assert_eq!(store.direct_groups_of_user(1, "bob").unwrap(), ["devs"]);
+            store.rename_user(1, "bob", "robert", 2).unwrap();
+            assert_eq!(store.user_by_key("1:bob").unwrap().unwrap().name, "robert");
+            store.event_token().unwrap()
+        };
+        // The store id is made once: a token from before a reopen is still this store's.
+        let store = Store::open(&path).unwrap();
+        assert!(store.events_since(&token).unwrap().0.is_empty());
         drop(store);
         let _ = std::fs::remove_file(&path);
     }

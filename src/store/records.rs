@@ -8,21 +8,32 @@ use std::collections::BTreeMap;
 /// Milliseconds since the Unix epoch; what every stored time is.
 pub type Millis = u64;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryRecord {
     pub id: u64,
     pub name: String,
     /// `INTERNAL` for directories throng owns; later `CROWD` for synced remote ones.
     pub kind: String,
+    #[serde(default)]
+    pub description: String,
     pub active: bool,
     pub created: Millis,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
     pub directory_id: u64,
-    /// As written at creation; lookups use the lower-cased form.
+    /// As written at creation or the last rename; lookups use the lower-cased form.
     pub name: String,
+    /// Crowd's user key: `"{directory id}:{lower-cased name}"` as first created (with `-N`
+    /// appended if another user holds that already), kept through renames, because
+    /// Atlassian's directory-sync client follows a user across renames by it. Given by the
+    /// store at creation; empty only in a record not stored yet.
+    #[serde(default)]
+    pub key: String,
+    /// An identifier the user has in some other system (Crowd's `externalId`), opaque here.
+    #[serde(default)]
+    pub external_id: String,
     #[serde(default)]
     pub first_name: String,
     #[serde(default)]
@@ -41,7 +52,7 @@ pub struct UserRecord {
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRecord {
     pub directory_id: u64,
     pub name: String,
@@ -54,6 +65,73 @@ pub struct GroupRecord {
     pub updated: Millis,
     #[serde(default)]
     pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+/// One entry of the directory change log (`tables::EVENTS`), which Crowd's incremental sync
+/// (`/event`) serves. Names are as written at the time of the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Its place in the log: 1, 2, 3, … in commit order, never reused.
+    pub seq: u64,
+    pub at: Millis,
+    pub directory_id: u64,
+    pub change: Change,
+}
+
+/// What changed. Deleting a user or group implies its memberships went too: no membership
+/// events are logged for those, as a sync client drops them with the entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    UserCreated {
+        name: String,
+    },
+    UserUpdated {
+        name: String,
+    },
+    UserRenamed {
+        old: String,
+        new: String,
+    },
+    UserDeleted {
+        name: String,
+    },
+    /// `stored` keys were set (replacing their values), `deleted` keys removed.
+    UserAttributesChanged {
+        name: String,
+        stored: Vec<String>,
+        deleted: Vec<String>,
+    },
+    GroupCreated {
+        name: String,
+    },
+    GroupUpdated {
+        name: String,
+    },
+    GroupDeleted {
+        name: String,
+    },
+    GroupAttributesChanged {
+        name: String,
+        stored: Vec<String>,
+        deleted: Vec<String>,
+    },
+    UserMembershipAdded {
+        user: String,
+        group: String,
+    },
+    UserMembershipRemoved {
+        user: String,
+        group: String,
+    },
+    GroupMembershipAdded {
+        child: String,
+        parent: String,
+    },
+    GroupMembershipRemoved {
+        child: String,
+        parent: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

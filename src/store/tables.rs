@@ -7,14 +7,18 @@
 use redb::TableDefinition;
 
 /// Version of the layout below; recorded in [`META`] under `schema_version`.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
-/// `schema_version`, [`KEY_CHECK`], id counters.
+/// `schema_version`, [`KEY_CHECK`], [`STORE_ID`], id counters, the change log's bounds.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// The [`META`] row holding the check value of the master key the file was written with
 /// (`crypto::Keys::check_value`), so that a wrong `secret.key` is refused at start. Added
 /// without a schema change: files without it get it on their next open.
 pub const KEY_CHECK: &str = "key_check";
+/// The [`META`] row holding a random id made once per store file, so that an event token
+/// (`store::directory::events`) minted by another store, or by this one before it was wiped,
+/// is refused rather than read against the wrong change log. Schema 4 on.
+pub const STORE_ID: &str = "store_id";
 
 /// directory id → `DirectoryRecord`.
 pub const DIRECTORIES: TableDefinition<u64, &[u8]> = TableDefinition::new("directories");
@@ -26,6 +30,18 @@ pub const GROUPS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("gr
 pub const GROUP_USERS: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("group_users");
 /// (directory id, user, group) → (): the same memberships, listed by user.
 pub const USER_GROUPS: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("user_groups");
+/// (directory id, parent group, child group) → (): nested groups, listed by parent. Schema 4 on.
+pub const GROUP_CHILDREN: TableDefinition<(u64, &str, &str), ()> =
+    TableDefinition::new("group_children");
+/// (directory id, child group, parent group) → (): the same links, listed by child.
+pub const GROUP_PARENTS: TableDefinition<(u64, &str, &str), ()> =
+    TableDefinition::new("group_parents");
+/// user key → (directory id, lower-cased user name). A key is given once, at creation, and
+/// follows its user through renames (see `UserRecord::key`). Schema 4 on.
+pub const USER_KEYS: TableDefinition<&str, (u64, &str)> = TableDefinition::new("user_keys");
+/// sequence number → `EventRecord`: the directory change log that incremental sync reads,
+/// appended in the transaction of each change. Schema 4 on.
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 
 /// service account id → `ServiceAccountRecord`.
 pub const SERVICE_ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("service_accounts");

@@ -235,6 +235,7 @@ pub fn add_user(ts: &TestServer, name: &str, password: &str) {
         updated: now,
         password_hash: Some(throng::crypto::hash_password(password, 1000)),
         attributes: Default::default(),
+        ..Default::default()
     };
     ts.running().store().unwrap().create_user(&user).unwrap();
 }

@@ -1,0 +1,58 @@
+//! The rules of the directory model, free of HTTP: what makes a valid user, group or
+//! attribute, passwords hashed before the store sees them, and every change dated by the
+//! server's clock. Handlers fill in [`NewUser`], [`UserChanges`], [`NewGroup`] and
+//! [`GroupChanges`] and call a [`Directories`]; queries go to the store directly, as they
+//! need no rules.
+//!
+//! A [`Directories`] borrows only what it needs (the store, the clock, the PBKDF2 iteration
+//! count), so it is made per request from the `App` (`App::directories`) or in a test from
+//! a temporary store. User authentication is not here: it belongs with applications.
+
+mod groups;
+mod users;
+pub mod validate;
+
+pub use groups::{GroupChanges, NewGroup};
+pub use users::{NewUser, UserChanges};
+
+use crate::domain::clock::Clock;
+use crate::error::Result;
+use crate::store::Store;
+
+/// Changes to the users, groups and memberships of the store's directories.
+pub struct Directories<'a> {
+    store: &'a Store,
+    clock: &'a Clock,
+    pbkdf2_iterations: u32,
+}
+
+impl<'a> Directories<'a> {
+    /// `pbkdf2_iterations` is what new passwords are hashed with (`--pbkdf2-iterations`).
+    pub fn new(store: &'a Store, clock: &'a Clock, pbkdf2_iterations: u32) -> Directories<'a> {
+        Directories { store, clock, pbkdf2_iterations }
+    }
+
+    /// Makes `user` a direct member of `group` in directory `dir`; see
+    /// `Store::add_user_to_group` for the errors.
+    pub fn add_user_to_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
+        self.store.add_user_to_group(dir, user, group, self.clock.now_ms())
+    }
+
+    /// Ends a direct membership; see `Store::remove_user_from_group`.
+    pub fn remove_user_from_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
+        self.store.remove_user_from_group(dir, user, group, self.clock.now_ms())
+    }
+
+    /// Nests `child` in `parent`, refusing a cycle; see `Store::add_group_to_group`.
+    pub fn add_group_to_group(&self, dir: u64, child: &str, parent: &str) -> Result<()> {
+        self.store.add_group_to_group(dir, child, parent, self.clock.now_ms())
+    }
+
+    /// Un-nests `child` from `parent`; see `Store::remove_group_from_group`.
+    pub fn remove_group_from_group(&self, dir: u64, child: &str, parent: &str) -> Result<()> {
+        self.store.remove_group_from_group(dir, child, parent, self.clock.now_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! Groups: create, read, update, delete (with every membership they take part in),
+//! attributes, listing. Crowd has no group rename, so a group's key never changes.
+
+use super::super::records::{Change, GroupRecord, Millis};
+use super::super::tables::*;
+use super::super::{decode, encode, Store};
+use super::{events, fold, linked, load, Entity, EntityDef, LinkKey};
+use crate::error::{Error, Resource, Result};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+impl Entity for GroupRecord {
+    const TABLE: EntityDef = GROUPS;
+    const RESOURCE: Resource = Resource::Group;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn attributes_mut(&mut self) -> &mut BTreeMap<String, Vec<String>> {
+        &mut self.attributes
+    }
+
+    fn set_updated(&mut self, now: Millis) {
+        self.updated = now;
+    }
+
+    fn keep_identity(&mut self, before: &Self) {
+        self.directory_id = before.directory_id;
+        self.name.clone_from(&before.name);
+        self.created = before.created;
+    }
+
+    fn updated(name: String) -> Change {
+        Change::GroupUpdated { name }
+    }
+
+    fn attributes_changed(name: String, stored: Vec<String>, deleted: Vec<String>) -> Change {
+        Change::GroupAttributesChanged { name, stored, deleted }
+    }
+}
+
+/// Adds `group` within `txn` and logs it. The directory must exist and the name be free.
+pub(super) fn insert_group(txn: &WriteTransaction, group: &GroupRecord) -> Result<GroupRecord> {
+    super::require_directory(txn, group.directory_id)?;
+    let dir = group.directory_id;
+    let name_lc = fold(&group.name);
+    let mut groups = txn.open_table(GROUPS)?;
+    if groups.get((dir, name_lc.as_str()))?.is_some() {
+        return Err(Error::AlreadyExists(Resource::Group, group.name.clone()));
+    }
+    groups.insert((dir, name_lc.as_str()), encode(group).as_slice())?;
+    drop(groups);
+    events::append(txn, group.created, dir, Change::GroupCreated { name: group.name.clone() })?;
+    Ok(group.clone())
+}
+
+/// Removes every `(dir, from, _)` link of `forward` and its mirror `(dir, _, from)` in
+/// `backward`.
+fn unlink_all(
+    txn: &WriteTransaction,
+    forward: TableDefinition<'static, LinkKey, ()>,
+    backward: TableDefinition<'static, LinkKey, ()>,
+    dir: u64,
+    from: &str,
+) -> Result<()> {
+    let mut fwd = txn.open_table(forward)?;
+    let mut back = txn.open_table(backward)?;
+    for to in linked(&fwd, dir, from)? {
+        fwd.remove((dir, from, to.as_str()))?;
+        back.remove((dir, to.as_str(), from))?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The group `name` (any case) of directory `dir`.
+    pub fn group(&self, dir: u64, name: &str) -> Result<Option<GroupRecord>> {
+        let txn = self.read()?;
+        let table = txn.open_table(GROUPS)?;
+        table.get((dir, fold(name).as_str()))?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Adds a group and returns it as stored. A name taken in any case is
+    /// `AlreadyExists(Group)`, an unknown directory `NotFound(Directory)`. `created` dates the
+    /// event.
+    pub fn create_group(&self, group: &GroupRecord) -> Result<GroupRecord> {
+        self.change(|txn| insert_group(txn, group))
+    }
+
+    /// Applies `change` to the group and stamps it `updated = now`; name, directory and
+    /// creation time stay as they were. `NotFound(Group)` if there is none.
+    pub fn update_group(
+        &self,
+        dir: u64,
+        name: &str,
+        change: impl FnOnce(&mut GroupRecord) -> Result<()>,
+        now: Millis,
+    ) -> Result<GroupRecord> {
+        self.change(|txn| super::update(txn, dir, name, now, change))
+    }
+
+    /// Deletes a group with its memberships: its users, its child groups and its places in
+    /// parent groups. `NotFound(Group)` if there is none.
+    pub fn delete_group(&self, dir: u64, name: &str, now: Millis) -> Result<()> {
+        self.change(|txn| {
+            let name_lc = fold(name);
+            let group: GroupRecord = {
+                let mut groups = txn.open_table(GROUPS)?;
+                let group = load(&groups, dir, name)?;
+                groups.remove((dir, name_lc.as_str()))?;
+                group
+            };
+            unlink_all(txn, GROUP_USERS, USER_GROUPS, dir, &name_lc)?;
+            unlink_all(txn, GROUP_CHILDREN, GROUP_PARENTS, dir, &name_lc)?;
+            unlink_all(txn, GROUP_PARENTS, GROUP_CHILDREN, dir, &name_lc)?;
+            events::append(txn, now, dir, Change::GroupDeleted { name: group.name })?;
+            Ok(())
+        })
+    }
+
+    /// Sets each of `attributes` on the group, replacing the values of a name it had.
+    pub fn store_group_attributes(
+        &self,
+        dir: u64,
+        name: &str,
+        attributes: BTreeMap<String, Vec<String>>,
+        now: Millis,
+    ) -> Result<GroupRecord> {
+        self.change(|txn| super::store_attributes(txn, dir, name, attributes, now))
+    }
+
+    /// Removes one attribute of the group; one it does not have is no change (and no event).
+    pub fn delete_group_attribute(
+        &self,
+        dir: u64,
+        name: &str,
+        attribute: &str,
+        now: Millis,
+    ) -> Result<GroupRecord> {
+        self.change(|txn| super::delete_attribute(txn, dir, name, attribute, now))
+    }
+
+    /// Visits the groups of `dir` in name order (case-insensitive), one decoded at a time,
+    /// until `visit` breaks.
+    pub fn for_each_group(
+        &self,
+        dir: u64,
+        visit: impl FnMut(&GroupRecord) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let txn = self.read()?;
+        super::for_each(&txn.open_table(GROUPS)?, dir, visit)
+    }
+
+    /// How many groups `dir` has.
+    pub fn group_count(&self, dir: u64) -> Result<u64> {
+        let txn = self.read()?;
+        super::count(&txn.open_table(GROUPS)?, dir)
+    }
+}
