@@ -19,6 +19,7 @@ use crate::app::App;
 use crate::crypto::{self, Keys};
 use crate::domain::audit::{Action, Actor, FailureLog};
 use crate::domain::clock::Clock;
+use crate::domain::directory::validate;
 use crate::domain::throttle::{KdfSlots, Throttle};
 use crate::domain::tokens::Writer;
 use crate::error::{Error, Resource, Result};
@@ -27,10 +28,6 @@ use crate::store::applications::{
 };
 use crate::store::Store;
 
-/// Longest application name, in characters (Crowd's name column).
-pub const MAX_NAME: usize = 255;
-/// Longest description, in characters.
-pub const MAX_DESCRIPTION: usize = 255;
 /// Most remote addresses, trusted proxies, mappings or allowed groups in one application.
 pub const MAX_ITEMS: usize = 1000;
 
@@ -103,22 +100,12 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::Invalid(Resource::Application, msg.into())
 }
 
-/// An application name: not blank, no surrounding whitespace or control characters, at most
-/// [`MAX_NAME`] characters, and no `:`, which HTTP Basic cannot carry in a user id (RFC 7617
-/// §2: the credentials split at the first colon).
+/// An application name: the rules of user and group names (`directory::validate::name`: not
+/// empty, no surrounding whitespace or control characters, at most 255 characters), and no
+/// `:`, which HTTP Basic cannot carry in a user id (RFC 7617 §2: the credentials split at the
+/// first colon).
 pub fn validate_name(name: &str) -> Result<String> {
-    if name.trim().is_empty() {
-        return Err(invalid("the application name must not be blank"));
-    }
-    if name.trim() != name {
-        return Err(invalid("the application name must not begin or end with whitespace"));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(invalid(format!("the application name must be at most {MAX_NAME} characters")));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(invalid("the application name must not contain control characters"));
-    }
+    validate::name(Resource::Application, "application name", name)?;
     if name.contains(':') {
         return Err(invalid("the application name must not contain ':' (HTTP Basic splits on it)"));
     }
@@ -134,10 +121,9 @@ pub fn validate_kind(kind: &str) -> Result<ApplicationType> {
     })
 }
 
+/// Free text, as a user's or group's description (`directory::validate::text`).
 fn validate_description(d: &str) -> Result<String> {
-    if d.chars().count() > MAX_DESCRIPTION {
-        return Err(invalid(format!("description must be at most {MAX_DESCRIPTION} characters")));
-    }
+    validate::text(Resource::Application, "description", d)?;
     Ok(d.to_string())
 }
 
