@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::crypto::{self, Keys};
 use crate::datadir;
 use crate::domain::admin::AdminCache;
+use crate::domain::applications::Applications;
 use crate::domain::audit::FailureLog;
 use crate::domain::clock::Clock;
 use crate::domain::directory::Directories;
@@ -34,6 +35,8 @@ pub struct App {
     pub revoked: Arc<RevokedSet>,
     pub writer: Writer,
     pub admins: AdminCache,
+    /// Verified application credentials and resolved remote-address host names.
+    pub applications: Applications,
     /// Failed authentications per source and identity (`domain::throttle`).
     pub throttle: Throttle,
     /// Password KDF runs allowed at once.
@@ -90,6 +93,7 @@ impl App {
             revoked,
             writer,
             admins: AdminCache::default(),
+            applications: Applications::default(),
             throttle,
             kdf,
             failures,

@@ -4,7 +4,8 @@
 //! - [`http`]: the handler our tiny_http fork runs, request and response types, and the
 //!   router, which picks the API namespace (each namespace in [`api`] owns its route table);
 //! - [`api`]: one module per upstream API namespace; thin handlers and each API's error shape;
-//! - [`domain`]: the rules (service accounts, OAuth clients and tokens, admins, audit);
+//! - [`domain`]: the rules (service accounts, OAuth clients and tokens, admins, applications,
+//!   audit);
 //! - [`store`]: every redb table and the operations on them;
 //! - [`crypto`]: everything cryptographic, through ring.
 //!

@@ -41,7 +41,10 @@ pub fn render(which: Api, format: Format, err: &Error) -> Response {
 /// (https://github.com/dexidp/dex/blob/master/connector/atlassiancrowd/atlassiancrowd.go), and
 /// Atlassian's Java client reads any 403 body as plain text (RestExecutor.throwError).
 fn client_refused(err: &Error) -> Response {
-    let message = html_escape(&err.to_string());
+    // A text node: `&`, `<` and `>` are all that need escaping, so the message keeps its
+    // quotes as clients search for it (`Client with address "…"`). The address may come from
+    // X-Forwarded-For, so escaping is not optional.
+    let message = html_text(&err.to_string());
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><title>HTTP Status 403 – Forbidden</title></head>\
          <body><h1>HTTP Status 403 – Forbidden</h1><hr/><p><b>Type</b> Status Report</p>\
@@ -51,6 +54,11 @@ fn client_refused(err: &Error) -> Response {
     Response::new(403)
         .header("Content-Type", "text/html;charset=utf-8")
         .with_body(page.into_bytes())
+}
+
+/// Escapes text for an HTML text node (not an attribute value: see [`html_escape`]).
+fn html_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// Escapes text for an HTML or XML text node or attribute value.

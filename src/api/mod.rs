@@ -2,6 +2,7 @@
 //! authenticate, call the domain, render. Each namespace renders errors in its own shape
 //! (`errors`), and `finish` adds the headers a namespace puts on every response.
 
+pub mod appmanagement;
 pub mod audit;
 pub mod errors;
 pub mod oauth;
@@ -52,6 +53,9 @@ pub enum Principal {
     Admin(Actor),
     /// The claims of an OAuth 2.0 access token (usermanagement, as a service account calls it).
     Bearer(crate::domain::tokens::Claims),
+    /// A Crowd application, by Basic with its name and password (usermanagement), with the
+    /// directories it sees and the client address it was validated at.
+    Application(crate::domain::applications::auth::AppPrincipal),
 }
 
 impl Principal {
@@ -81,6 +85,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &oauth::NAMESPACE,
     &audit::NAMESPACE,
     &usermanagement::NAMESPACE,
+    &appmanagement::NAMESPACE,
 ];
 
 /// The namespace that owns `segs`, with the segments below its prefix.

@@ -5,8 +5,9 @@
 //! Failed attempts are aggregated into one record per (action, source, identity) and window
 //! of [`WINDOW_MS`]: `count` is how many attempts it stands for, `throttled` how many of those
 //! the throttle refused without checking their credentials (`domain::throttle`). A failed
-//! admin login is `ADMIN_AUTHENTICATION_FAILED`; its password is never recorded, and a user
-//! name that does not exist only as a digest.
+//! admin login is `ADMIN_AUTHENTICATION_FAILED`, a failed application login (usermanagement
+//! Basic) `APPLICATION_AUTHENTICATION_FAILED`; no password is ever recorded, and a name that
+//! does not exist only as a digest.
 
 use crate::app::App;
 use crate::crypto;
@@ -29,6 +30,12 @@ pub enum Action {
     ClientAuthenticationFailed,
     AdminAuthenticationFailed,
     TokenRevoked,
+    ApplicationCreated,
+    ApplicationUpdated,
+    ApplicationDeleted,
+    RemoteAddressAdded,
+    RemoteAddressRemoved,
+    ApplicationAuthenticationFailed,
 }
 
 impl Action {
@@ -41,6 +48,12 @@ impl Action {
             Action::ClientAuthenticationFailed => "CLIENT_AUTHENTICATION_FAILED",
             Action::AdminAuthenticationFailed => "ADMIN_AUTHENTICATION_FAILED",
             Action::TokenRevoked => "TOKEN_REVOKED",
+            Action::ApplicationCreated => "APPLICATION_CREATED",
+            Action::ApplicationUpdated => "APPLICATION_UPDATED",
+            Action::ApplicationDeleted => "APPLICATION_DELETED",
+            Action::RemoteAddressAdded => "REMOTE_ADDRESS_ADDED",
+            Action::RemoteAddressRemoved => "REMOTE_ADDRESS_REMOVED",
+            Action::ApplicationAuthenticationFailed => "APPLICATION_AUTHENTICATION_FAILED",
         }
     }
 }

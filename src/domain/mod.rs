@@ -1,8 +1,10 @@
 //! The rules of throng, free of HTTP: who may do what, what makes a token live, what a
-//! service account may hold, what makes a valid user or group. Handlers in `api/` call these;
-//! these call `store/`.
+//! service account may hold, what makes a valid user or group, how an application
+//! authenticates and where it may call from. Handlers in `api/` call these; these call
+//! `store/`.
 
 pub mod admin;
+pub mod applications;
 pub mod audit;
 pub mod clock;
 pub mod directory;

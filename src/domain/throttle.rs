@@ -3,12 +3,12 @@
 //! many password KDF runs may be in flight at once.
 //!
 //! **Leaky buckets.** Each key holds a level of failures that drains continuously: an
-//! identity (a client id, an admin name — case-insensitive) may fail `limit` times in a burst
-//! and is forgiven the whole burst over `period`; a source may fail [`SOURCE_MULTIPLE`] times
-//! as often, because one address (a NAT, a Jira with several service accounts) carries several
-//! identities, and one misconfigured client there must not lock the others out. [`check`]
-//! runs before any verification and refuses while a bucket has no room for one more failure,
-//! so a refused attempt costs a map lookup, never a hash. Refused attempts do not fill the
+//! identity (a client id, an admin or application name — case-insensitive) may fail `limit`
+//! times in a burst and is forgiven the whole burst over `period`; a source may fail
+//! [`SOURCE_MULTIPLE`] times as often, because one address (a NAT, a Jira with several service
+//! accounts) carries several identities, and one misconfigured client there must not lock the
+//! others out. [`check`] runs before any verification and refuses while a bucket has no room
+//! for one more failure, so a refused attempt costs a map lookup, never a hash. Refused attempts do not fill the
 //! buckets further (they cost nothing to answer), so the wait never grows past `period`.
 //! Concurrent attempts that all passed `check` may overshoot a limit by the number of workers.
 //!
@@ -54,6 +54,8 @@ pub enum Kind {
     Client,
     /// Admin Basic authentication.
     Admin,
+    /// Application Basic authentication (usermanagement: an application's name and password).
+    Application,
 }
 
 /// A source may fail this many times as often as one identity.

@@ -7,6 +7,7 @@
 //! (hashing, JSON parsing) before they get here.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod cache;
 pub mod directory;
@@ -41,6 +42,8 @@ pub struct Store {
     /// This file's [`STORE_ID`], read once at open.
     store_id: u64,
     pub(crate) users: cache::UserCache,
+    /// Bumped after every committed application write (`store::applications`).
+    applications_generation: AtomicU64,
 }
 
 impl Store {
@@ -103,6 +106,8 @@ impl Store {
             txn.open_table(TOKEN_BATCHES)?;
             txn.open_table(REVOKED)?;
             txn.open_table(AUDIT)?;
+            txn.open_table(APPLICATIONS)?;
+            txn.open_table(APPLICATION_NAMES)?;
         }
         txn.commit()?;
         Ok(Store {
@@ -111,6 +116,7 @@ impl Store {
             generation: AtomicU64::new(0),
             store_id,
             users: cache::UserCache::default(),
+            applications_generation: AtomicU64::new(0),
         })
     }
 

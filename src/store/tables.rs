@@ -61,3 +61,11 @@ pub const REVOKED: TableDefinition<&str, u64> = TableDefinition::new("revoked_to
 
 /// sequence number → `AuditRecord`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
+// ---- Applications (Crowd's applications: who may call usermanagement with Basic) ----------
+// New tables need no migration: `Store::open` creates them on a file that lacks them.
+
+/// application id → `ApplicationRecord` (`store::applications`).
+pub const APPLICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("applications");
+/// lower-cased application name → application id: names are unique case-insensitively.
+pub const APPLICATION_NAMES: TableDefinition<&str, u64> = TableDefinition::new("application_names");

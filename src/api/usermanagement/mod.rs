@@ -10,15 +10,17 @@ pub mod user;
 
 use super::{Api, Namespace, Principal};
 use crate::app::App;
+use crate::domain::applications::{self, Deps};
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
 use crate::error::{Error, Result};
 use crate::http::{Method, Request, Response};
 
 /// Authenticates the caller before routing, as Crowd does: a bad credential is 401 even on a
-/// path that does not exist (python-crowd's auth_ping relies on it). Callers are service
-/// accounts with a bearer token carrying the APPLICATION scope; application Basic credentials
-/// arrive with the applications issue.
+/// path that does not exist (python-crowd's auth_ping relies on it). Callers are applications
+/// by Basic with their name and password, validated by address as Crowd does
+/// (`domain::applications::auth`), and service accounts with a bearer token carrying the
+/// APPLICATION scope. No credentials at all is Crowd's 401 `Application failed to authenticate`.
 fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
     if req.has_auth_scheme("bearer") {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
@@ -28,7 +30,11 @@ fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
         }
         return Ok(Principal::Bearer(claims));
     }
-    Err(Error::Unauthenticated)
+    let basic = req.basic();
+    let basic = basic.as_ref().map(|(name, password)| (name.as_str(), password.as_str()));
+    let forwarded_for = req.header_values("X-Forwarded-For").collect();
+    applications::auth::authenticate(&Deps::of(app), basic, &req.remote, forwarded_for)
+        .map(Principal::Application)
 }
 
 /// `/rest/usermanagement/1` (and `/latest`): everything answers in Crowd's shape with the

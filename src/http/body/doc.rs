@@ -37,6 +37,9 @@ enum Xml {
     Wrapped(&'static str),
     /// JSON only.
     Skip,
+    /// XML only, as an attribute: for entities whose JSON names a field differently
+    /// (a directory mapping's `directory-id` is its `id` attribute in XML).
+    OnlyAttribute,
 }
 
 /// An object: ordered fields, each with its JSON key (which is also its XML name).
@@ -128,6 +131,12 @@ impl Obj {
         self
     }
 
+    /// A field only XML shows, as an attribute.
+    pub fn xml_attr(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+        self.fields.push((name, value.into(), Xml::OnlyAttribute));
+        self
+    }
+
     /// Adds a field when `value` is `Some`, as [`Obj::elem`] would.
     pub fn elem_opt(self, name: &'static str, value: Option<impl Into<Node>>) -> Obj {
         match value {
@@ -182,7 +191,8 @@ fn write_json(out: &mut Vec<u8>, node: &Node) {
 
 fn write_json_obj(out: &mut Vec<u8>, o: &Obj) {
     out.push(b'{');
-    for (i, (name, value, _)) in o.fields.iter().enumerate() {
+    let shown = o.fields.iter().filter(|(_, _, how)| *how != Xml::OnlyAttribute);
+    for (i, (name, value, _)) in shown.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -246,7 +256,7 @@ fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node) {
 fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
     let _ = write!(out, "<{tag}");
     for (name, value, how) in &o.fields {
-        if *how == Xml::Attribute && !matches!(value, Node::Null) {
+        if matches!(how, Xml::Attribute | Xml::OnlyAttribute) && !matches!(value, Node::Null) {
             let _ = write!(out, " {name}=\"");
             scalar_text(out, value);
             out.push(b'"');
@@ -255,7 +265,7 @@ fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
     let mut body = false;
     for (name, value, how) in &o.fields {
         let opens = match how {
-            Xml::Attribute | Xml::Skip => false,
+            Xml::Attribute | Xml::OnlyAttribute | Xml::Skip => false,
             Xml::Wrapped(_) => true,
             Xml::Element => !matches!(value, Node::Null),
             Xml::Items(_) => matches!(value, Node::List(items) if !items.is_empty()),
@@ -272,7 +282,7 @@ fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
                 write_xml(out, item, v);
                 let _ = write!(out, "</{name}>");
             }
-            (Xml::Attribute | Xml::Skip, _) => {}
+            (Xml::Attribute | Xml::OnlyAttribute | Xml::Skip, _) => {}
         }
     }
     if body {
@@ -324,6 +334,16 @@ mod tests {
         let back = super::super::xml::parse(xml.as_bytes()).unwrap();
         assert_eq!(back.attr("name"), Some("a&b"));
         assert_eq!(back.child("first-name").unwrap().text, "Ann \"A\" <x>");
+    }
+
+    #[test]
+    fn a_field_can_be_named_apart_in_each_rendering() {
+        let o = Obj::new().json_only("directory-id", 1u64).xml_attr("id", 1u64).elem("a", true);
+        assert_eq!(String::from_utf8(o.to_json()).unwrap(), r#"{"directory-id":1,"a":true}"#);
+        assert_eq!(
+            String::from_utf8(o.to_xml("m")).unwrap(),
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><m id="1"><a>true</a></m>"#
+        );
     }
 
     #[test]

@@ -1,0 +1,216 @@
+//! How an application authenticates to usermanagement: HTTP Basic with its name and password,
+//! then Crowd's client validation (https://developer.atlassian.com/server/crowd/using-the-crowd-rest-apis/).
+//!
+//! The password check has the shape of the admin check (`domain::admin`):
+//!
+//! 1. the throttle first (`Kind::Application`, per source and per name), so a guesser past
+//!    its limit is answered 429 before anything is looked at, a cache hit included;
+//! 2. a cache of verified (name, password) pairs under a keyed digest of both, trusted for
+//!    [`CACHE_TTL`] and only while [`Store::applications_generation`] has not moved, so a new
+//!    password, a deactivation or a deletion takes effect on the next request;
+//! 3. otherwise PBKDF2 under a KDF slot (503 when none is free), against a decoy hash for a
+//!    name that does not exist, so timing does not say which names do.
+//!
+//! A failure is `Unauthenticated` (Crowd's 401 `Application failed to authenticate`),
+//! counted by the throttle and audited as `APPLICATION_AUTHENTICATION_FAILED`, aggregated.
+//!
+//! Then, on every request, cached or not, Crowd's client validation in its order
+//! (`ClientValidationManagerImpl.validate`): the application must be active, and the client
+//! address (`address::effective_client`) must match one of its remote addresses. Either
+//! failure is `ClientRefused`, Crowd's 403 page.
+//!
+//! [`Store::applications_generation`]: crate::store::Store::applications_generation
+
+use super::{address, Deps};
+use crate::crypto;
+use crate::domain::audit::{self, Action, Attempt};
+use crate::domain::throttle::Kind;
+use crate::error::{Error, Result};
+use crate::store::applications::{ApplicationRecord, ApplicationType, DirectoryMapping};
+use crate::sync::MutexExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a verified application password is trusted without running the KDF again.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+const CACHE_MAX: usize = 1024;
+
+/// The application a usermanagement request comes from, as its handlers receive it.
+#[derive(Debug, Clone)]
+pub struct AppPrincipal {
+    pub id: u64,
+    /// As stored (the caller may have written it in another case).
+    pub name: String,
+    pub kind: ApplicationType,
+    /// The directories it sees, in lookup order, and what it may do in each.
+    pub mappings: Arc<[DirectoryMapping]>,
+    pub lowercase_output: bool,
+    pub aliasing_enabled: bool,
+    /// The client address the request was judged by (`address::effective_client`).
+    pub address: String,
+}
+
+/// One verified (name, password) pair and the application as it was then.
+#[derive(Clone)]
+struct Verified {
+    app: Arc<ApplicationRecord>,
+    mappings: Arc<[DirectoryMapping]>,
+    at: Instant,
+    /// The store's application generation before the record was read.
+    generation: u64,
+}
+
+/// Verified credentials, keyed by `Keys::cache_key(name, password)`: the map never holds
+/// anything a password could be recovered from.
+#[derive(Default)]
+pub struct VerifiedCache {
+    map: Mutex<HashMap<[u8; 32], Verified>>,
+    /// A hash of nothing, verified against when the name is unknown.
+    decoy: OnceLock<String>,
+}
+
+impl VerifiedCache {
+    fn get(&self, key: &[u8; 32], generation: u64) -> Option<Verified> {
+        let hit = self.map.locked().get(key).cloned()?;
+        (hit.generation == generation && hit.at.elapsed() < CACHE_TTL).then_some(hit)
+    }
+
+    fn put(&self, key: [u8; 32], v: Verified) {
+        let mut map = self.map.locked();
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, v);
+    }
+}
+
+/// Authenticates an application from Basic credentials and validates where it calls from.
+/// `peer` is the TCP peer; `forwarded_for` every `X-Forwarded-For` value, believed only
+/// from the application's trusted proxies.
+///
+/// Errors: no or wrong credentials `Unauthenticated`; too many failures `TooManyRequests`;
+/// every KDF slot busy `Unavailable`; inactive or calling from elsewhere `ClientRefused`.
+pub fn authenticate(
+    d: &Deps<'_>,
+    basic: Option<(&str, &str)>,
+    peer: &str,
+    forwarded_for: Vec<&str>,
+) -> Result<AppPrincipal> {
+    let Some((name, password)) = basic else {
+        return Err(Error::Unauthenticated);
+    };
+    let now = d.clock.now_ms();
+    let attempt = |throttled| Attempt {
+        action: Action::ApplicationAuthenticationFailed,
+        source: peer,
+        identity: name,
+        throttled,
+        now,
+    };
+    // Failures count against the TCP peer: X-Forwarded-For is the caller's word until the
+    // caller is known, and an application is not known yet.
+    if let Err(e) = d.throttle.check(Kind::Application, peer, name, now) {
+        failed(d, &attempt(true), name);
+        return Err(e);
+    }
+    let key = d.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
+    let verified = match d.state.verified.get(&key, d.store.applications_generation()) {
+        Some(hit) => hit,
+        None => {
+            let v = verify(d, name, password).inspect_err(|e| {
+                if matches!(e, Error::Unauthenticated) {
+                    d.throttle.failed(Kind::Application, peer, name, now);
+                    failed(d, &attempt(false), name);
+                }
+            })?;
+            d.state.verified.put(key, v.clone());
+            v
+        }
+    };
+    d.throttle.succeeded(Kind::Application, peer, name, now);
+    validate_client(d, &verified, peer, &forwarded_for)
+}
+
+/// Checks the password against the stored hash (or the decoy) under a KDF slot.
+fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
+    // Taken before the read: a write that commits after it makes this entry stale at once.
+    let generation = d.store.applications_generation();
+    let app = d.store.application_by_name(name)?;
+    let stored = app.as_ref().and_then(|a| a.auth.password_hash());
+    let password_ok = {
+        let Some(_slot) = d.kdf.try_acquire() else {
+            return Err(Error::Unavailable {
+                retry_after_secs: 1,
+                message: "too many password checks in progress; try again in a moment".into(),
+            });
+        };
+        // Run the KDF even for unknown names, so timing does not reveal which names exist.
+        let hash = match stored {
+            Some(h) => h,
+            None => d
+                .state
+                .verified
+                .decoy
+                .get_or_init(|| crypto::hash_password("decoy", d.pbkdf2_iterations)),
+        };
+        crypto::verify_password(password, hash) && stored.is_some()
+    };
+    match app {
+        Some(app) if password_ok => Ok(Verified {
+            mappings: app.mappings.clone().into(),
+            app: Arc::new(app),
+            at: Instant::now(),
+            generation,
+        }),
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+/// Crowd's client validation, in its order: active, then the remote address.
+fn validate_client(
+    d: &Deps<'_>,
+    v: &Verified,
+    peer: &str,
+    forwarded_for: &[&str],
+) -> Result<AppPrincipal> {
+    let resolver = &d.state.resolver;
+    let client = address::effective_client(peer, forwarded_for, &v.app.trusted_proxies, resolver);
+    let allowed = v.app.active
+        && client.ip.is_some_and(|ip| address::matches(ip, &v.app.remote_addresses, resolver));
+    if !allowed {
+        // Crowd logs the same refusal (ClientValidationManagerImpl); it names no secret. Info,
+        // not warn: only holders of the password get this far, and a misplaced one may call
+        // often.
+        log::info!(
+            "client with address '{}' is forbidden from making requests to application '{}'{}",
+            client.text,
+            v.app.name,
+            if v.app.active { "" } else { " (inactive)" }
+        );
+        return Err(Error::ClientRefused { address: client.text, application: v.app.name.clone() });
+    }
+    Ok(AppPrincipal {
+        id: v.app.id,
+        name: v.app.name.clone(),
+        kind: v.app.kind,
+        mappings: v.mappings.clone(),
+        lowercase_output: v.app.lowercase_output,
+        aliasing_enabled: v.app.aliasing_enabled,
+        address: client.text,
+    })
+}
+
+/// Counts a failed or throttled attempt into the aggregated audit log.
+fn failed(d: &Deps<'_>, a: &Attempt<'_>, presented: &str) {
+    let target = || match d.store.application_by_name(presented).ok().flatten() {
+        Some(app) => app.name,
+        // It may be a password typed into the wrong field: only a digest is kept.
+        None => {
+            format!("unknown application (sha256 {})", audit::digest(&presented.to_lowercase()))
+        }
+    };
+    if d.failures.record(a, target) {
+        d.writer.wake();
+    }
+}
