@@ -79,6 +79,7 @@ impl App {
             every: config.purge_interval,
             audit_retention: config.audit_retention,
             audit_max_rows: config.audit_max_rows,
+            event_max_rows: config.event_max_rows,
         };
         let (writer, thread) =
             Writer::start(store.clone(), clock.clone(), policy, revoked.clone(), failures.clone());

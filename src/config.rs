@@ -69,6 +69,15 @@ pub struct Config {
     pub audit_retention: Duration,
     /// Most audit records kept; the oldest go first.
     pub audit_max_rows: u64,
+
+    // The directory.
+    /// An SSO session ends this long after it was last validated (Crowd's session timeout).
+    pub session_timeout: Duration,
+    /// Most live SSO sessions per user; a new one beyond it ends the oldest.
+    pub max_sessions_per_user: usize,
+    /// Most change events kept for incremental sync; a client whose token is older gets 410
+    /// and synchronises in full.
+    pub event_max_rows: u64,
 }
 
 impl Default for Config {
@@ -97,6 +106,9 @@ impl Default for Config {
             kdf_concurrency: None,
             audit_retention: Duration::from_secs(90 * 86_400),
             audit_max_rows: 1_000_000,
+            session_timeout: Duration::from_secs(30 * 60),
+            max_sessions_per_user: 100,
+            event_max_rows: 100_000,
         }
     }
 }
@@ -131,6 +143,9 @@ impl fmt::Debug for Config {
             .field("kdf_concurrency", &self.kdf_concurrency)
             .field("audit_retention", &self.audit_retention)
             .field("audit_max_rows", &self.audit_max_rows)
+            .field("session_timeout", &self.session_timeout)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("event_max_rows", &self.event_max_rows)
             .finish()
     }
 }
@@ -277,6 +292,24 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
         value: "N",
         help: "most audit records kept, the oldest purged first [default: 1000000]",
     },
+    OptionSpec {
+        flag: "--session-timeout",
+        env: "THRONG_SESSION_TIMEOUT",
+        value: "DURATION",
+        help: "an SSO session ends this long after its last validation [default: 30m]",
+    },
+    OptionSpec {
+        flag: "--max-sessions-per-user",
+        env: "THRONG_MAX_SESSIONS_PER_USER",
+        value: "N",
+        help: "live SSO sessions per user; more end the oldest [default: 100]",
+    },
+    OptionSpec {
+        flag: "--event-max-rows",
+        env: "THRONG_EVENT_MAX_ROWS",
+        value: "N",
+        help: "change events kept for incremental sync [default: 100000]",
+    },
 ];
 
 impl Config {
@@ -387,6 +420,15 @@ impl Config {
         }
         if let Some((src, v)) = lookup("--audit-max-rows") {
             cfg.audit_max_rows = parse_number(&src, &v, 1, usize::MAX)? as u64;
+        }
+        if let Some((src, v)) = lookup("--session-timeout") {
+            cfg.session_timeout = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--max-sessions-per-user") {
+            cfg.max_sessions_per_user = parse_number(&src, &v, 1, 100_000)?;
+        }
+        if let Some((src, v)) = lookup("--event-max-rows") {
+            cfg.event_max_rows = parse_number(&src, &v, 1, usize::MAX)? as u64;
         }
         cfg.admin_password = env("THRONG_ADMIN_PASSWORD").filter(|p| !p.is_empty());
         cfg.validate()?;

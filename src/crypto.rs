@@ -47,6 +47,22 @@ pub fn random_id() -> [u8; 16] {
 }
 
 /// Lowercase hex of `bytes`.
+/// `n` characters from `[A-Za-z0-9]`, uniformly (rejection sampling over fresh randomness):
+/// the shape of Crowd's 24-character SSO tokens.
+pub fn random_alphanumeric(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in random_bytes::<32>() {
+            // 248 = 4 * 62: bytes at or above it would favour the first characters.
+            if b < 248 && out.len() < n {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    out
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

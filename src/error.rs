@@ -87,12 +87,15 @@ pub enum Error {
     ClientRefused { address: String, application: String },
     /// An incremental-sync token older than the retained change log.
     EventTokenExpired,
+    /// Something Crowd does that throng deliberately does not (send mail); the text says
+    /// what to do instead.
+    NotSupported(String),
     /// An SSO token that is malformed (an unknown or expired one is `NotFound(Session)`).
     InvalidSsoToken,
     /// No such endpoint.
     RouteNotFound,
     /// The endpoint exists but not for this method.
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Vec<&'static str>),
     /// No credentials, or wrong ones, for an API that needs a user (admin Basic auth) or an
     /// application.
     Unauthenticated,
@@ -141,7 +144,7 @@ impl fmt::Display for Error {
             Error::Invalid(_, m) | Error::InvalidCredential(m) | Error::Login(_, m) => {
                 f.write_str(m)
             }
-            Error::NotPermitted(m) => f.write_str(m),
+            Error::NotPermitted(m) | Error::NotSupported(m) => f.write_str(m),
             Error::ClientRefused { address, application } => write!(
                 f,
                 "Client with address \"{address}\" is forbidden from making requests to the application, {application}."

@@ -3,14 +3,17 @@
 //! authenticates and where it may call from. Handlers in `api/` call these; these call
 //! `store/`.
 
+pub mod access;
 pub mod admin;
 pub mod applications;
 pub mod audit;
 pub mod clock;
 pub mod directory;
+pub mod login;
 pub mod oauth;
 pub mod registry;
 pub mod search;
 pub mod service_accounts;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;

@@ -56,6 +56,8 @@ pub enum Kind {
     Admin,
     /// Application Basic authentication (usermanagement: an application's name and password).
     Application,
+    /// A directory user's login through an application (`/authentication`, `/session`).
+    User,
 }
 
 /// A source may fail this many times as often as one identity.

@@ -187,6 +187,8 @@ pub struct PurgePolicy {
     pub audit_retention: Duration,
     /// Audit records past this many go, oldest first.
     pub audit_max_rows: u64,
+    /// Directory change events past this many go, oldest first.
+    pub event_max_rows: u64,
 }
 
 /// The write-behind writer: a thread that commits token records, audit events and the
@@ -364,6 +366,20 @@ fn purge(store: &Store, clock: &Clock, policy: PurgePolicy, revoked: &RevokedSet
             }
         }
         Err(e) => log::error!("purging the audit log failed: {e}"),
+    }
+    match store.trim_events(policy.event_max_rows) {
+        Ok(n) if n > 0 => log::debug!("trimmed {n} change events past --event-max-rows"),
+        Ok(_) => {}
+        Err(e) => log::error!("trimming the change log failed: {e}"),
+    }
+    match store.purge_sessions(now_ms, PURGE_CHUNK) {
+        Ok(n) => {
+            more |= n == PURGE_CHUNK;
+            if n > 0 {
+                log::debug!("purged {n} expired SSO sessions");
+            }
+        }
+        Err(e) => log::error!("purging expired SSO sessions failed: {e}"),
     }
     revoked.forget_expired(now);
     if more {

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod directory;
 pub mod records;
 pub mod search;
+pub mod sessions;
 pub mod tables;
 pub mod tokens;
 
@@ -105,6 +106,8 @@ impl Store {
             txn.open_table(CLIENT_IDS)?;
             txn.open_table(TOKEN_BATCHES)?;
             txn.open_table(REVOKED)?;
+            txn.open_table(SESSIONS)?;
+            txn.open_table(USER_SESSIONS)?;
             txn.open_table(AUDIT)?;
             txn.open_table(APPLICATIONS)?;
             txn.open_table(APPLICATION_NAMES)?;

@@ -134,6 +134,25 @@ pub enum Change {
     },
 }
 
+/// An SSO session, stored under the SHA-256 of its token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub directory_id: u64,
+    /// The user's name as written when the session began.
+    pub user: String,
+    /// The application that created it.
+    pub application: String,
+    pub created: Millis,
+    /// Ends at this instant unless validated again before.
+    pub expires: Millis,
+    /// How much a validation extends it: the server's timeout or a shorter `duration` asked
+    /// for at creation.
+    pub timeout: Millis,
+    /// The `remote_address` validation factor given at creation, if any.
+    #[serde(default)]
+    pub remote_address: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceAccountRecord {
     pub id: u64,

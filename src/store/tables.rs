@@ -59,6 +59,12 @@ pub const TOKEN_BATCHES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::n
 /// token id → expiry (unix seconds): revoked tokens still inside their lifetime.
 pub const REVOKED: TableDefinition<&str, u64> = TableDefinition::new("revoked_tokens");
 
+/// SHA-256 of an SSO token → `SessionRecord`.
+pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+/// (directory id, lower-cased user name, token digest) → (): a user's sessions.
+pub const USER_SESSIONS: TableDefinition<(u64, &str, &[u8]), ()> =
+    TableDefinition::new("user_sessions");
+
 /// sequence number → `AuditRecord`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 

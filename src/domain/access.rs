@@ -1,0 +1,159 @@
+//! What a usermanagement caller may see and change: the directories mapped to its
+//! application, in order, each with the operations the mapping allows.
+//!
+//! Crowd aggregates an application's directories: a name is looked up in mapping order and the
+//! first directory holding it wins, shadowing the same name further down
+//! (https://confluence.atlassian.com/crowd/effective-memberships-with-multiple-directories-191851108.html).
+//! Memberships are those of the directory the user or group was found in (Crowd's default,
+//! membership aggregation off). A write needs the operation on the mapping of the directory it
+//! lands in; a create lands in the first mapped directory that allows it.
+
+use crate::domain::applications::auth::AppPrincipal;
+use crate::error::{Error, Resource, Result};
+use crate::store::records::{GroupRecord, UserRecord};
+use crate::store::Store;
+
+pub use crate::store::applications::Operation;
+
+fn bit(op: Operation) -> u16 {
+    1 << (op as u16)
+}
+
+/// A set of operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Operations(u16);
+
+impl Operations {
+    pub const NONE: Operations = Operations(0);
+
+    pub fn all() -> Operations {
+        Operation::ALL.into_iter().collect()
+    }
+
+    pub fn allows(self, op: Operation) -> bool {
+        self.0 & bit(op) != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Operation> {
+        Operation::ALL.into_iter().filter(move |o| self.allows(*o))
+    }
+}
+
+impl FromIterator<Operation> for Operations {
+    fn from_iter<I: IntoIterator<Item = Operation>>(ops: I) -> Operations {
+        Operations(ops.into_iter().fold(0, |bits, o| bits | bit(o)))
+    }
+}
+
+/// One directory as the caller sees it.
+#[derive(Debug, Clone)]
+pub struct MappedDirectory {
+    pub id: u64,
+    pub name: String,
+    /// Every user of the directory may authenticate to the application; otherwise only
+    /// (nested) members of `allowed_groups`.
+    pub authenticate_all: bool,
+    pub allowed_groups: Vec<String>,
+    pub operations: Operations,
+}
+
+/// The caller's view: who it is (for audit) and its directories in mapping order.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub name: String,
+    pub directories: Vec<MappedDirectory>,
+}
+
+fn denied(op: Operation, dir: &MappedDirectory) -> Error {
+    Error::NotPermitted(format!(
+        "The application may not {} in directory '{}' ({})",
+        op.as_str().to_lowercase().replace('_', " "),
+        dir.name,
+        dir.id
+    ))
+}
+
+impl Access {
+    /// A read-only view of every directory, in id order: what a service account's bearer token
+    /// sees (Crowd 7.0 lets service-account tokens read, not write, usermanagement).
+    pub fn read_only(store: &Store, name: String) -> Result<Access> {
+        let directories = store
+            .directory_ids()?
+            .into_iter()
+            .filter_map(|id| store.directory(id).transpose())
+            .map(|d| {
+                d.map(|d| MappedDirectory {
+                    id: d.id,
+                    name: d.name,
+                    authenticate_all: false,
+                    allowed_groups: Vec::new(),
+                    operations: Operations::NONE,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Access { name, directories })
+    }
+
+    /// An application's view: its mappings in order, each directory that still exists and is
+    /// active (Crowd skips inactive directories in an application's lookups).
+    pub fn of_application(store: &Store, app: &AppPrincipal) -> Result<Access> {
+        let mut directories = Vec::with_capacity(app.mappings.len());
+        for m in app.mappings.iter() {
+            let Some(d) = store.directory(m.directory_id)? else { continue };
+            if !d.active {
+                continue;
+            }
+            directories.push(MappedDirectory {
+                id: d.id,
+                name: d.name,
+                authenticate_all: m.authenticate_all,
+                allowed_groups: m.allowed_groups.clone(),
+                operations: m.allowed_operations.iter().copied().collect(),
+            });
+        }
+        Ok(Access { name: app.name.clone(), directories })
+    }
+
+    pub fn directory(&self, id: u64) -> Option<&MappedDirectory> {
+        self.directories.iter().find(|d| d.id == id)
+    }
+
+    /// The user of that name in the first mapped directory holding one.
+    pub fn find_user(&self, store: &Store, name: &str) -> Result<(UserRecord, &MappedDirectory)> {
+        for dir in &self.directories {
+            if let Some(u) = store.user(dir.id, name)? {
+                return Ok((u, dir));
+            }
+        }
+        Err(Error::NotFound(Resource::User, name.to_string()))
+    }
+
+    /// The group of that name in the first mapped directory holding one.
+    pub fn find_group(&self, store: &Store, name: &str) -> Result<(GroupRecord, &MappedDirectory)> {
+        for dir in &self.directories {
+            if let Some(g) = store.group(dir.id, name)? {
+                return Ok((g, dir));
+            }
+        }
+        Err(Error::NotFound(Resource::Group, name.to_string()))
+    }
+
+    /// Where a create lands: the first mapped directory whose mapping allows `op`.
+    pub fn directory_for(&self, op: Operation) -> Result<&MappedDirectory> {
+        self.directories.iter().find(|d| d.operations.allows(op)).ok_or_else(|| {
+            Error::NotPermitted(format!(
+                "No directory mapped to the application allows {}",
+                op.as_str()
+            ))
+        })
+    }
+
+    /// `Ok` if the mapping of `dir` allows `op`.
+    pub fn require(&self, dir: &MappedDirectory, op: Operation) -> Result<()> {
+        if dir.operations.allows(op) {
+            Ok(())
+        } else {
+            Err(denied(op, dir))
+        }
+    }
+}
