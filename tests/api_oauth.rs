@@ -246,7 +246,11 @@ fn bearer_token_reads_the_crowd_user_entity() {
     add_user(&ts, "bob", "pw");
     let a = ts.create_account("reader");
     let tok = ts.token(&a.client_id, &a.secret);
-    let r = ts.get("/rest/usermanagement/1/user?username=bob").bearer(&tok).send();
+    let r = ts
+        .get("/rest/usermanagement/1/user?username=bob")
+        .bearer(&tok)
+        .header("Accept", "application/json")
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));
     let u = r.json();
@@ -255,7 +259,7 @@ fn bearer_token_reads_the_crowd_user_entity() {
     assert_eq!(u["active"], true);
     assert_eq!(u["email"], "bob@example.com");
     assert_eq!(u["link"]["href"], format!("{}/rest/usermanagement/1/user?username=bob", ts.url()));
-    let r = ts.get(USER_PATH).bearer(&tok).send();
+    let r = ts.get(USER_PATH).bearer(&tok).header("Accept", "application/json").send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "admin");
     assert_eq!(r.json()["active"], true);

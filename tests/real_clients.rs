@@ -1,4 +1,5 @@
-//! Real clients: Python's authlib and requests drive a real throng, as operators' scripts do.
+//! Real clients: Python's authlib, requests and python-crowd drive a real throng, as operators'
+//! scripts and applications do.
 //!
 //! The test makes its own virtual environment under `target/py-venv` from
 //! `tests/python/requirements.txt` when it is missing (`.ci/run` makes it up front), so
@@ -45,5 +46,19 @@ fn authlib_and_requests_work_unchanged() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "python real-client checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+/// python-crowd 3.1.0, every method it has, against a live throng (`tests/python/crowd_client.py`).
+#[test]
+fn python_crowd_works_unchanged() {
+    let python = venv_python();
+    let ts = TestServer::start();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/crowd_client.py");
+    let out =
+        Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python-crowd checks failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("checks passed"), "{stdout}");
 }

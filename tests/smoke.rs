@@ -26,7 +26,11 @@ fn readme_flow_create_account_get_token_call_api() {
     assert_eq!(body["scope"], "APPLICATION");
     let token = body["access_token"].as_str().unwrap();
 
-    let r = ts.get("/crowd/rest/usermanagement/1/user?username=admin").bearer(token).send();
+    let r = ts
+        .get("/crowd/rest/usermanagement/1/user?username=admin")
+        .bearer(token)
+        .header("Accept", "application/json")
+        .send();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "admin");
     assert_eq!(r.header("X-Embedded-Crowd-Version"), Some("Crowd/7.0.0"));

@@ -148,6 +148,7 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
             LoginFailure::NotPermitted => (403, "APPLICATION_ACCESS_DENIED", m.clone()),
         },
         Error::NotPermitted(m) => (403, "APPLICATION_PERMISSION_DENIED", m.clone()),
+        Error::NotSupported(m) => (501, "UNSUPPORTED_OPERATION", m.clone()),
         Error::ClientRefused { .. } => (403, "APPLICATION_ACCESS_DENIED", err.to_string()),
         Error::EventTokenExpired => (
             410,
@@ -239,6 +240,7 @@ fn oauth(err: &Error) -> Response {
         | Error::InvalidCredential(_)
         | Error::Login(..)
         | Error::NotPermitted(_)
+        | Error::NotSupported(_)
         | Error::ClientRefused { .. }
         | Error::EventTokenExpired
         | Error::InvalidSsoToken => oauth_body(400, "invalid_request", &err.to_string()),

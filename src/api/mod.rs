@@ -118,7 +118,7 @@ impl Api {
 
 /// The error for a method a route does not take.
 pub fn only(allowed: &'static [&'static str]) -> Error {
-    Error::MethodNotAllowed(allowed)
+    Error::MethodNotAllowed(allowed.to_vec())
 }
 
 /// What Crowd 7.0 reports as its version; Atlassian's REST client refuses responses

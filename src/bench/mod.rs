@@ -338,7 +338,10 @@ pub fn run_suite(
     } else {
         String::new()
     };
-    let validate = Request::get(&format!("{prefix}{USER_PATH}")).bearer(&token);
+    // Accept JSON, as the clients that call with a bearer token (python, dex) do.
+    let validate = Request::get(&format!("{prefix}{USER_PATH}"))
+        .bearer(&token)
+        .header("Accept", "application/json");
     let introspect = Request::post(&format!("{prefix}{INTROSPECT_PATH}"))
         .basic(id, secret)
         .form(&format!("token={}", form_encode(&token)));

@@ -1,20 +1,30 @@
 //! `/rest/usermanagement/1`: Crowd's directory API, as Jira's directory sync, python-crowd
-//! and the npm client call it. One module per resource; this one authenticates the caller
-//! before routing, as Crowd does.
+//! and the npm client call it. One module per resource, one routing table ([`ROUTES`]) for
+//! all of them; the caller is authenticated before routing, as Crowd does.
 //!
-//! Callers authenticate with an OAuth 2.0 bearer token (Crowd 7.0 service accounts and
-//! application links). Application Basic credentials arrive with the applications issue; until
-//! then every Basic caller gets Crowd's 401, because no application can exist to match it.
+//! Every answer is JSON or XML, as the caller's `Accept` asks (XML when it names neither, as
+//! JAX-RS does over Crowd's `@Produces({XML, JSON})`), and carries
+//! `X-Embedded-Crowd-Version` (added by `api::finish`).
 
+pub mod entities;
+pub mod events;
+pub mod groups;
+pub mod memberships;
+pub mod search;
+pub mod session;
 pub mod user;
 
 use super::{Api, Namespace, Principal};
 use crate::app::App;
+use crate::domain::access::Access;
 use crate::domain::applications::{self, Deps};
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
 use crate::error::{Error, Result};
+use crate::http::body::{Format, Obj, Parsed};
+use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
+use entities::Links;
 
 /// Authenticates the caller before routing, as Crowd does: a bad credential is 401 even on a
 /// path that does not exist (python-crowd's auth_ping relies on it). Callers are applications
@@ -46,15 +56,159 @@ pub const NAMESPACE: Namespace = Namespace {
     dispatch,
 };
 
-/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
-fn dispatch(app: &App, req: &Request, _: &Principal, segs: &[&str]) -> Result<Response> {
-    // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
-    let first = segs.first().map(|s| s.strip_suffix(".json").unwrap_or(s));
-    match (first, segs.len(), req.method) {
-        (Some("user"), 1, Method::Get | Method::Head) => user::get(app, req),
-        (Some("user"), 1, _) => Err(Error::MethodNotAllowed(&["GET"])),
-        _ => Err(Error::RouteNotFound),
+/// Everything a handler gets: the app, the request with its parsed query, the caller's view
+/// of the directories, and how to answer.
+pub struct Call<'a> {
+    pub app: &'a App,
+    pub req: &'a Request,
+    pub query: Params<'a>,
+    pub access: Access,
+    pub format: Format,
+    pub links: Links,
+    /// The variable path segment of routes that have one (`/session/{token}`).
+    pub arg: Option<&'a str>,
+}
+
+impl Call<'_> {
+    /// A query parameter; repeated is an error.
+    pub fn param(&self, name: &str) -> Result<Option<&str>> {
+        self.query.single(name)
     }
+
+    /// A required, non-empty query parameter, with Crowd's wording when it is missing.
+    pub fn required(&self, name: &str) -> Result<&str> {
+        self.param(name)?
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::bad_request(format!("{name} query parameter required.")))
+    }
+
+    /// The request body as a JSON or XML entity.
+    pub fn body(&self) -> Result<Parsed> {
+        self.req.entity()
+    }
+
+    /// An entity in the caller's format.
+    pub fn reply(&self, status: u16, root: &str, entity: &Obj) -> Response {
+        Response::entity(status, self.format, root, entity)
+    }
+
+    /// `201 Created` with a Location and an empty body that still says its type: the npm
+    /// client refuses a 201 without `Content-Type: application/json` (atlassian-crowd-client
+    /// lib/api.js).
+    pub fn created(&self, location: String) -> Response {
+        Response::new(201)
+            .header("Content-Type", self.format.content_type())
+            .header("Location", location)
+    }
+
+    /// `start-index` (default 0) and `max-results` (default 1000, Crowd's
+    /// DEFAULT_SEARCH_RESULT_SIZE; -1 means all, EntityQuery.ALL_RESULTS, which the directory
+    /// sync client sends).
+    pub fn paging(&self) -> Result<(usize, Option<usize>)> {
+        let number = |name: &str, default: i64| -> Result<i64> {
+            match self.param(name)? {
+                None | Some("") => Ok(default),
+                Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                    Error::bad_request(format!("{name} must be a whole number, not '{v}'"))
+                }),
+            }
+        };
+        let start = number("start-index", 0)?;
+        if start < 0 {
+            return Err(Error::bad_request("start-index must not be negative"));
+        }
+        let max = number("max-results", 1000)?;
+        let max = match max {
+            -1 => None,
+            m if m < 0 => return Err(Error::bad_request("max-results must be -1 (all) or more")),
+            m => Some(m as usize),
+        };
+        Ok((start as usize, max))
+    }
+}
+
+/// A handler.
+type Handler = fn(&Call) -> Result<Response>;
+
+/// One path: its segments (`*` stands for one variable segment) and its handler per method.
+struct Route {
+    path: &'static [&'static str],
+    methods: &'static [(Method, Handler)],
+}
+
+macro_rules! routes {
+    ($($path:expr => [$($method:ident: $handler:expr),* $(,)?]),* $(,)?) => {
+        &[$(Route { path: $path, methods: &[$((Method::$method, $handler)),*] }),*]
+    };
+}
+
+/// Every usermanagement route (crowd-rest-plugin's UsersResource, GroupsResource,
+/// SearchResource, TokenResource, CookieConfigResource, EventsResource).
+const ROUTES: &[Route] = routes![
+    &["user"] => [Get: user::get, Post: user::create, Put: user::update, Delete: user::delete],
+    &["user", "rename"] => [Post: user::rename],
+    &["user", "password"] => [Put: user::set_password, Delete: user::clear_password],
+    &["user", "attribute"] => [Get: user::get_attributes, Post: user::store_attributes, Delete: user::delete_attribute],
+    &["user", "group", "direct"] => [Get: memberships::user_groups_direct, Post: memberships::add_user_to_group, Delete: memberships::remove_user_from_group],
+    &["user", "group", "nested"] => [Get: memberships::user_groups_nested],
+    &["group"] => [Get: groups::get, Post: groups::create, Put: groups::update, Delete: groups::delete],
+    &["group", "attribute"] => [Get: groups::get_attributes, Post: groups::store_attributes, Delete: groups::delete_attribute],
+    &["group", "user", "direct"] => [Get: memberships::group_users_direct, Post: memberships::add_group_user, Delete: memberships::remove_group_user],
+    &["group", "user", "nested"] => [Get: memberships::group_users_nested],
+    &["group", "child-group", "direct"] => [Get: memberships::children_direct, Post: memberships::add_child, Delete: memberships::remove_child],
+    &["group", "child-group", "nested"] => [Get: memberships::children_nested],
+    &["group", "parent-group", "direct"] => [Get: memberships::parents_direct, Post: memberships::add_parent],
+    &["group", "parent-group", "nested"] => [Get: memberships::parents_nested],
+    &["group", "membership"] => [Get: memberships::all],
+    &["authentication"] => [Post: session::authenticate],
+    &["authentication", "notify"] => [Post: session::notify],
+    &["session"] => [Post: session::create, Delete: session::delete_for_user],
+    &["session", "*"] => [Get: session::get, Post: session::validate, Delete: session::delete],
+    &["config", "cookie"] => [Get: session::cookie_config],
+    &["search"] => [Get: search::search, Post: search::search],
+    &["event"] => [Get: events::current],
+    &["event", "*"] => [Get: events::since],
+    &["user", "mail", "password"] => [Post: user::mail_password],
+    &["user", "mail", "usernames"] => [Post: user::mail_usernames],
+];
+
+fn matches(pattern: &[&str], segs: &[&str]) -> bool {
+    pattern.len() == segs.len() && pattern.iter().zip(segs).all(|(p, s)| *p == "*" || p == s)
+}
+
+/// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
+fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<Response> {
+    // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
+    let mut segs: Vec<&str> = segs.to_vec();
+    if let Some(last) = segs.last_mut() {
+        *last = last.strip_suffix(".json").unwrap_or(last);
+    }
+    let route = ROUTES.iter().find(|r| matches(r.path, &segs)).ok_or(Error::RouteNotFound)?;
+    let method = match req.method {
+        Method::Head => Method::Get,
+        m => m,
+    };
+    let Some((_, handler)) = route.methods.iter().find(|(m, _)| *m == method) else {
+        return Err(Error::MethodNotAllowed(
+            route.methods.iter().map(|(m, _)| m.as_str()).collect(),
+        ));
+    };
+    let access = match who {
+        Principal::Application(a) => Access::of_application(&app.store, a)?,
+        Principal::Bearer(claims) => Access::read_only(&app.store, claims.client_id_text())?,
+        _ => return Err(Error::Unauthenticated),
+    };
+    let arg = route.path.iter().position(|p| *p == "*").map(|i| segs[i]);
+    let call = Call {
+        app,
+        req,
+        query: req.query_params()?,
+        access,
+        format: Api::UserManagement.reply_format(req),
+        links: Links { base: rest_base(app, req) },
+        arg,
+    };
+    handler(&call)
 }
 
 /// The base of usermanagement links: the server's URL with the context path the caller used.

@@ -1,113 +1,236 @@
-//! `/user`: Crowd's user entity (crowd-rest-common UserEntity; `spec/crowd-rest.md` §1.1).
-//! JSON dates are epoch milliseconds, as dex and the npm client decode them.
+//! `/user`, `/user/rename`, `/user/password`, `/user/attribute`: Crowd's users
+//! (crowd-rest-plugin UsersResource; status codes as python-crowd and the npm client need
+//! them: 201 + the created user, 204 for PUT and the attribute and password writes).
 
-use super::rest_base;
-use crate::app::App;
-use crate::error::{Error, Resource, Result};
+use super::entities::{self, Expand};
+use super::Call;
+use crate::domain::access::Operation;
+use crate::domain::directory::{NewUser, UserChanges};
+use crate::error::{Error, Result};
+use crate::http::body::Fields;
 use crate::http::request::percent_encode;
-use crate::http::{Request, Response};
-use crate::store::records::UserRecord;
-use serde::Serialize;
+use crate::http::Response;
+use std::collections::BTreeMap;
 
-#[derive(Serialize)]
-pub struct Link {
-    pub href: String,
-    pub rel: &'static str,
+/// The user entity of a request body (create or update). Read-only fields a client echoes back
+/// from a GET (`link`, `key`, `expand`, dates, `directory-*`) are ignored, as python-crowd's
+/// set_active PUTs the whole GET payload back.
+struct UserBody {
+    name: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+    active: Option<bool>,
+    password: Option<String>,
+    /// Attributes sent with a create are stored with the user.
+    attributes: BTreeMap<String, Vec<String>>,
 }
 
-#[derive(Serialize)]
-pub struct PasswordLink {
-    pub link: Link,
-}
-
-#[derive(Serialize)]
-pub struct Attribute<'a> {
-    pub name: &'a str,
-    pub values: &'a [String],
-}
-
-#[derive(Serialize)]
-pub struct Attributes<'a> {
-    pub attributes: Vec<Attribute<'a>>,
-    pub link: Link,
-}
-
-/// Crowd's UserEntity, field for field, in Crowd's order.
-#[derive(Serialize)]
-pub struct UserEntity<'a> {
-    pub expand: &'static str,
-    pub link: Link,
-    pub name: &'a str,
-    pub key: String,
-    #[serde(rename = "first-name")]
-    pub first_name: &'a str,
-    #[serde(rename = "last-name")]
-    pub last_name: &'a str,
-    #[serde(rename = "display-name")]
-    pub display_name: &'a str,
-    pub email: &'a str,
-    pub password: PasswordLink,
-    pub active: bool,
-    #[serde(rename = "created-date")]
-    pub created_date: u64,
-    #[serde(rename = "updated-date")]
-    pub updated_date: u64,
-    #[serde(rename = "directory-id")]
-    pub directory_id: u64,
-    #[serde(rename = "directory-name")]
-    pub directory_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<Attributes<'a>>,
-}
-
-pub fn entity<'a>(
-    base: &str,
-    u: &'a UserRecord,
-    directory_name: &'a str,
-    with_attributes: bool,
-) -> UserEntity<'a> {
-    let name_q = percent_encode(&u.name);
-    UserEntity {
-        expand: "attributes",
-        link: Link { href: format!("{base}/user?username={name_q}"), rel: "self" },
-        name: &u.name,
-        key: format!("{}:{}", u.directory_id, u.name.to_lowercase()),
-        first_name: &u.first_name,
-        last_name: &u.last_name,
-        display_name: &u.display_name,
-        email: &u.email,
-        password: PasswordLink {
-            link: Link { href: format!("{base}/user/password?username={name_q}"), rel: "edit" },
+fn read_user(f: Fields<'_>) -> Result<UserBody> {
+    Ok(UserBody {
+        name: f.str("name")?,
+        first_name: f.str("first-name")?,
+        last_name: f.str("last-name")?,
+        display_name: f.str("display-name")?,
+        email: f.str("email")?,
+        active: f.bool("active")?,
+        password: match f.obj("password")? {
+            Some(p) => p.str("value")?,
+            None => None,
         },
-        active: u.active,
-        created_date: u.created,
-        updated_date: u.updated,
-        directory_id: u.directory_id,
-        directory_name,
-        attributes: with_attributes.then(|| Attributes {
-            attributes: u
-                .attributes
-                .iter()
-                .map(|(name, values)| Attribute { name, values })
-                .collect(),
-            link: Link { href: format!("{base}/user/attribute?username={name_q}"), rel: "self" },
-        }),
-    }
+        attributes: match f.obj("attributes")? {
+            Some(a) => read_attributes(a)?,
+            None => BTreeMap::new(),
+        },
+    })
 }
 
-/// `GET /user?username=U[&expand=attributes]`.
-pub fn get(app: &App, req: &Request) -> Result<Response> {
-    let q = req.query_params()?;
-    let name = q
-        .single("username")?
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| Error::bad_request("username query parameter required"))?;
-    let expand = q.single("expand")?.unwrap_or("");
-    let found = app
-        .store
-        .find_user_in_directory(name)?
-        .ok_or_else(|| Error::NotFound(Resource::User, name.to_string()))?;
-    let (user, directory) = &*found;
-    let with_attributes = expand.split(',').any(|e| e.trim() == "attributes");
-    Ok(Response::json(200, &entity(&rest_base(app, req), user, &directory.name, with_attributes)))
+/// Reads `{"attributes":[{"name","values":[..]}]}` / `<attributes><attribute name=".."><values>
+/// <value>..</value></values></attribute></attributes>`.
+pub fn read_attributes(f: Fields<'_>) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    for a in f.list("attributes", None, "attribute")? {
+        let name = a.required("name")?;
+        out.insert(name, a.str_list("values", Some("values"), "value")?);
+    }
+    Ok(out)
+}
+
+/// The `username` query parameter.
+fn username<'c>(call: &'c Call) -> Result<&'c str> {
+    call.required("username")
+}
+
+/// `GET /user?username=U[&expand=attributes]` or `?key=K`.
+pub fn get(call: &Call) -> Result<Response> {
+    let expand = Expand::parse(call.param("expand")?);
+    let store = &call.app.store;
+    let (user, dir) = match call.param("key")? {
+        Some(key) if call.param("username")?.is_none() => {
+            let user = store
+                .user_by_key(key)?
+                .filter(|u| {
+                    call.access.find_user(store, &u.name).is_ok_and(|(f, _)| f.key == u.key)
+                })
+                .ok_or_else(|| Error::NotFound(crate::error::Resource::User, key.to_string()))?;
+            let dir = call.access.directory(user.directory_id).expect("found through the view");
+            (user.clone(), dir)
+        }
+        _ => call.access.find_user(store, username(call)?)?,
+    };
+    Ok(call.reply(200, "user", &entities::user(&call.links, &user, &dir.name, expand.attributes)))
+}
+
+/// `POST /user`: 201, `Location`, and the created user (Atlassian's Java client parses the
+/// body; https://jira.atlassian.com/browse/CWD-4124).
+pub fn create(call: &Call) -> Result<Response> {
+    let body = call.body()?;
+    let u = read_user(body.fields())?;
+    let dir = call.access.directory_for(Operation::CreateUser)?;
+    let name = u.name.ok_or_else(|| {
+        Error::Invalid(crate::error::Resource::User, "The user's name is required".into())
+    })?;
+    let password = u.password.ok_or_else(|| {
+        Error::InvalidCredential("A password is required to create a user".into())
+    })?;
+    let created = call.app.directories().create_user(
+        dir.id,
+        NewUser {
+            name,
+            first_name: u.first_name.unwrap_or_default(),
+            last_name: u.last_name.unwrap_or_default(),
+            display_name: u.display_name.unwrap_or_default(),
+            email: u.email.unwrap_or_default(),
+            active: u.active.unwrap_or(true),
+            password: Some(password),
+            external_id: String::new(),
+            attributes: u.attributes,
+        },
+    )?;
+    let location = format!("{}/user?username={}", call.links.base, percent_encode(&created.name));
+    Ok(call
+        .reply(201, "user", &entities::user(&call.links, &created, &dir.name, false))
+        .header("Location", location))
+}
+
+/// `PUT /user?username=U`: the body's name must be U (case-insensitively), else 400
+/// (UsersResource.updateUser: "The names of the resource location … and object … are not equal").
+pub fn update(call: &Call) -> Result<Response> {
+    let name = username(call)?;
+    let body = call.body()?;
+    let u = read_user(body.fields())?;
+    if let Some(n) = &u.name {
+        if !n.eq_ignore_ascii_case(name) && n.to_lowercase() != name.to_lowercase() {
+            return Err(Error::bad_request(format!(
+                "The names of the resource location <{name}> and object <{n}> are not equal"
+            )));
+        }
+    }
+    let (user, dir) = call.access.find_user(&call.app.store, name)?;
+    call.access.require(dir, Operation::UpdateUser)?;
+    call.app.directories().update_user(
+        dir.id,
+        &user.name,
+        UserChanges {
+            first_name: u.first_name,
+            last_name: u.last_name,
+            display_name: u.display_name,
+            email: u.email,
+            active: u.active,
+            external_id: None,
+        },
+    )?;
+    Ok(Response::no_content())
+}
+
+/// `DELETE /user?username=U`: 204.
+pub fn delete(call: &Call) -> Result<Response> {
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::DeleteUser)?;
+    call.app.directories().delete_user(dir.id, &user.name)?;
+    Ok(Response::no_content())
+}
+
+/// `POST /user/rename?username=U` with `{"new-name":"V"}` / `<rename><new-name>`: 200 and the
+/// renamed user.
+pub fn rename(call: &Call) -> Result<Response> {
+    let body = call.body()?;
+    let new_name = body.fields().required("new-name")?;
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::UpdateUser)?;
+    let renamed = call.app.directories().rename_user(dir.id, &user.name, &new_name)?;
+    Ok(call.reply(200, "user", &entities::user(&call.links, &renamed, &dir.name, false)))
+}
+
+/// `PUT /user/password?username=U` with `{"value":"new"}`: 204.
+pub fn set_password(call: &Call) -> Result<Response> {
+    let body = call.body()?;
+    let password = body
+        .fields()
+        .str("value")?
+        .ok_or_else(|| Error::InvalidCredential("The new password is required".into()))?;
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::UpdateUser)?;
+    call.app.directories().set_password(dir.id, &user.name, &password)?;
+    Ok(Response::no_content())
+}
+
+/// `DELETE /user/password?username=U`: the user has no password credential afterwards.
+pub fn clear_password(call: &Call) -> Result<Response> {
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::UpdateUser)?;
+    call.app.directories().clear_password(dir.id, &user.name)?;
+    Ok(Response::no_content())
+}
+
+/// `GET /user/attribute?username=U`.
+pub fn get_attributes(call: &Call) -> Result<Response> {
+    let (user, _) = call.access.find_user(&call.app.store, username(call)?)?;
+    Ok(call.reply(200, "attributes", &entities::user_attributes(&call.links, &user)))
+}
+
+/// `POST /user/attribute?username=U`: stores or replaces the named attributes; 204 (python-crowd's
+/// set_user_attribute checks for exactly 204).
+pub fn store_attributes(call: &Call) -> Result<Response> {
+    let body = call.body()?;
+    let attributes = read_attributes(body.fields())?;
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::UpdateUserAttribute)?;
+    call.app.directories().store_user_attributes(dir.id, &user.name, attributes)?;
+    Ok(Response::no_content())
+}
+
+/// `DELETE /user/attribute?username=U&attributename=K`: 204.
+pub fn delete_attribute(call: &Call) -> Result<Response> {
+    let attribute = call.required("attributename")?;
+    let (user, dir) = call.access.find_user(&call.app.store, username(call)?)?;
+    call.access.require(dir, Operation::UpdateUserAttribute)?;
+    call.app.directories().delete_user_attribute(dir.id, &user.name, attribute)?;
+    Ok(Response::no_content())
+}
+
+/// throng sends no mail, so the two mail endpoints say so, after the checks Crowd makes
+/// (the user exists and has an address), rather than pretend a message went out.
+fn no_mail() -> Error {
+    Error::NotSupported(
+        "throng sends no e-mail: there is no mail server to send it with; set a new password \
+         with PUT /user/password instead"
+            .into(),
+    )
+}
+
+/// `POST /user/mail/password?username=U`: Crowd mails a reset link.
+pub fn mail_password(call: &Call) -> Result<Response> {
+    let (user, _) = call.access.find_user(&call.app.store, username(call)?)?;
+    if user.email.is_empty() {
+        return Err(Error::bad_request(format!("User <{}> has no e-mail address", user.name)));
+    }
+    Err(no_mail())
+}
+
+/// `POST /user/mail/usernames?email=E`: Crowd mails the user names registered to an address.
+pub fn mail_usernames(call: &Call) -> Result<Response> {
+    call.required("email")?;
+    Err(no_mail())
 }

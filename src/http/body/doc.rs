@@ -22,6 +22,10 @@ pub enum Node {
     Date(u64),
     Obj(Obj),
     List(Vec<Node>),
+    /// An item that names its own XML element, for lists of mixed kinds (the `events` of
+    /// Crowd's EventEntityList are `userEvent`, `groupEvent`, … elements). JSON shows the
+    /// inner value.
+    Named(&'static str, Box<Node>),
 }
 
 /// How XML renders a field.
@@ -145,6 +149,12 @@ impl Obj {
         }
     }
 
+    /// This object's fields followed by `other`'s.
+    pub fn merge(mut self, other: Obj) -> Obj {
+        self.fields.extend(other.fields);
+        self
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         write_json_obj(&mut out, self);
@@ -176,6 +186,7 @@ fn write_json(out: &mut Vec<u8>, node: &Node) {
         }
         Node::Str(s) => json_str(out, s),
         Node::Obj(o) => write_json_obj(out, o),
+        Node::Named(_, inner) => write_json(out, inner),
         Node::List(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -236,7 +247,7 @@ fn scalar_text(out: &mut Vec<u8>, node: &Node) {
             let _ = write!(out, "{}", humantime::format_rfc3339_millis(t));
         }
         Node::Str(s) => escape_into(out, s),
-        Node::Null | Node::Obj(_) | Node::List(_) => {}
+        Node::Null | Node::Obj(_) | Node::List(_) | Node::Named(..) => {}
     }
 }
 
@@ -244,6 +255,7 @@ fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node) {
     match node {
         Node::Null => {}
         Node::Obj(o) => write_xml_obj(out, tag, o),
+        Node::Named(name, inner) => write_xml(out, name, inner),
         Node::List(items) => items.iter().for_each(|item| write_xml(out, tag, item)),
         scalar => {
             let _ = write!(out, "<{tag}>");

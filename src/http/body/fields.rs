@@ -197,8 +197,10 @@ mod tests {
     use super::super::xml;
     use super::*;
 
+    type Attributes = Vec<(String, Vec<String>)>;
+
     /// The same reader over both spellings of a Crowd user.
-    fn read(f: Fields<'_>) -> (String, Option<String>, Option<bool>, Vec<(String, Vec<String>)>) {
+    fn read(f: Fields<'_>) -> (String, Option<String>, Option<bool>, Attributes) {
         let name = f.required("name").unwrap();
         let password = f.obj("password").unwrap().and_then(|p| p.str("value").unwrap());
         let active = f.bool("active").unwrap();

@@ -1,0 +1,134 @@
+//! Crowd's usermanagement entities, each built once as a [`Obj`] and rendered as JSON or XML
+//! (crowd-rest-common `UserEntity`, `GroupEntity`, `UserEntityList`, `GroupEntityList`,
+//! `MultiValuedAttributeEntityList`, `SessionEntity`, `CookieConfigEntity`).
+//!
+//! Field order is Crowd's. In XML `name` and `expand` are attributes of the entity's element
+//! and `link` is `<link rel=".." href=".."/>`; lists put their items straight into the list's
+//! element (`<users><user name="a"/></users>`), as JAXB's `@XmlElement(name = "user")` does.
+
+use crate::http::body::{Node, Obj};
+use crate::http::request::percent_encode;
+use crate::store::records::{GroupRecord, UserRecord};
+use std::collections::BTreeMap;
+
+/// Builds links back into `/rest/usermanagement/1` for the base URL the caller used.
+pub struct Links {
+    pub base: String,
+}
+
+fn link(href: String, rel: &'static str) -> Obj {
+    Obj::new().attr("rel", rel).attr("href", href)
+}
+
+impl Links {
+    pub fn user(&self, name: &str) -> Obj {
+        link(format!("{}/user?username={}", self.base, percent_encode(name)), "self")
+    }
+
+    pub fn group(&self, name: &str) -> Obj {
+        link(format!("{}/group?groupname={}", self.base, percent_encode(name)), "self")
+    }
+}
+
+/// `{"attributes":[{"name","values":[..]}],"link":..}`; XML `<attributes><link/><attribute
+/// name="k"><values><value>v</value></values></attribute></attributes>`.
+pub fn attributes(self_link: Obj, attributes: &BTreeMap<String, Vec<String>>) -> Obj {
+    let items = attributes
+        .iter()
+        .map(|(name, values)| {
+            Obj::new()
+                .attr("name", name.as_str())
+                .wrapped("values", "value", values.iter().map(|v| v.as_str().into()).collect())
+                .into()
+        })
+        .collect();
+    Obj::new().elem("link", self_link).items("attributes", "attribute", items)
+}
+
+/// The user's attribute list, with its link.
+pub fn user_attributes(links: &Links, u: &UserRecord) -> Obj {
+    let href = format!("{}/user/attribute?username={}", links.base, percent_encode(&u.name));
+    attributes(link(href, "self"), &u.attributes)
+}
+
+pub fn group_attributes(links: &Links, g: &GroupRecord) -> Obj {
+    let href = format!("{}/group/attribute?groupname={}", links.base, percent_encode(&g.name));
+    attributes(link(href, "self"), &g.attributes)
+}
+
+/// A whole UserEntity. Crowd fills `directory-id`/`directory-name` in 5.x and later; the
+/// password is only ever a link.
+pub fn user(links: &Links, u: &UserRecord, directory_name: &str, with_attributes: bool) -> Obj {
+    let password = Obj::new().elem(
+        "link",
+        link(format!("{}/user/password?username={}", links.base, percent_encode(&u.name)), "edit"),
+    );
+    Obj::new()
+        .attr("expand", "attributes")
+        .elem("link", links.user(&u.name))
+        .attr("name", u.name.as_str())
+        .elem("key", u.key.as_str())
+        .elem("first-name", u.first_name.as_str())
+        .elem("last-name", u.last_name.as_str())
+        .elem("display-name", u.display_name.as_str())
+        .elem("email", u.email.as_str())
+        .elem("password", password)
+        .elem("active", u.active)
+        .date("created-date", u.created)
+        .date("updated-date", u.updated)
+        .elem("directory-id", u.directory_id)
+        .elem("directory-name", directory_name)
+        .elem_opt("attributes", with_attributes.then(|| user_attributes(links, u)))
+}
+
+/// A list item without expansion: only the link and the name (UserEntity.newMinimalUserEntity).
+pub fn minimal_user(links: &Links, name: &str) -> Obj {
+    Obj::new().elem("link", links.user(name)).attr("name", name)
+}
+
+pub fn group(links: &Links, g: &GroupRecord, with_attributes: bool) -> Obj {
+    Obj::new()
+        .attr("expand", "attributes")
+        .elem("link", links.group(&g.name))
+        .attr("name", g.name.as_str())
+        .elem("description", g.description.as_str())
+        .elem("type", g.kind.as_str())
+        .elem("active", g.active)
+        .elem_opt("attributes", with_attributes.then(|| group_attributes(links, g)))
+}
+
+pub fn minimal_group(links: &Links, name: &str) -> Obj {
+    Obj::new().elem("link", links.group(name)).attr("name", name)
+}
+
+/// `{"expand":"user","users":[..]}`; XML `<users expand="user"><user ../></users>`.
+pub fn user_list(items: Vec<Node>) -> Obj {
+    Obj::new().attr("expand", "user").items("users", "user", items)
+}
+
+pub fn group_list(items: Vec<Node>) -> Obj {
+    Obj::new().attr("expand", "group").items("groups", "group", items)
+}
+
+/// The `expand` query parameter, comma separated (`user`, `group`, `attributes`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Expand {
+    pub user: bool,
+    pub group: bool,
+    pub attributes: bool,
+}
+
+impl Expand {
+    pub fn parse(v: Option<&str>) -> Expand {
+        let mut e = Expand::default();
+        for part in v.unwrap_or("").split(',').map(str::trim) {
+            match part {
+                "user" => e.user = true,
+                "group" => e.group = true,
+                "attributes" => e.attributes = true,
+                _ => {}
+            }
+        }
+        e
+    }
+}

@@ -1,0 +1,150 @@
+//! `/event` and `/event/{token}`: the change log for incremental directory sync
+//! (crowd-rest-plugin EventsResource; entities EventEntityList, UserEventEntity,
+//! GroupEventEntity, UserMembershipEventEntity, GroupMembershipEventEntity).
+//!
+//! In XML each event is an element named by its kind (`userEvent`, `groupEvent`,
+//! `userMembershipEvent`, `groupMembershipEvent`) inside `<events newEventToken=".."
+//! incrementalSynchronisationAvailable="true">`, as Atlassian's Java client reads them. JSON
+//! has no element names, so each event there also carries `"type"` (a throng addition).
+//!
+//! Events render the entity as it is now: a user created and then updated shows its current
+//! fields both times, and a user deleted since shows nothing for the earlier events (its
+//! DELETED event follows). A rename is a DELETED of the old name, a CREATED of the new one,
+//! and an absolute membership event with the user's groups, so a client that keys users by
+//! name keeps them right.
+
+use super::entities;
+use super::Call;
+use crate::error::Result;
+use crate::http::body::{Node, Obj};
+use crate::http::Response;
+use crate::store::records::{Change, EventRecord};
+
+/// `GET /event`: the token to pass to `/event/{token}` next time.
+pub fn current(call: &Call) -> Result<Response> {
+    let token = call.app.store.event_token()?;
+    Ok(call.reply(200, "events", &list(token, Vec::new())))
+}
+
+/// `GET /event/{token}`: what changed since; 410 `EVENT_TOKEN_EXPIRED` when the log no longer
+/// reaches back that far (the client then synchronises in full).
+pub fn since(call: &Call) -> Result<Response> {
+    let (events, token) = call.app.store.events_since(call.arg.unwrap_or(""))?;
+    let mut items = Vec::new();
+    for e in &events {
+        if call.access.directory(e.directory_id).is_some() {
+            render(call, e, &mut items)?;
+        }
+    }
+    Ok(call.reply(200, "events", &list(token, items)))
+}
+
+fn list(token: String, events: Vec<Node>) -> Obj {
+    Obj::new()
+        .attr("newEventToken", token)
+        .attr("incrementalSynchronisationAvailable", true)
+        .items("events", "event", events)
+}
+
+fn event(kind: &'static str, json_type: &'static str, operation: &'static str, body: Obj) -> Node {
+    let mut o = Obj::new().json_only("type", json_type).elem("operation", operation);
+    o = o.merge(body);
+    Node::Named(kind, Box::new(o.into()))
+}
+
+fn names(tag: &'static str, names: &[String], links: impl Fn(&str) -> Obj) -> Obj {
+    let items = names.iter().map(|n| links(n).into()).collect();
+    Obj::new().items(if tag == "user" { "users" } else { "groups" }, tag, items)
+}
+
+fn render(call: &Call, e: &EventRecord, out: &mut Vec<Node>) -> Result<()> {
+    let store = &call.app.store;
+    let dir = e.directory_id;
+    let dir_name = call.access.directory(dir).map_or("", |d| d.name.as_str());
+    let links = &call.links;
+    let user_event = |op, name: &str| -> Result<Option<Node>> {
+        Ok(store.user(dir, name)?.map(|u| {
+            event(
+                "userEvent",
+                "USER",
+                op,
+                Obj::new().elem("user", entities::user(links, &u, dir_name, true)),
+            )
+        }))
+    };
+    let group_event = |op, name: &str| -> Result<Option<Node>> {
+        Ok(store.group(dir, name)?.map(|g| {
+            event(
+                "groupEvent",
+                "GROUP",
+                op,
+                Obj::new().elem("group", entities::group(links, &g, true)),
+            )
+        }))
+    };
+    let deleted_user = |name: &str| {
+        event(
+            "userEvent",
+            "USER",
+            "DELETED",
+            Obj::new().elem("user", entities::minimal_user(links, name)),
+        )
+    };
+    let user_membership = |op, user: &str, groups: &[String], absolute: bool| {
+        let mut body = Obj::new()
+            .elem("childUser", entities::minimal_user(links, user))
+            .elem("parentGroups", names("group", groups, |g| entities::minimal_group(links, g)));
+        if absolute {
+            body = body.attr("absolute", true);
+        }
+        event("userMembershipEvent", "USER_MEMBERSHIP", op, body)
+    };
+    let group_membership = |op, child: &str, parent: &str| {
+        let body = Obj::new()
+            .elem("group", entities::minimal_group(links, child))
+            .elem(
+                "parentGroups",
+                names("group", &[parent.to_string()], |g| entities::minimal_group(links, g)),
+            )
+            .elem("childGroups", names("group", &[], |g| entities::minimal_group(links, g)));
+        event("groupMembershipEvent", "GROUP_MEMBERSHIP", op, body)
+    };
+    match &e.change {
+        Change::UserCreated { name } => out.extend(user_event("CREATED", name)?),
+        Change::UserUpdated { name } | Change::UserAttributesChanged { name, .. } => {
+            out.extend(user_event("UPDATED", name)?)
+        }
+        Change::UserRenamed { old, new } => {
+            out.push(deleted_user(old));
+            if let Some(created) = user_event("CREATED", new)? {
+                out.push(created);
+                let groups = store.direct_groups_of_user(dir, new)?;
+                out.push(user_membership("CREATED", new, &groups, true));
+            }
+        }
+        Change::UserDeleted { name } => out.push(deleted_user(name)),
+        Change::GroupCreated { name } => out.extend(group_event("CREATED", name)?),
+        Change::GroupUpdated { name } | Change::GroupAttributesChanged { name, .. } => {
+            out.extend(group_event("UPDATED", name)?)
+        }
+        Change::GroupDeleted { name } => out.push(event(
+            "groupEvent",
+            "GROUP",
+            "DELETED",
+            Obj::new().elem("group", entities::minimal_group(links, name)),
+        )),
+        Change::UserMembershipAdded { user, group } => {
+            out.push(user_membership("CREATED", user, std::slice::from_ref(group), false))
+        }
+        Change::UserMembershipRemoved { user, group } => {
+            out.push(user_membership("DELETED", user, std::slice::from_ref(group), false))
+        }
+        Change::GroupMembershipAdded { child, parent } => {
+            out.push(group_membership("CREATED", child, parent))
+        }
+        Change::GroupMembershipRemoved { child, parent } => {
+            out.push(group_membership("DELETED", child, parent))
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! Memberships: `/user/group/…`, `/group/user/…`, `/group/child-group/…`,
+//! `/group/parent-group/…` and the bulk `/group/membership` (crowd-rest-plugin GroupsResource
+//! and UsersResource).
+//!
+//! Crowd's quirks kept here: a group named in the body that does not exist is 400
+//! `GROUP_NOT_FOUND` while one named in the query is 404; a membership check for one entity
+//! answers it or 404 `MEMBERSHIP_NOT_FOUND` (Atlassian's Java client reads 404 as "not a
+//! member", RestCrowdClient.isUserDirectGroupMember); membership changes need the mapping's
+//! UPDATE_GROUP, as Crowd's ApplicationServiceGeneric.addUserToGroup requires.
+
+use super::entities::{self, Expand};
+use super::Call;
+use crate::domain::access::{MappedDirectory, Operation};
+use crate::error::{Error, Resource, Result};
+use crate::http::body::doc::escape_into;
+use crate::http::body::{Format, Node};
+use crate::http::request::percent_encode;
+use crate::http::Response;
+
+/// Applies `start-index`/`max-results` to a list of names.
+fn page(call: &Call, names: Vec<String>) -> Result<Vec<String>> {
+    let (start, max) = call.paging()?;
+    Ok(names.into_iter().skip(start).take(max.unwrap_or(usize::MAX)).collect())
+}
+
+fn user_items(
+    call: &Call,
+    dir: &MappedDirectory,
+    names: Vec<String>,
+    expand: Expand,
+) -> Result<Vec<Node>> {
+    names
+        .into_iter()
+        .map(|n| {
+            if expand.user {
+                let u = call
+                    .app
+                    .store
+                    .user(dir.id, &n)?
+                    .ok_or_else(|| Error::NotFound(Resource::User, n.clone()))?;
+                Ok(entities::user(&call.links, &u, &dir.name, expand.attributes).into())
+            } else {
+                Ok(entities::minimal_user(&call.links, &n).into())
+            }
+        })
+        .collect()
+}
+
+fn group_items(
+    call: &Call,
+    dir: &MappedDirectory,
+    names: Vec<String>,
+    expand: Expand,
+) -> Result<Vec<Node>> {
+    names
+        .into_iter()
+        .map(|n| {
+            if expand.group {
+                let g = call
+                    .app
+                    .store
+                    .group(dir.id, &n)?
+                    .ok_or_else(|| Error::NotFound(Resource::Group, n.clone()))?;
+                Ok(entities::group(&call.links, &g, expand.attributes).into())
+            } else {
+                Ok(entities::minimal_group(&call.links, &n).into())
+            }
+        })
+        .collect()
+}
+
+fn users_reply(call: &Call, dir: &MappedDirectory, names: Vec<String>) -> Result<Response> {
+    let expand = Expand::parse(call.param("expand")?);
+    let items = user_items(call, dir, page(call, names)?, expand)?;
+    Ok(call.reply(200, "users", &entities::user_list(items)))
+}
+
+fn groups_reply(call: &Call, dir: &MappedDirectory, names: Vec<String>) -> Result<Response> {
+    let expand = Expand::parse(call.param("expand")?);
+    let items = group_items(call, dir, page(call, names)?, expand)?;
+    Ok(call.reply(200, "groups", &entities::group_list(items)))
+}
+
+fn membership_missing(child: &str, parent: &str) -> Error {
+    Error::NotFound(Resource::Membership, format!("<{child}> of <{parent}>"))
+}
+
+/// One member found among `names`, or 404 MEMBERSHIP_NOT_FOUND.
+fn one_of(names: &[String], wanted: &str, parent: &str) -> Result<String> {
+    let lc = wanted.to_lowercase();
+    names
+        .iter()
+        .find(|n| n.to_lowercase() == lc)
+        .cloned()
+        .ok_or_else(|| membership_missing(wanted, parent))
+}
+
+fn single_user(call: &Call, dir: &MappedDirectory, name: String) -> Result<Response> {
+    let expand = Expand::parse(call.param("expand")?);
+    let item = user_items(call, dir, vec![name], Expand { user: expand.user, ..expand })?;
+    Ok(call.reply(200, "user", &node_obj(item)))
+}
+
+fn single_group(call: &Call, dir: &MappedDirectory, name: String) -> Result<Response> {
+    let expand = Expand::parse(call.param("expand")?);
+    let item = group_items(call, dir, vec![name], expand)?;
+    Ok(call.reply(200, "group", &node_obj(item)))
+}
+
+fn node_obj(mut items: Vec<Node>) -> crate::http::body::Obj {
+    match items.pop() {
+        Some(Node::Obj(o)) => o,
+        _ => crate::http::body::Obj::new(),
+    }
+}
+
+/// The name in a membership POST body: `{"name":"G"}` / `<group name="G"/>`.
+fn body_name(call: &Call) -> Result<String> {
+    call.body()?.fields().required("name")
+}
+
+// ---- /user/group/{direct,nested} ----
+
+pub fn user_groups_direct(call: &Call) -> Result<Response> {
+    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
+    let groups = call.app.store.direct_groups_of_user(dir.id, &user.name)?;
+    match call.param("groupname")? {
+        Some(g) => single_group(call, dir, one_of(&groups, g, &user.name)?),
+        None => groups_reply(call, dir, groups),
+    }
+}
+
+pub fn user_groups_nested(call: &Call) -> Result<Response> {
+    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
+    let groups = call.app.store.nested_groups_of_user(dir.id, &user.name)?;
+    match call.param("groupname")? {
+        Some(g) => single_group(call, dir, one_of(&groups, g, &user.name)?),
+        None => groups_reply(call, dir, groups),
+    }
+}
+
+/// `POST /user/group/direct?username=U` `{"name":"G"}`: 201 (python-crowd's add_user_to_group
+/// checks for it); a missing group is 400 `GROUP_NOT_FOUND` (UsersResource.addUserToGroup).
+pub fn add_user_to_group(call: &Call) -> Result<Response> {
+    let group = body_name(call)?;
+    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
+    add_user(call, dir, &user.name, &group, MissingIs::Group)?;
+    Ok(call.created(format!(
+        "{}/user/group/direct?username={}&groupname={}",
+        call.links.base,
+        percent_encode(&user.name),
+        percent_encode(&group)
+    )))
+}
+
+pub fn remove_user_from_group(call: &Call) -> Result<Response> {
+    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
+    let group = call.required("groupname")?;
+    call.access.require(dir, Operation::UpdateGroup)?;
+    call.app.directories().remove_user_from_group(dir.id, &user.name, group)?;
+    Ok(Response::no_content())
+}
+
+/// Which side of a membership came from the body, and so is 400 rather than 404 when missing.
+enum MissingIs {
+    User,
+    Group,
+}
+
+fn add_user(
+    call: &Call,
+    dir: &MappedDirectory,
+    user: &str,
+    group: &str,
+    body: MissingIs,
+) -> Result<()> {
+    call.access.require(dir, Operation::UpdateGroup)?;
+    call.app.directories().add_user_to_group(dir.id, user, group).map_err(|e| match (e, &body) {
+        (Error::NotFound(Resource::User, n), MissingIs::User) => {
+            Error::UnknownReference(Resource::User, n)
+        }
+        (Error::NotFound(Resource::Group, n), MissingIs::Group) => {
+            Error::UnknownReference(Resource::Group, n)
+        }
+        (e, _) => e,
+    })
+}
+
+// ---- /group/user/{direct,nested} ----
+
+pub fn group_users_direct(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let users = call.app.store.direct_users_of_group(dir.id, &group.name)?;
+    match call.param("username")? {
+        Some(u) => single_user(call, dir, one_of(&users, u, &group.name)?),
+        None => users_reply(call, dir, users),
+    }
+}
+
+pub fn group_users_nested(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let users = call.app.store.nested_users_of_group(dir.id, &group.name)?;
+    match call.param("username")? {
+        Some(u) => single_user(call, dir, one_of(&users, u, &group.name)?),
+        None => users_reply(call, dir, users),
+    }
+}
+
+/// `POST /group/user/direct?groupname=G` `{"name":"U"}`: 201; a missing user is 400
+/// `USER_NOT_FOUND` (GroupsResource.addDirectUserToGroup).
+pub fn add_group_user(call: &Call) -> Result<Response> {
+    let user = body_name(call)?;
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    add_user(call, dir, &user, &group.name, MissingIs::User)?;
+    Ok(call.created(format!(
+        "{}/group/user/direct?groupname={}&username={}",
+        call.links.base,
+        percent_encode(&group.name),
+        percent_encode(&user)
+    )))
+}
+
+/// `DELETE /group/user/direct?groupname=G&username=U`: 204 (python-crowd's
+/// remove_user_from_group needs exactly that).
+pub fn remove_group_user(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let user = call.required("username")?;
+    call.access.require(dir, Operation::UpdateGroup)?;
+    call.app.directories().remove_user_from_group(dir.id, user, &group.name)?;
+    Ok(Response::no_content())
+}
+
+// ---- /group/child-group and /group/parent-group ----
+
+pub fn children_direct(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let children = call.app.store.direct_child_groups(dir.id, &group.name)?;
+    match call.param("child-groupname")? {
+        Some(c) => single_group(call, dir, one_of(&children, c, &group.name)?),
+        None => groups_reply(call, dir, children),
+    }
+}
+
+pub fn children_nested(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let children = call.app.store.nested_child_groups(dir.id, &group.name)?;
+    match call.param("child-groupname")? {
+        Some(c) => single_group(call, dir, one_of(&children, c, &group.name)?),
+        None => groups_reply(call, dir, children),
+    }
+}
+
+/// `POST /group/child-group/direct?groupname=P` `{"name":"C"}`: 201; a missing parent is 404,
+/// a missing child 400 (both GROUP_NOT_FOUND); a cycle is 400 INVALID_MEMBERSHIP.
+pub fn add_child(call: &Call) -> Result<Response> {
+    let child = body_name(call)?;
+    let (parent, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    add_group(call, dir, &child, &parent.name, &child)?;
+    Ok(call.created(format!(
+        "{}/group/child-group/direct?groupname={}&child-groupname={}",
+        call.links.base,
+        percent_encode(&parent.name),
+        percent_encode(&child)
+    )))
+}
+
+pub fn remove_child(call: &Call) -> Result<Response> {
+    let (parent, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let child = call.required("child-groupname")?;
+    call.access.require(dir, Operation::UpdateGroup)?;
+    call.app.directories().remove_group_from_group(dir.id, child, &parent.name)?;
+    Ok(Response::no_content())
+}
+
+fn add_group(
+    call: &Call,
+    dir: &MappedDirectory,
+    child: &str,
+    parent: &str,
+    from_body: &str,
+) -> Result<()> {
+    call.access.require(dir, Operation::UpdateGroup)?;
+    call.app.directories().add_group_to_group(dir.id, child, parent).map_err(|e| match e {
+        Error::NotFound(Resource::Group, n) if n.to_lowercase() == from_body.to_lowercase() => {
+            Error::UnknownReference(Resource::Group, n)
+        }
+        e => e,
+    })
+}
+
+/// `GET /group/parent-group/direct?groupname=G[&parent-groupname=P]`. Crowd's own resource
+/// names the filter `child-groupname` (GroupsResource.getDirectParentGroups); the npm client
+/// sends `parent-groupname`: both are read.
+pub fn parents_direct(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let parents = call.app.store.direct_parent_groups(dir.id, &group.name)?;
+    match parent_filter(call)? {
+        Some(p) => single_group(call, dir, one_of(&parents, p, &group.name)?),
+        None => groups_reply(call, dir, parents),
+    }
+}
+
+pub fn parents_nested(call: &Call) -> Result<Response> {
+    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    let parents = call.app.store.nested_parent_groups(dir.id, &group.name)?;
+    match parent_filter(call)? {
+        Some(p) => single_group(call, dir, one_of(&parents, p, &group.name)?),
+        None => groups_reply(call, dir, parents),
+    }
+}
+
+fn parent_filter<'c>(call: &'c Call) -> Result<Option<&'c str>> {
+    Ok(call.param("parent-groupname")?.or(call.param("child-groupname")?))
+}
+
+/// `POST /group/parent-group/direct?groupname=C` `{"name":"P"}`: 201; 404 for C, 400 for P.
+pub fn add_parent(call: &Call) -> Result<Response> {
+    let parent = body_name(call)?;
+    let (child, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
+    add_group(call, dir, &child.name, &parent, &parent)?;
+    Ok(call.created(format!(
+        "{}/group/parent-group/direct?groupname={}&parent-groupname={}",
+        call.links.base,
+        percent_encode(&child.name),
+        percent_encode(&parent)
+    )))
+}
+
+// ---- /group/membership ----
+
+/// `GET /group/membership`: every group of the caller's directories with its direct users and
+/// child groups, empty groups included, always XML (GroupsResource.getMemberships: "This method
+/// will only return XML, not JSON"; python-crowd reads `<users>` and `<groups>` of every
+/// `<membership>` without a None check). Written straight to bytes: it is the largest answer
+/// Crowd gives, and a tree per membership would cost several times the output.
+pub fn all(call: &Call) -> Result<Response> {
+    let mut out = Vec::with_capacity(64 << 10);
+    out.extend_from_slice(
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><memberships>"#,
+    );
+    let mut seen = std::collections::HashSet::new();
+    for dir in &call.access.directories {
+        call.app.store.for_each_group_memberships(dir.id, |group, users, groups| {
+            if !seen.insert(group.to_lowercase()) {
+                return;
+            }
+            out.extend_from_slice(b"<membership group=\"");
+            escape_into(&mut out, group);
+            out.extend_from_slice(b"\"><users>");
+            for u in users {
+                out.extend_from_slice(b"<user name=\"");
+                escape_into(&mut out, u);
+                out.extend_from_slice(b"\"/>");
+            }
+            out.extend_from_slice(b"</users><groups>");
+            for g in groups {
+                out.extend_from_slice(b"<group name=\"");
+                escape_into(&mut out, g);
+                out.extend_from_slice(b"\"/>");
+            }
+            out.extend_from_slice(b"</groups></membership>");
+        })?;
+    }
+    out.extend_from_slice(b"</memberships>");
+    Ok(Response::new(200).header("Content-Type", Format::Xml.content_type()).with_body(out))
+}
