@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::store::cache::Generational;
 use crate::store::directory::ADMIN_GROUP;
 use crate::store::records::UserRecord;
+use crate::store::Topic;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
         return Err(e);
     }
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
-    let generation = app.store.generation();
+    let generation = app.store.generation(Topic::Directory);
     if let Some(user) = app.admins.lookup(&key, generation) {
         app.throttle.succeeded(Kind::Admin, remote, name, now);
         return Ok(user);
@@ -150,14 +151,17 @@ mod tests {
         assert!(store.bootstrap_if_empty(bootstrap).unwrap());
         let cache = AdminCache::default();
         let key = [7u8; 32];
-        cache.remember(key, "admin".into(), store.generation());
-        assert_eq!(cache.lookup(&key, store.generation()).as_deref(), Some("admin"));
+        cache.remember(key, "admin".into(), store.generation(Topic::Directory));
+        assert_eq!(
+            cache.lookup(&key, store.generation(Topic::Directory)).as_deref(),
+            Some("admin")
+        );
         store.remove_user_from_group(1, "admin", ADMIN_GROUP, 2).unwrap();
-        assert_eq!(cache.lookup(&key, store.generation()), None);
+        assert_eq!(cache.lookup(&key, store.generation(Topic::Directory)), None);
         // A verification that began before the change is not cached under the new generation.
-        let before = store.generation();
+        let before = store.generation(Topic::Directory);
         store.add_user_to_group(1, "admin", ADMIN_GROUP, 3).unwrap();
         cache.remember(key, "admin".into(), before);
-        assert_eq!(cache.lookup(&key, store.generation()), None);
+        assert_eq!(cache.lookup(&key, store.generation(Topic::Directory)), None);
     }
 }

@@ -14,11 +14,11 @@
 use super::audit;
 use super::records::{AuditRecord, Millis};
 use super::tables::*;
+use super::Topic;
 use super::{decode, encode, next_id, Store};
 use crate::error::{Error, Resource, Result};
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
 
 /// What kind of product an application is (Crowd's `ApplicationType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,18 +177,14 @@ impl Store {
     /// anything read from applications takes it before reading and trusts its entry only while
     /// it has not moved.
     pub fn applications_generation(&self) -> u64 {
-        self.applications_generation.load(Ordering::Acquire)
+        self.generation(Topic::Applications)
     }
 
     /// Runs one application write in one transaction, commits it, then bumps the generation
     /// (after the commit, never before: a reader could otherwise cache the old record under the
     /// new generation). An error aborts the transaction: nothing of it is kept.
     fn application_write<T>(&self, op: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.write()?;
-        let out = op(&txn)?;
-        txn.commit()?;
-        self.applications_generation.fetch_add(1, Ordering::AcqRel);
-        Ok(out)
+        self.change(Topic::Applications, op)
     }
 
     /// Creates an application; `build` receives its id. A taken name (case-insensitively) is
@@ -253,7 +249,7 @@ impl Store {
         put(&txn, Some(&old), &new)?;
         audit::append(&txn, record)?;
         txn.commit()?;
-        self.applications_generation.fetch_add(1, Ordering::AcqRel);
+        self.changed(Topic::Applications);
         Ok(new)
     }
 

@@ -37,14 +37,27 @@ pub struct Store {
     /// needs `&mut Database`. Transactions themselves run unlocked.
     db: RwLock<Database>,
     path: PathBuf,
-    /// Bumped after every committed change to directories, users, groups or memberships (see
-    /// [`Store::changed`]); caches of any of them key off it.
-    generation: AtomicU64,
+    /// The change notice: one counter per [`Topic`], bumped after every commit that touches
+    /// it (see [`Store::changed`]); caches key off the topics they read.
+    generations: [AtomicU64; Topic::COUNT],
     /// This file's [`STORE_ID`], read once at open.
     store_id: u64,
     pub(crate) users: cache::UserCache,
-    /// Bumped after every committed application write (`store::applications`).
-    applications_generation: AtomicU64,
+}
+
+/// What a committed change touched. Each cache watches only what it read: a stream of user
+/// writes from a directory sync must not empty the applications' credential cache (and make
+/// every application call pay a PBKDF2 run), nor an application edit the user cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// Directories, users, groups and memberships.
+    Directory = 0,
+    /// Applications and their mappings, addresses and credentials.
+    Applications = 1,
+}
+
+impl Topic {
+    const COUNT: usize = 2;
 }
 
 impl Store {
@@ -116,35 +129,38 @@ impl Store {
         Ok(Store {
             db: RwLock::new(db),
             path: path.to_path_buf(),
-            generation: AtomicU64::new(0),
+            generations: Default::default(),
             store_id,
             users: cache::UserCache::default(),
-            applications_generation: AtomicU64::new(0),
         })
     }
 
-    /// The number of changes to directories, users, groups and memberships committed since
-    /// the store was opened. Anything cached from the store takes it before reading and is
-    /// good only while it has not moved (`cache::Generational`).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// The number of changes to `topic` committed since the store was opened. Anything cached
+    /// from the store takes it before reading and is good only while it has not moved
+    /// (`cache::Generational`).
+    pub fn generation(&self, topic: Topic) -> u64 {
+        self.generations[topic as usize].load(Ordering::Acquire)
     }
 
     /// Announces a committed change: call after every commit that changes what a cache keyed
     /// off [`Store::generation`] may hold, never before the commit (a reader could otherwise
     /// fill a cache from the old snapshot under the new generation).
-    pub(crate) fn changed(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    pub(crate) fn changed(&self, topic: Topic) {
+        self.generations[topic as usize].fetch_add(1, Ordering::AcqRel);
     }
 
     /// Runs `op` in one write transaction, commits it, then announces the change
     /// ([`Store::changed`]). An error drops the transaction, which aborts it: nothing of a
     /// failed change is kept, and nothing is announced.
-    pub(crate) fn change<T>(&self, op: impl FnOnce(&WriteTransaction) -> Result<T>) -> Result<T> {
+    pub(crate) fn change<T>(
+        &self,
+        topic: Topic,
+        op: impl FnOnce(&WriteTransaction) -> Result<T>,
+    ) -> Result<T> {
         let txn = self.write()?;
         let out = op(&txn)?;
         txn.commit()?;
-        self.changed();
+        self.changed(topic);
         Ok(out)
     }
 

@@ -6,6 +6,7 @@ use super::super::tables::*;
 use super::super::{decode, encode, Store};
 use super::{events, fold, linked, load, Entity, EntityDef, LinkKey};
 use crate::error::{Error, Resource, Result};
+use crate::store::Topic;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -86,7 +87,7 @@ impl Store {
     /// `AlreadyExists(Group)`, an unknown directory `NotFound(Directory)`. `created` dates the
     /// event.
     pub fn create_group(&self, group: &GroupRecord) -> Result<GroupRecord> {
-        self.change(|txn| insert_group(txn, group))
+        self.change(Topic::Directory, |txn| insert_group(txn, group))
     }
 
     /// Applies `change` to the group and stamps it `updated = now`; name, directory and
@@ -98,13 +99,13 @@ impl Store {
         change: impl FnOnce(&mut GroupRecord) -> Result<()>,
         now: Millis,
     ) -> Result<GroupRecord> {
-        self.change(|txn| super::update(txn, dir, name, now, change))
+        self.change(Topic::Directory, |txn| super::update(txn, dir, name, now, change))
     }
 
     /// Deletes a group with its memberships: its users, its child groups and its places in
     /// parent groups. `NotFound(Group)` if there is none.
     pub fn delete_group(&self, dir: u64, name: &str, now: Millis) -> Result<()> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let name_lc = fold(name);
             let group: GroupRecord = {
                 let mut groups = txn.open_table(GROUPS)?;
@@ -128,7 +129,9 @@ impl Store {
         attributes: BTreeMap<String, Vec<String>>,
         now: Millis,
     ) -> Result<GroupRecord> {
-        self.change(|txn| super::store_attributes(txn, dir, name, attributes, now))
+        self.change(Topic::Directory, |txn| {
+            super::store_attributes(txn, dir, name, attributes, now)
+        })
     }
 
     /// Removes one attribute of the group; one it does not have is no change (and no event).
@@ -139,7 +142,7 @@ impl Store {
         attribute: &str,
         now: Millis,
     ) -> Result<GroupRecord> {
-        self.change(|txn| super::delete_attribute(txn, dir, name, attribute, now))
+        self.change(Topic::Directory, |txn| super::delete_attribute(txn, dir, name, attribute, now))
     }
 
     /// Visits the groups of `dir` in name order (case-insensitive), one decoded at a time,

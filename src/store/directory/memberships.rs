@@ -13,6 +13,7 @@ use super::super::{decode, Store};
 use super::{events, fold, has_link, linked, membership, names_as_written, walk};
 use super::{EntityDef, LinkKey, NameOnly};
 use crate::error::{Error, Resource, Result};
+use crate::store::Topic;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::{BTreeSet, HashMap};
 
@@ -55,7 +56,7 @@ impl Store {
     /// Makes `user` a direct member of `group`. `NotFound(User)` or `NotFound(Group)` for a
     /// missing one (the user is looked for first), `AlreadyExists(Membership)` if it is one.
     pub fn add_user_to_group(&self, dir: u64, user: &str, group: &str, now: Millis) -> Result<()> {
-        self.change(|txn| insert_user_membership(txn, dir, user, group, now))
+        self.change(Topic::Directory, |txn| insert_user_membership(txn, dir, user, group, now))
     }
 
     /// Ends `user`'s direct membership of `group`. `NotFound(User)` / `NotFound(Group)` for
@@ -67,7 +68,7 @@ impl Store {
         group: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let user_name = existing(&txn.open_table(USERS)?, dir, user, Resource::User)?;
             let group_name = existing(&txn.open_table(GROUPS)?, dir, group, Resource::Group)?;
             let (u, g) = (fold(user), fold(group));
@@ -92,7 +93,7 @@ impl Store {
         parent: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let (parent_name, child_name) = {
                 let groups = txn.open_table(GROUPS)?;
                 let parent_name = existing(&groups, dir, parent, Resource::Group)?;
@@ -131,7 +132,7 @@ impl Store {
         parent: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let (parent_name, child_name) = {
                 let groups = txn.open_table(GROUPS)?;
                 let parent_name = existing(&groups, dir, parent, Resource::Group)?;

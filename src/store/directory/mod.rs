@@ -27,6 +27,7 @@ use super::records::{Change, DirectoryRecord, GroupRecord, Millis, UserRecord};
 use super::tables::*;
 use super::{decode, encode, Store};
 use crate::error::{Error, Resource, Result};
+use crate::store::Topic;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,7 @@ impl Store {
     /// On an empty store, creates the internal directory, the administrators group and the
     /// admin user in it, in one transaction. Returns false (and changes nothing) otherwise.
     pub fn bootstrap_if_empty(&self, b: Bootstrap<'_>) -> Result<bool> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             if !txn.open_table(DIRECTORIES)?.is_empty()? {
                 return Ok(false);
             }
@@ -113,7 +114,7 @@ impl Store {
         description: &str,
         now: Millis,
     ) -> Result<DirectoryRecord> {
-        self.change(|txn| insert_directory(txn, name, kind, description, now))
+        self.change(Topic::Directory, |txn| insert_directory(txn, name, kind, description, now))
     }
 
     /// The directory with that id.
@@ -140,7 +141,7 @@ impl Store {
     /// Basic check.
     pub fn find_user_in_directory(&self, name: &str) -> Result<Option<CachedUser>> {
         let key = fold(name);
-        let generation = self.generation();
+        let generation = self.generation(Topic::Directory);
         if let Some(hit) = self.users.get(&key, generation) {
             return Ok(Some(hit));
         }

@@ -9,6 +9,7 @@ use super::super::tables::*;
 use super::super::{decode, encode, Store};
 use super::{events, fold, linked, load, Entity, EntityDef};
 use crate::error::{Error, Resource, Result};
+use crate::store::Topic;
 use redb::{ReadableTable, WriteTransaction};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -132,7 +133,7 @@ impl Store {
     /// taken in any case is `AlreadyExists(User)`, an unknown directory `NotFound(Directory)`.
     /// The record's `key` is ignored: the store gives keys. `created` dates the event.
     pub fn create_user(&self, user: &UserRecord) -> Result<UserRecord> {
-        self.change(|txn| insert_user(txn, user))
+        self.change(Topic::Directory, |txn| insert_user(txn, user))
     }
 
     /// Applies `change` to the user and stamps it `updated = now`. Name, key, directory and
@@ -145,14 +146,14 @@ impl Store {
         change: impl FnOnce(&mut UserRecord) -> Result<()>,
         now: Millis,
     ) -> Result<UserRecord> {
-        self.change(|txn| super::update(txn, dir, name, now, change))
+        self.change(Topic::Directory, |txn| super::update(txn, dir, name, now, change))
     }
 
     /// Renames a user, keeping its key, attributes and memberships. `AlreadyExists(User)` if
     /// another user holds the new name in any case; a change of case only is a rename like
     /// any other. `NotFound(User)` if `old` does not exist.
     pub fn rename_user(&self, dir: u64, old: &str, new: &str, now: Millis) -> Result<UserRecord> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let (old_lc, new_lc) = (fold(old), fold(new));
             let mut users = txn.open_table(USERS)?;
             let mut user: UserRecord = load(&users, dir, old)?;
@@ -186,7 +187,7 @@ impl Store {
 
     /// Deletes a user with its key and memberships. `NotFound(User)` if there is none.
     pub fn delete_user(&self, dir: u64, name: &str, now: Millis) -> Result<()> {
-        self.change(|txn| {
+        self.change(Topic::Directory, |txn| {
             let name_lc = fold(name);
             let user: UserRecord = {
                 let mut users = txn.open_table(USERS)?;
@@ -216,7 +217,9 @@ impl Store {
         attributes: BTreeMap<String, Vec<String>>,
         now: Millis,
     ) -> Result<UserRecord> {
-        self.change(|txn| super::store_attributes(txn, dir, name, attributes, now))
+        self.change(Topic::Directory, |txn| {
+            super::store_attributes(txn, dir, name, attributes, now)
+        })
     }
 
     /// Removes one attribute of the user; one it does not have is no change (and no event).
@@ -228,7 +231,7 @@ impl Store {
         attribute: &str,
         now: Millis,
     ) -> Result<UserRecord> {
-        self.change(|txn| super::delete_attribute(txn, dir, name, attribute, now))
+        self.change(Topic::Directory, |txn| super::delete_attribute(txn, dir, name, attribute, now))
     }
 
     /// Visits the users of `dir` in name order (case-insensitive), one decoded at a time,

@@ -7,6 +7,7 @@ mod memberships;
 use super::super::records::{Change, DirectoryRecord, GroupRecord, Millis, UserRecord};
 use super::super::TempStore;
 use crate::error::{Error, Resource};
+use crate::store::Topic;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
@@ -297,14 +298,14 @@ fn listing_visits_one_directory_in_case_insensitive_order_and_can_stop() {
 #[test]
 fn every_committed_change_moves_the_generation_and_a_refused_one_does_not() {
     let s = store();
-    let g0 = s.generation();
+    let g0 = s.generation(Topic::Directory);
     add_users(&s, &["bob"]);
-    let g1 = s.generation();
+    let g1 = s.generation(Topic::Directory);
     assert!(g1 > g0);
     assert!(s.create_user(&user(1, "bob")).is_err());
-    assert_eq!(s.generation(), g1);
+    assert_eq!(s.generation(Topic::Directory), g1);
     s.user(1, "bob").unwrap();
-    assert_eq!(s.generation(), g1);
+    assert_eq!(s.generation(Topic::Directory), g1);
 }
 
 #[test]
