@@ -11,7 +11,7 @@
 //! ```
 
 use std::time::Duration;
-use throng::bench::{create_client, run_suite, Options, TempDir};
+use throng::bench::{create_application, create_client, run_suite, Options, TempDir};
 use throng::config::Config;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -35,8 +35,10 @@ fn main() {
         ..Config::default()
     };
     let server = throng::start(config).expect("throng starts");
-    let result = create_client(server.addr(), "", "admin", password)
-        .and_then(|(id, secret)| run_suite(server.addr(), "", (&id, &secret), &options));
+    let result = create_client(server.addr(), "", "admin", password).and_then(|(id, secret)| {
+        let app = create_application(server.addr(), "", "admin", password)?;
+        run_suite(server.addr(), "", (&id, &secret), Some((&app.0, &app.1)), &options)
+    });
     match result {
         Ok(rows) => {
             println!(

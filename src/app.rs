@@ -37,6 +37,8 @@ pub struct App {
     pub admins: AdminCache,
     /// Verified application credentials and resolved remote-address host names.
     pub applications: Applications,
+    /// Usermanagement callers' views of their directories (`domain::access`).
+    pub views: crate::domain::access::AccessCache,
     /// Failed authentications per source and identity (`domain::throttle`).
     pub throttle: Throttle,
     /// Password KDF runs allowed at once.
@@ -94,6 +96,7 @@ impl App {
             revoked,
             writer,
             admins: AdminCache::default(),
+            views: Default::default(),
             applications: Applications::default(),
             throttle,
             kdf,

@@ -27,7 +27,8 @@ pub const TOKEN_PATH: &str = "/rest/oauth2/latest/token";
 pub const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";
 pub const USER_PATH: &str = "/rest/usermanagement/1/user?username=admin";
 pub const SA_PATH: &str = "/rest/service-accounts/latest/service-accounts";
-pub const SCENARIOS: &[&str] = &["ceiling", "issue", "validate", "introspect", "mixed"];
+pub const APP_PATH: &str = "/rest/appmanagement/1/application";
+pub const SCENARIOS: &[&str] = &["ceiling", "issue", "validate", "app-read", "introspect", "mixed"];
 
 /// Options of one run.
 #[derive(Debug, Clone)]
@@ -89,7 +90,8 @@ Options:
   --connections N          keep-alive connections [default: 8]
   --duration D             measured time per scenario [default: 5s]
   --warmup D               unmeasured time before each scenario [default: 1s]
-  --scenarios LIST         comma-separated, of ceiling,issue,validate,introspect,mixed [default: all]
+  --scenarios LIST         comma-separated, of ceiling,issue,validate,app-read,introspect,mixed
+                           [default: all; app-read needs --admin or an own server]
   --rounds N               run the whole list N times, interleaved, and add the rounds up, so
                            noise on a small machine hits every row alike [default: 1]
   --name NAME              label for --tsv rows [default: throng]
@@ -302,6 +304,28 @@ pub fn create_client(
     }
 }
 
+/// Creates an application with a random name and password, mapped to directory 1 and allowed
+/// from loopback, with admin Basic credentials; returns (name, password).
+pub fn create_application(
+    addr: SocketAddr,
+    prefix: &str,
+    user: &str,
+    password: &str,
+) -> Result<(String, String), String> {
+    let suffix = crate::crypto::hex(&crate::crypto::random_bytes::<6>());
+    let (name, secret) = (format!("bench-{suffix}"), format!("pw-{suffix}"));
+    let body = json!({"name": name, "type": "GENERIC_APPLICATION", "active": true,
+        "password": {"value": secret},
+        "directory-mappings": [{"directory-id": 1, "authenticate-all": true}],
+        "remote-addresses": [{"value": "127.0.0.1"}, {"value": "::1"}]});
+    let req = Request::post(&format!("{prefix}{APP_PATH}"))
+        .basic(user, password)
+        .header("Accept", "application/json")
+        .json(&body);
+    call(addr, &req, 201)?;
+    Ok((name, secret))
+}
+
 /// Splits `http://host:port/prefix` into a socket address and the path prefix.
 pub fn parse_url(url: &str) -> Result<(SocketAddr, String), String> {
     let rest = url.strip_prefix("http://").ok_or_else(|| format!("'{url}': only http:// URLs"))?;
@@ -322,6 +346,7 @@ pub fn run_suite(
     addr: SocketAddr,
     prefix: &str,
     client: (&str, &str),
+    app: Option<(&str, &str)>,
     o: &Options,
 ) -> Result<Vec<(String, Stats)>, String> {
     let (id, secret) = client;
@@ -348,6 +373,17 @@ pub fn run_suite(
     if want("validate") || want("mixed") {
         call(addr, &validate, 200)?;
     }
+    // The same read by an application with Basic credentials, as Jira and python-crowd call.
+    let app_read = match app {
+        Some((name, password)) => Request::get(&format!("{prefix}{USER_PATH}"))
+            .basic(name, password)
+            .header("Accept", "application/json"),
+        None if want("app-read") => return Err("app-read needs an application (--admin)".into()),
+        None => validate.clone(),
+    };
+    if want("app-read") {
+        call(addr, &app_read, 200)?;
+    }
     if want("introspect") && call(addr, &introspect, 200)?["active"] != true {
         return Err("introspection says the bench token is not active".into());
     }
@@ -358,6 +394,7 @@ pub fn run_suite(
                 "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
                 "issue" => Scenario::fixed(issue.clone()),
                 "validate" => Scenario::fixed(validate.clone()),
+                "app-read" => Scenario::fixed(app_read.clone()),
                 "introspect" => Scenario::fixed(introspect.clone()),
                 _ => {
                     let mut cycle = vec![issue.clone()];
@@ -471,8 +508,19 @@ fn run(o: &Options) -> Result<(), String> {
                 o.connections, o.duration
             );
         }
-        let rows = run_suite(addr, &prefix, (&client.0, &client.1), o)?;
-        print_rows(o, &rows);
+        let mut o = o.clone();
+        let app = match &o.admin {
+            Some((user, pw)) if o.scenarios.iter().any(|s| s == "app-read") => {
+                Some(create_application(addr, &prefix, user, pw)?)
+            }
+            _ => {
+                o.scenarios.retain(|s| s != "app-read");
+                None
+            }
+        };
+        let app = app.as_ref().map(|(n, p)| (n.as_str(), p.as_str()));
+        let rows = run_suite(addr, &prefix, (&client.0, &client.1), app, &o)?;
+        print_rows(&o, &rows);
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -489,7 +537,8 @@ fn run(o: &Options) -> Result<(), String> {
             o.rounds
         );
     }
-    let rows = run_suite(server.addr, "", (&id, &secret), o)?;
+    let app = create_application(server.addr, "", "admin", &server.admin_password)?;
+    let rows = run_suite(server.addr, "", (&id, &secret), Some((&app.0, &app.1)), o)?;
     print_rows(o, &rows);
     if !o.tsv {
         if let Some(kib) = server.peak_rss_kib() {

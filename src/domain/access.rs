@@ -10,8 +10,10 @@
 
 use crate::domain::applications::auth::AppPrincipal;
 use crate::error::{Error, Resource, Result};
+use crate::store::cache::Generational;
 use crate::store::records::{GroupRecord, UserRecord};
-use crate::store::Store;
+use crate::store::{Store, Topic};
+use std::sync::Arc;
 
 pub use crate::store::applications::Operation;
 
@@ -73,39 +75,84 @@ fn denied(op: Operation, dir: &MappedDirectory) -> Error {
     ))
 }
 
+/// Views already built, per application and per bearer caller,
+/// good while neither the directories nor the applications changed: building one costs a few
+/// allocations on every usermanagement call otherwise.
+pub struct AccessCache(Generational<u64, Arc<Access>>);
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        AccessCache(Generational::new(4096))
+    }
+}
+
+impl AccessCache {
+    /// The view of `app`, or the read-only view when `None` (named `reader`).
+    pub fn view(
+        &self,
+        store: &Store,
+        app: Option<&AppPrincipal>,
+        reader: &str,
+    ) -> Result<Arc<Access>> {
+        // Both counters only grow, so their sum moves whenever either does: a view read before
+        // a change is never filled under the later number.
+        let generation = store.generation(Topic::Directory) + store.generation(Topic::Applications);
+        // Applications by id; read-only views by their reader's name, hashed into the upper
+        // half of the key space (application ids are small sequence numbers).
+        let key = match app {
+            Some(a) => a.id,
+            None => {
+                reader.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                }) | 1 << 63
+            }
+        };
+        if let Some(hit) = self.0.get(&key, generation) {
+            if app.is_some_and(|a| a.id == key) || hit.name == reader {
+                return Ok(hit);
+            }
+        }
+        let built = Arc::new(match app {
+            Some(a) => Access::of_application(store, a)?,
+            None => Access::read_only(store, reader.to_string())?,
+        });
+        self.0.fill(key, built.clone(), generation);
+        Ok(built)
+    }
+}
+
 impl Access {
     /// A read-only view of every directory, in id order: what a service account's bearer token
     /// sees (Crowd 7.0 lets service-account tokens read, not write, usermanagement).
     pub fn read_only(store: &Store, name: String) -> Result<Access> {
         let directories = store
-            .directory_ids()?
-            .into_iter()
-            .filter_map(|id| store.directory(id).transpose())
-            .map(|d| {
-                d.map(|d| MappedDirectory {
-                    id: d.id,
-                    name: d.name,
-                    authenticate_all: false,
-                    allowed_groups: Vec::new(),
-                    operations: Operations::NONE,
-                })
+            .directories_cached()?
+            .iter()
+            .filter(|d| d.active)
+            .map(|d| MappedDirectory {
+                id: d.id,
+                name: d.name.clone(),
+                authenticate_all: false,
+                allowed_groups: Vec::new(),
+                operations: Operations::NONE,
             })
-            .collect::<Result<_>>()?;
+            .collect();
         Ok(Access { name, directories })
     }
 
     /// An application's view: its mappings in order, each directory that still exists and is
     /// active (Crowd skips inactive directories in an application's lookups).
     pub fn of_application(store: &Store, app: &AppPrincipal) -> Result<Access> {
+        let all = store.directories_cached()?;
         let mut directories = Vec::with_capacity(app.mappings.len());
         for m in app.mappings.iter() {
-            let Some(d) = store.directory(m.directory_id)? else { continue };
+            let Some(d) = all.iter().find(|d| d.id == m.directory_id) else { continue };
             if !d.active {
                 continue;
             }
             directories.push(MappedDirectory {
                 id: d.id,
-                name: d.name,
+                name: d.name.clone(),
                 authenticate_all: m.authenticate_all,
                 allowed_groups: m.allowed_groups.clone(),
                 operations: m.allowed_operations.iter().copied().collect(),
@@ -119,9 +166,13 @@ impl Access {
     }
 
     /// The user of that name in the first mapped directory holding one.
-    pub fn find_user(&self, store: &Store, name: &str) -> Result<(UserRecord, &MappedDirectory)> {
+    pub fn find_user(
+        &self,
+        store: &Store,
+        name: &str,
+    ) -> Result<(Arc<UserRecord>, &MappedDirectory)> {
         for dir in &self.directories {
-            if let Some(u) = store.user(dir.id, name)? {
+            if let Some(u) = store.user_cached(dir.id, name)? {
                 return Ok((u, dir));
             }
         }

@@ -17,7 +17,7 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::throttle::Kind;
 use crate::error::{Error, LoginFailure, Resource, Result};
 use crate::store::records::UserRecord;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Hash verified against for unknown users, so timing does not tell which names exist.
 static DECOY: OnceLock<String> = OnceLock::new();
@@ -40,7 +40,7 @@ pub fn authenticate<'a>(
     password: Option<&str>,
     source: &str,
     unknown: Unknown,
-) -> Result<(UserRecord, &'a MappedDirectory)> {
+) -> Result<(Arc<UserRecord>, &'a MappedDirectory)> {
     let now = app.clock.now_ms();
     let attempt = |throttled| Attempt {
         action: Action::UserAuthenticationFailed,

@@ -15,6 +15,7 @@ use crate::domain::access::{Access, MappedDirectory};
 use crate::domain::login;
 use crate::error::{Error, Resource, Result};
 use crate::store::records::{SessionRecord, UserRecord};
+use std::sync::Arc;
 
 /// Length of a token.
 pub const TOKEN_LEN: usize = 24;
@@ -40,7 +41,7 @@ fn digest(token: &str) -> Result<[u8; 32]> {
 pub struct Live<'a> {
     pub token: String,
     pub session: SessionRecord,
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
     pub directory: &'a MappedDirectory,
 }
 
@@ -49,7 +50,7 @@ pub struct Live<'a> {
 pub fn create<'a>(
     app: &App,
     access: &'a Access,
-    user: UserRecord,
+    user: Arc<UserRecord>,
     directory: &'a MappedDirectory,
     factors: &Factors,
     duration_secs: Option<u64>,
@@ -92,7 +93,7 @@ pub fn validate<'a>(
     }
     // The user must still be one the caller's application sees, active and let in.
     let directory = access.directory(session.directory_id).ok_or_else(gone)?;
-    let user = app.store.user(directory.id, &session.user)?.ok_or_else(gone)?;
+    let user = app.store.user_cached(directory.id, &session.user)?.ok_or_else(gone)?;
     if !user.active {
         return Err(gone());
     }

@@ -31,6 +31,16 @@ impl Default for UserCache {
     }
 }
 
+/// Decoded users by (directory id, folded name); `None` remembers that there is none, as an
+/// application's lookup walks its directories in order and most names miss in all but one.
+pub type DirectoryUserCache = Generational<(u64, String), Option<Arc<UserRecord>>>;
+
+impl Default for DirectoryUserCache {
+    fn default() -> Self {
+        Generational::new(MAX_USERS)
+    }
+}
+
 /// A bounded map whose entries are valid for one store generation only.
 pub struct Generational<K, V> {
     max: usize,

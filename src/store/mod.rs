@@ -43,6 +43,11 @@ pub struct Store {
     /// This file's [`STORE_ID`], read once at open.
     store_id: u64,
     pub(crate) users: cache::UserCache,
+    /// Decoded users by (directory, folded name), absent ones included: the lookups of an
+    /// application's view (`domain::access`) on every usermanagement call.
+    pub(crate) users_by_directory: cache::DirectoryUserCache,
+    /// Every directory record, in id order: read on every usermanagement call.
+    pub(crate) directories: cache::Generational<(), std::sync::Arc<[records::DirectoryRecord]>>,
 }
 
 /// What a committed change touched. Each cache watches only what it read: a stream of user
@@ -132,6 +137,8 @@ impl Store {
             generations: Default::default(),
             store_id,
             users: cache::UserCache::default(),
+            users_by_directory: cache::DirectoryUserCache::default(),
+            directories: cache::Generational::new(1),
         })
     }
 

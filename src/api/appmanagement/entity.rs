@@ -32,7 +32,7 @@ use crate::http::Request;
 use crate::store::applications::{ApplicationRecord, DirectoryMapping};
 
 /// An application as the API shows it.
-pub fn application(a: &ApplicationRecord) -> Obj {
+pub fn application<'a>(a: &'a ApplicationRecord) -> Obj<'a> {
     Obj::new()
         .attr("id", a.id)
         .elem("name", a.name.as_str())
@@ -50,8 +50,10 @@ pub fn application(a: &ApplicationRecord) -> Obj {
         .wrapped("trusted-proxies", "trusted-proxy", values(&a.trusted_proxies))
 }
 
-fn mapping(m: &DirectoryMapping) -> Node {
-    let strings = |list: Vec<&str>| list.into_iter().map(Node::from).collect();
+fn mapping(m: &DirectoryMapping) -> Node<'_> {
+    fn strings<'a>(list: impl Iterator<Item = &'a str>) -> Vec<Node<'a>> {
+        list.map(Node::from).collect()
+    }
     Obj::new()
         .json_only("directory-id", m.directory_id)
         .xml_attr("id", m.directory_id)
@@ -59,23 +61,23 @@ fn mapping(m: &DirectoryMapping) -> Node {
         .wrapped(
             "allowed-groups",
             "allowed-group",
-            strings(m.allowed_groups.iter().map(String::as_str).collect()),
+            strings(m.allowed_groups.iter().map(String::as_str)),
         )
         .wrapped(
             "allowed-operations",
             "allowed-operation",
-            strings(m.allowed_operations.iter().map(|o| o.as_str()).collect()),
+            strings(m.allowed_operations.iter().map(|o| o.as_str())),
         )
         .into()
 }
 
 /// A remote address entity: `{"value":…}`, `<remote-address><value>…</value></remote-address>`.
-pub fn remote_address(value: &str) -> Obj {
+pub fn remote_address(value: &str) -> Obj<'_> {
     Obj::new().elem("value", value)
 }
 
 /// Remote addresses (or trusted proxies) as entities.
-pub fn values(list: &[String]) -> Vec<Node> {
+pub fn values(list: &[String]) -> Vec<Node<'_>> {
     list.iter().map(|v| remote_address(v).into()).collect()
 }
 

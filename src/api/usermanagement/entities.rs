@@ -16,23 +16,26 @@ pub struct Links {
     pub base: String,
 }
 
-fn link(href: String, rel: &'static str) -> Obj {
+fn link(href: String, rel: &'static str) -> Obj<'static> {
     Obj::new().attr("rel", rel).attr("href", href)
 }
 
 impl Links {
-    pub fn user(&self, name: &str) -> Obj {
+    pub fn user(&self, name: &str) -> Obj<'static> {
         link(format!("{}/user?username={}", self.base, percent_encode(name)), "self")
     }
 
-    pub fn group(&self, name: &str) -> Obj {
+    pub fn group(&self, name: &str) -> Obj<'static> {
         link(format!("{}/group?groupname={}", self.base, percent_encode(name)), "self")
     }
 }
 
 /// `{"attributes":[{"name","values":[..]}],"link":..}`; XML `<attributes><link/><attribute
 /// name="k"><values><value>v</value></values></attribute></attributes>`.
-pub fn attributes(self_link: Obj, attributes: &BTreeMap<String, Vec<String>>) -> Obj {
+pub fn attributes<'a>(
+    self_link: Obj<'a>,
+    attributes: &'a BTreeMap<String, Vec<String>>,
+) -> Obj<'a> {
     let items = attributes
         .iter()
         .map(|(name, values)| {
@@ -46,19 +49,24 @@ pub fn attributes(self_link: Obj, attributes: &BTreeMap<String, Vec<String>>) ->
 }
 
 /// The user's attribute list, with its link.
-pub fn user_attributes(links: &Links, u: &UserRecord) -> Obj {
+pub fn user_attributes<'a>(links: &Links, u: &'a UserRecord) -> Obj<'a> {
     let href = format!("{}/user/attribute?username={}", links.base, percent_encode(&u.name));
     attributes(link(href, "self"), &u.attributes)
 }
 
-pub fn group_attributes(links: &Links, g: &GroupRecord) -> Obj {
+pub fn group_attributes<'a>(links: &Links, g: &'a GroupRecord) -> Obj<'a> {
     let href = format!("{}/group/attribute?groupname={}", links.base, percent_encode(&g.name));
     attributes(link(href, "self"), &g.attributes)
 }
 
 /// A whole UserEntity. Crowd fills `directory-id`/`directory-name` in 5.x and later; the
 /// password is only ever a link.
-pub fn user(links: &Links, u: &UserRecord, directory_name: &str, with_attributes: bool) -> Obj {
+pub fn user<'a>(
+    links: &Links,
+    u: &'a UserRecord,
+    directory_name: &'a str,
+    with_attributes: bool,
+) -> Obj<'a> {
     let password = Obj::new().elem(
         "link",
         link(format!("{}/user/password?username={}", links.base, percent_encode(&u.name)), "edit"),
@@ -82,11 +90,11 @@ pub fn user(links: &Links, u: &UserRecord, directory_name: &str, with_attributes
 }
 
 /// A list item without expansion: only the link and the name (UserEntity.newMinimalUserEntity).
-pub fn minimal_user(links: &Links, name: &str) -> Obj {
+pub fn minimal_user<'a>(links: &Links, name: &'a str) -> Obj<'a> {
     Obj::new().elem("link", links.user(name)).attr("name", name)
 }
 
-pub fn group(links: &Links, g: &GroupRecord, with_attributes: bool) -> Obj {
+pub fn group<'a>(links: &Links, g: &'a GroupRecord, with_attributes: bool) -> Obj<'a> {
     Obj::new()
         .attr("expand", "attributes")
         .elem("link", links.group(&g.name))
@@ -97,16 +105,16 @@ pub fn group(links: &Links, g: &GroupRecord, with_attributes: bool) -> Obj {
         .elem_opt("attributes", with_attributes.then(|| group_attributes(links, g)))
 }
 
-pub fn minimal_group(links: &Links, name: &str) -> Obj {
+pub fn minimal_group<'a>(links: &Links, name: &'a str) -> Obj<'a> {
     Obj::new().elem("link", links.group(name)).attr("name", name)
 }
 
 /// `{"expand":"user","users":[..]}`; XML `<users expand="user"><user ../></users>`.
-pub fn user_list(items: Vec<Node>) -> Obj {
+pub fn user_list(items: Vec<Node<'_>>) -> Obj<'_> {
     Obj::new().attr("expand", "user").items("users", "user", items)
 }
 
-pub fn group_list(items: Vec<Node>) -> Obj {
+pub fn group_list(items: Vec<Node<'_>>) -> Obj<'_> {
     Obj::new().attr("expand", "group").items("groups", "group", items)
 }
 

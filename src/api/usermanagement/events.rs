@@ -39,25 +39,35 @@ pub fn since(call: &Call) -> Result<Response> {
     Ok(call.reply(200, "events", &list(token, items)))
 }
 
-fn list(token: String, events: Vec<Node>) -> Obj {
+fn list(token: String, events: Vec<Node<'static>>) -> Obj<'static> {
     Obj::new()
         .attr("newEventToken", token)
         .attr("incrementalSynchronisationAvailable", true)
         .items("events", "event", events)
 }
 
-fn event(kind: &'static str, json_type: &'static str, operation: &'static str, body: Obj) -> Node {
-    let mut o = Obj::new().json_only("type", json_type).elem("operation", operation);
-    o = o.merge(body);
-    Node::Named(kind, Box::new(o.into()))
+/// One event, owning its text: events outlive the records they were rendered from.
+fn event(
+    kind: &'static str,
+    json_type: &'static str,
+    operation: &'static str,
+    body: Obj<'_>,
+) -> Node<'static> {
+    let o = Obj::new().json_only("type", json_type).elem("operation", operation).merge(body);
+    Node::Named(kind, Box::new(o.into_owned().into()))
 }
 
-fn names(tag: &'static str, names: &[String], links: impl Fn(&str) -> Obj) -> Obj {
+fn names<'a>(
+    tag: &'static str,
+    names: &'a [String],
+    links: impl Fn(&'a str) -> Obj<'a>,
+) -> Obj<'a> {
     let items = names.iter().map(|n| links(n).into()).collect();
     Obj::new().items(if tag == "user" { "users" } else { "groups" }, tag, items)
 }
 
-fn render(call: &Call, e: &EventRecord, out: &mut Vec<Node>) -> Result<()> {
+/// Appends the events `e` renders as; they own their text (they outlive the records read here).
+fn render(call: &Call, e: &EventRecord, out: &mut Vec<Node<'static>>) -> Result<()> {
     let store = &call.app.store;
     let dir = e.directory_id;
     let dir_name = call.access.directory(dir).map_or("", |d| d.name.as_str());
@@ -100,12 +110,10 @@ fn render(call: &Call, e: &EventRecord, out: &mut Vec<Node>) -> Result<()> {
         event("userMembershipEvent", "USER_MEMBERSHIP", op, body)
     };
     let group_membership = |op, child: &str, parent: &str| {
+        let parents = [parent.to_string()];
         let body = Obj::new()
             .elem("group", entities::minimal_group(links, child))
-            .elem(
-                "parentGroups",
-                names("group", &[parent.to_string()], |g| entities::minimal_group(links, g)),
-            )
+            .elem("parentGroups", names("group", &parents, |g| entities::minimal_group(links, g)))
             .elem("childGroups", names("group", &[], |g| entities::minimal_group(links, g)));
         event("groupMembershipEvent", "GROUP_MEMBERSHIP", op, body)
     };

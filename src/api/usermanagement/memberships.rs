@@ -28,7 +28,8 @@ fn user_items(
     dir: &MappedDirectory,
     names: Vec<String>,
     expand: Expand,
-) -> Result<Vec<Node>> {
+) -> Result<Vec<Node<'static>>> {
+    // Owned: these lists are small pages, and the records they are read from live here only.
     names
         .into_iter()
         .map(|n| {
@@ -38,9 +39,11 @@ fn user_items(
                     .store
                     .user(dir.id, &n)?
                     .ok_or_else(|| Error::NotFound(Resource::User, n.clone()))?;
-                Ok(entities::user(&call.links, &u, &dir.name, expand.attributes).into())
+                Ok(entities::user(&call.links, &u, &dir.name, expand.attributes)
+                    .into_owned()
+                    .into())
             } else {
-                Ok(entities::minimal_user(&call.links, &n).into())
+                Ok(entities::minimal_user(&call.links, &n).into_owned().into())
             }
         })
         .collect()
@@ -51,7 +54,7 @@ fn group_items(
     dir: &MappedDirectory,
     names: Vec<String>,
     expand: Expand,
-) -> Result<Vec<Node>> {
+) -> Result<Vec<Node<'static>>> {
     names
         .into_iter()
         .map(|n| {
@@ -61,9 +64,9 @@ fn group_items(
                     .store
                     .group(dir.id, &n)?
                     .ok_or_else(|| Error::NotFound(Resource::Group, n.clone()))?;
-                Ok(entities::group(&call.links, &g, expand.attributes).into())
+                Ok(entities::group(&call.links, &g, expand.attributes).into_owned().into())
             } else {
-                Ok(entities::minimal_group(&call.links, &n).into())
+                Ok(entities::minimal_group(&call.links, &n).into_owned().into())
             }
         })
         .collect()

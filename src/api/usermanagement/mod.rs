@@ -25,6 +25,7 @@ use crate::http::body::{Format, Obj, Parsed};
 use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
 use entities::Links;
+use std::sync::Arc;
 
 /// Authenticates the caller before routing, as Crowd does: a bad credential is 401 even on a
 /// path that does not exist (python-crowd's auth_ping relies on it). Callers are applications
@@ -62,7 +63,7 @@ pub struct Call<'a> {
     pub app: &'a App,
     pub req: &'a Request,
     pub query: Params<'a>,
-    pub access: Access,
+    pub access: Arc<Access>,
     pub format: Format,
     pub links: Links,
     /// The variable path segment of routes that have one (`/session/{token}`).
@@ -172,18 +173,20 @@ const ROUTES: &[Route] = routes![
     &["user", "mail", "usernames"] => [Post: user::mail_usernames],
 ];
 
+/// Whether `segs` is the route `pattern`; a legacy `.json` suffix on the last segment
+/// (`/user.json`, as crowd4s calls Crowd) is ignored here and asks for JSON in `reply_format`.
 fn matches(pattern: &[&str], segs: &[&str]) -> bool {
-    pattern.len() == segs.len() && pattern.iter().zip(segs).all(|(p, s)| *p == "*" || p == s)
+    let last = segs.len().wrapping_sub(1);
+    pattern.len() == segs.len()
+        && pattern.iter().zip(segs).enumerate().all(|(i, (p, s))| {
+            let s = if i == last { s.strip_suffix(".json").unwrap_or(s) } else { s };
+            *p == "*" || *p == s
+        })
 }
 
 /// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
 fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<Response> {
-    // A legacy `.json` suffix (`/user.json`) asks for JSON (crowd4s, older clients).
-    let mut segs: Vec<&str> = segs.to_vec();
-    if let Some(last) = segs.last_mut() {
-        *last = last.strip_suffix(".json").unwrap_or(last);
-    }
-    let route = ROUTES.iter().find(|r| matches(r.path, &segs)).ok_or(Error::RouteNotFound)?;
+    let route = ROUTES.iter().find(|r| matches(r.path, segs)).ok_or(Error::RouteNotFound)?;
     let method = match req.method {
         Method::Head => Method::Get,
         m => m,
@@ -194,8 +197,8 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
         ));
     };
     let access = match who {
-        Principal::Application(a) => Access::of_application(&app.store, a)?,
-        Principal::Bearer(claims) => Access::read_only(&app.store, claims.client_id_text())?,
+        Principal::Application(a) => app.views.view(&app.store, Some(a), &a.name)?,
+        Principal::Bearer(claims) => app.views.view(&app.store, None, &claims.client_id_text())?,
         _ => return Err(Error::Unauthenticated),
     };
     let arg = route.path.iter().position(|p| *p == "*").map(|i| segs[i]);

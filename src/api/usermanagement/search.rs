@@ -36,7 +36,7 @@ pub fn search(call: &Call) -> Result<Response> {
     let expand = Expand::parse(call.param("expand")?);
     let dirs: Vec<u64> = call.access.directories.iter().map(|d| d.id).collect();
     let store = &call.app.store;
-    let entity = match kind {
+    let response = match kind {
         EntityType::User => {
             let found = store.search_users_in(&dirs, &restriction, start, max)?;
             let items: Vec<Node> = found
@@ -51,7 +51,7 @@ pub fn search(call: &Call) -> Result<Response> {
                     }
                 })
                 .collect();
-            (entities::user_list(items), "users")
+            call.reply(200, "users", &entities::user_list(items))
         }
         EntityType::Group => {
             let found = store.search_groups_in(&dirs, &restriction, start, max)?;
@@ -65,8 +65,8 @@ pub fn search(call: &Call) -> Result<Response> {
                     }
                 })
                 .collect();
-            (entities::group_list(items), "groups")
+            call.reply(200, "groups", &entities::group_list(items))
         }
     };
-    Ok(call.reply(200, entity.1, &entity.0).header("Cache-Control", "no-cache"))
+    Ok(response.header("Cache-Control", "no-cache"))
 }

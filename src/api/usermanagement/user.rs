@@ -75,7 +75,7 @@ pub fn get(call: &Call) -> Result<Response> {
                 })
                 .ok_or_else(|| Error::NotFound(crate::error::Resource::User, key.to_string()))?;
             let dir = call.access.directory(user.directory_id).expect("found through the view");
-            (user.clone(), dir)
+            (std::sync::Arc::new(user), dir)
         }
         _ => call.access.find_user(store, username(call)?)?,
     };

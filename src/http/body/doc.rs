@@ -12,20 +12,36 @@ use std::io::Write;
 
 /// A value in an entity.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub enum Node<'a> {
     /// Left out of XML; `null` in JSON.
     Null,
     Bool(bool),
     Int(i64),
-    Str(Cow<'static, str>),
+    Str(Cow<'a, str>),
     /// Epoch milliseconds.
     Date(u64),
-    Obj(Obj),
-    List(Vec<Node>),
+    Obj(Obj<'a>),
+    List(Vec<Node<'a>>),
     /// An item that names its own XML element, for lists of mixed kinds (the `events` of
     /// Crowd's EventEntityList are `userEvent`, `groupEvent`, … elements). JSON shows the
     /// inner value.
-    Named(&'static str, Box<Node>),
+    Named(&'static str, Box<Node<'a>>),
+}
+
+impl Node<'_> {
+    /// The same value owning all its text.
+    pub fn into_owned(self) -> Node<'static> {
+        match self {
+            Node::Null => Node::Null,
+            Node::Bool(b) => Node::Bool(b),
+            Node::Int(n) => Node::Int(n),
+            Node::Date(ms) => Node::Date(ms),
+            Node::Str(s) => Node::Str(Cow::Owned(s.into_owned())),
+            Node::Obj(o) => Node::Obj(o.into_owned()),
+            Node::List(items) => Node::List(items.into_iter().map(Node::into_owned).collect()),
+            Node::Named(tag, inner) => Node::Named(tag, Box::new(inner.into_owned())),
+        }
+    }
 }
 
 /// How XML renders a field.
@@ -48,101 +64,106 @@ enum Xml {
 
 /// An object: ordered fields, each with its JSON key (which is also its XML name).
 #[derive(Debug, Clone, Default)]
-pub struct Obj {
-    fields: Vec<(&'static str, Node, Xml)>,
+pub struct Obj<'a> {
+    fields: Vec<(&'static str, Node<'a>, Xml)>,
 }
 
-impl From<Obj> for Node {
-    fn from(o: Obj) -> Node {
+impl<'a> From<Obj<'a>> for Node<'a> {
+    fn from(o: Obj<'a>) -> Node<'a> {
         Node::Obj(o)
     }
 }
 
-impl From<&str> for Node {
-    fn from(s: &str) -> Node {
-        Node::Str(Cow::Owned(s.to_string()))
+impl<'a> From<&'a str> for Node<'a> {
+    fn from(s: &'a str) -> Node<'a> {
+        Node::Str(Cow::Borrowed(s))
     }
 }
 
-impl From<String> for Node {
-    fn from(s: String) -> Node {
+impl From<String> for Node<'_> {
+    fn from(s: String) -> Self {
         Node::Str(Cow::Owned(s))
     }
 }
 
-impl From<bool> for Node {
-    fn from(b: bool) -> Node {
+impl From<bool> for Node<'_> {
+    fn from(b: bool) -> Self {
         Node::Bool(b)
     }
 }
 
-impl From<i64> for Node {
-    fn from(n: i64) -> Node {
+impl From<i64> for Node<'_> {
+    fn from(n: i64) -> Self {
         Node::Int(n)
     }
 }
 
-impl From<u64> for Node {
-    fn from(n: u64) -> Node {
+impl From<u64> for Node<'_> {
+    fn from(n: u64) -> Self {
         Node::Int(n as i64)
     }
 }
 
-impl<T: Into<Node>> From<Option<T>> for Node {
-    fn from(v: Option<T>) -> Node {
+impl<'a, T: Into<Node<'a>>> From<Option<T>> for Node<'a> {
+    fn from(v: Option<T>) -> Node<'a> {
         v.map_or(Node::Null, Into::into)
     }
 }
 
-impl Obj {
-    pub fn new() -> Obj {
+impl<'a> Obj<'a> {
+    pub fn new() -> Obj<'a> {
         Obj::default()
     }
 
     /// A field that XML shows as a child element.
-    pub fn elem(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+    pub fn elem(mut self, name: &'static str, value: impl Into<Node<'a>>) -> Obj<'a> {
         self.fields.push((name, value.into(), Xml::Element));
         self
     }
 
     /// A field that XML shows as an attribute of this object's element.
-    pub fn attr(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+    pub fn attr(mut self, name: &'static str, value: impl Into<Node<'a>>) -> Obj<'a> {
         self.fields.push((name, value.into(), Xml::Attribute));
         self
     }
 
     /// A date: epoch milliseconds in JSON, xs:dateTime in XML.
-    pub fn date(mut self, name: &'static str, millis: u64) -> Obj {
+    pub fn date(mut self, name: &'static str, millis: u64) -> Obj<'a> {
         self.fields.push((name, Node::Date(millis), Xml::Element));
         self
     }
 
     /// A list whose XML items sit directly in this object's element, named `tag`.
-    pub fn items(mut self, name: &'static str, tag: &'static str, items: Vec<Node>) -> Obj {
+    pub fn items(mut self, name: &'static str, tag: &'static str, items: Vec<Node<'a>>) -> Obj<'a> {
         self.fields.push((name, Node::List(items), Xml::Items(tag)));
         self
     }
 
     /// A list that XML wraps in an element named `name`, its items named `tag`.
-    pub fn wrapped(mut self, name: &'static str, tag: &'static str, items: Vec<Node>) -> Obj {
+    pub fn wrapped(
+        mut self,
+        name: &'static str,
+        tag: &'static str,
+        items: Vec<Node<'a>>,
+    ) -> Obj<'a> {
         self.fields.push((name, Node::List(items), Xml::Wrapped(tag)));
         self
     }
 
     /// A field only JSON shows.
-    pub fn json_only(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+    pub fn json_only(mut self, name: &'static str, value: impl Into<Node<'a>>) -> Obj<'a> {
         self.fields.push((name, value.into(), Xml::Skip));
         self
     }
 
     /// A field only XML shows, as an attribute.
-    pub fn xml_attr(mut self, name: &'static str, value: impl Into<Node>) -> Obj {
+    pub fn xml_attr(mut self, name: &'static str, value: impl Into<Node<'a>>) -> Obj<'a> {
         self.fields.push((name, value.into(), Xml::OnlyAttribute));
         self
     }
 
     /// Adds a field when `value` is `Some`, as [`Obj::elem`] would.
-    pub fn elem_opt(self, name: &'static str, value: Option<impl Into<Node>>) -> Obj {
+    pub fn elem_opt(self, name: &'static str, value: Option<impl Into<Node<'a>>>) -> Obj<'a> {
         match value {
             Some(v) => self.elem(name, v),
             None => self,
@@ -150,9 +171,14 @@ impl Obj {
     }
 
     /// This object's fields followed by `other`'s.
-    pub fn merge(mut self, other: Obj) -> Obj {
+    pub fn merge(mut self, other: Obj<'a>) -> Obj<'a> {
         self.fields.extend(other.fields);
         self
+    }
+
+    /// The same object owning all its text, for one built from values that do not outlive it.
+    pub fn into_owned(self) -> Obj<'static> {
+        Obj { fields: self.fields.into_iter().map(|(n, v, x)| (n, v.into_owned(), x)).collect() }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -174,7 +200,7 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(&mut *out, s).expect("strings serialise");
 }
 
-fn write_json(out: &mut Vec<u8>, node: &Node) {
+fn write_json(out: &mut Vec<u8>, node: &Node<'_>) {
     match node {
         Node::Null => out.extend_from_slice(b"null"),
         Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -200,7 +226,7 @@ fn write_json(out: &mut Vec<u8>, node: &Node) {
     }
 }
 
-fn write_json_obj(out: &mut Vec<u8>, o: &Obj) {
+fn write_json_obj(out: &mut Vec<u8>, o: &Obj<'_>) {
     out.push(b'{');
     let shown = o.fields.iter().filter(|(_, _, how)| *how != Xml::OnlyAttribute);
     for (i, (name, value, _)) in shown.enumerate() {
@@ -236,7 +262,7 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn scalar_text(out: &mut Vec<u8>, node: &Node) {
+fn scalar_text(out: &mut Vec<u8>, node: &Node<'_>) {
     match node {
         Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Node::Int(n) => {
@@ -251,7 +277,7 @@ fn scalar_text(out: &mut Vec<u8>, node: &Node) {
     }
 }
 
-fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node) {
+fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node<'_>) {
     match node {
         Node::Null => {}
         Node::Obj(o) => write_xml_obj(out, tag, o),
@@ -265,7 +291,7 @@ fn write_xml(out: &mut Vec<u8>, tag: &str, node: &Node) {
     }
 }
 
-fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
+fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj<'_>) {
     let _ = write!(out, "<{tag}");
     for (name, value, how) in &o.fields {
         if matches!(how, Xml::Attribute | Xml::OnlyAttribute) && !matches!(value, Node::Null) {
@@ -308,7 +334,7 @@ fn write_xml_obj(out: &mut Vec<u8>, tag: &str, o: &Obj) {
 mod tests {
     use super::*;
 
-    fn user() -> Obj {
+    fn user() -> Obj<'static> {
         Obj::new()
             .attr("expand", "attributes")
             .elem("link", Obj::new().attr("rel", "self").attr("href", "http://h/u?username=a&b"))

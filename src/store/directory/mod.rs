@@ -118,6 +118,17 @@ impl Store {
     }
 
     /// The directory with that id.
+    /// Every directory in id order, from a cache while no directory change committed.
+    pub fn directories_cached(&self) -> Result<std::sync::Arc<[DirectoryRecord]>> {
+        let generation = self.generation(Topic::Directory);
+        if let Some(hit) = self.directories.get(&(), generation) {
+            return Ok(hit);
+        }
+        let all: std::sync::Arc<[DirectoryRecord]> = self.directories()?.into();
+        self.directories.fill((), all.clone(), generation);
+        Ok(all)
+    }
+
     pub fn directory(&self, id: u64) -> Result<Option<DirectoryRecord>> {
         let txn = self.read()?;
         let table = txn.open_table(DIRECTORIES)?;

@@ -13,6 +13,7 @@ use crate::store::Topic;
 use redb::{ReadableTable, WriteTransaction};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 impl Entity for UserRecord {
     const TABLE: EntityDef = USERS;
@@ -116,6 +117,24 @@ impl Store {
         let txn = self.read()?;
         let table = txn.open_table(USERS)?;
         table.get((dir, fold(name).as_str()))?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// [`Store::user`], served from a cache while no directory change committed: the lookup
+    /// on every usermanagement call that names a user.
+    pub fn user_cached(&self, dir: u64, name: &str) -> Result<Option<Arc<UserRecord>>> {
+        let key = (dir, fold(name));
+        let generation = self.generation(Topic::Directory);
+        if let Some(hit) = self.users_by_directory.get(&key, generation) {
+            return Ok(hit);
+        }
+        let found = {
+            let txn = self.read()?;
+            let table = txn.open_table(USERS)?;
+            let found = table.get((dir, key.1.as_str()))?.map(|v| decode(v.value())).transpose()?;
+            found.map(Arc::new)
+        };
+        self.users_by_directory.fill(key, found.clone(), generation);
+        Ok(found)
     }
 
     /// The user holding `key` (`UserRecord::key`), whatever it is called now.
