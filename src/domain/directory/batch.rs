@@ -111,13 +111,14 @@ pub fn run(
     items: &[DirectoryEntity],
 ) -> Result<Vec<Result<()>>> {
     let dir = fixed.directory;
-    let exists = match batch.fixed() {
-        Resource::User => app.store.user(dir, &fixed.name)?.is_some(),
-        _ => app.store.group(dir, &fixed.name)?.is_some(),
+    let stored = match batch.fixed() {
+        Resource::User => app.store.user(dir, &fixed.name)?.map(|u| u.name),
+        _ => app.store.group(dir, &fixed.name)?.map(|g| g.name),
     };
-    if !exists {
+    let Some(stored) = stored else {
         return Err(Error::NotFound(batch.fixed(), fixed.name.clone()));
-    }
+    };
+    let fixed = &DirectoryEntity { directory: dir, name: stored };
     let d = app.directories();
     let mut outcomes = Vec::with_capacity(items.len());
     let mut fault = None;
