@@ -2,6 +2,7 @@
 //! authenticate, call the domain, render. Each namespace renders errors in its own shape
 //! (`errors`), and `finish` adds the headers a namespace puts on every response.
 
+pub mod admin;
 pub mod appmanagement;
 pub mod audit;
 pub mod errors;
@@ -11,7 +12,6 @@ pub mod status;
 pub mod usermanagement;
 
 use crate::app::App;
-use crate::domain::admin;
 use crate::domain::audit::Actor;
 use crate::error::{Error, Result};
 use crate::http::body::Format;
@@ -86,6 +86,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &audit::NAMESPACE,
     &usermanagement::NAMESPACE,
     &appmanagement::NAMESPACE,
+    &admin::NAMESPACE,
 ];
 
 /// The namespace that owns `segs`, with the segments below its prefix.
@@ -136,7 +137,7 @@ pub fn finish(which: Api, response: Response) -> Response {
 fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
     let basic = basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-    let name = admin::authenticate(app, basic, &req.remote)?;
+    let name = crate::domain::admin::authenticate(app, basic, &req.remote)?;
     Ok(Actor { name, remote: req.remote.clone() })
 }
 

@@ -37,6 +37,10 @@ pub enum Action {
     RemoteAddressAdded,
     RemoteAddressRemoved,
     ApplicationAuthenticationFailed,
+    /// A batch of memberships added through the admin API, with its counts.
+    MembershipsAdded,
+    /// A batch of memberships removed through the admin API, with its counts.
+    MembershipsRemoved,
 }
 
 impl Action {
@@ -56,6 +60,8 @@ impl Action {
             Action::RemoteAddressAdded => "REMOTE_ADDRESS_ADDED",
             Action::RemoteAddressRemoved => "REMOTE_ADDRESS_REMOVED",
             Action::ApplicationAuthenticationFailed => "APPLICATION_AUTHENTICATION_FAILED",
+            Action::MembershipsAdded => "MEMBERSHIPS_ADDED",
+            Action::MembershipsRemoved => "MEMBERSHIPS_REMOVED",
         }
     }
 }

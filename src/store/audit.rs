@@ -42,6 +42,15 @@ pub(crate) fn apply(txn: &WriteTransaction, w: &AuditWrite) -> Result<Option<u64
 }
 
 impl Store {
+    /// Appends `record` in a transaction of its own: for a change made of several
+    /// transactions (a batch of memberships), recorded once they are all done.
+    pub fn append_audit(&self, record: AuditRecord) -> Result<u64> {
+        let txn = self.write()?;
+        let id = append(&txn, record)?;
+        txn.commit()?;
+        Ok(id)
+    }
+
     /// One page of the audit log, newest first, and whether it is the last page.
     pub fn audit_page(&self, start: usize, limit: usize) -> Result<(Vec<AuditRecord>, bool)> {
         let txn = self.read()?;

@@ -8,7 +8,9 @@
 //! count), so it is made per request from the `App` (`App::directories`) or in a test from
 //! a temporary store. User authentication is not here: it belongs with applications.
 
+pub mod batch;
 mod groups;
+pub mod listing;
 mod users;
 pub mod validate;
 

@@ -1,0 +1,36 @@
+//! Directories, as Crowd's admin screens list them: `GET /directory/detailed` and
+//! `GET /directory/detailed/{id}` (the paths Atlassian's clients call,
+//! atlassian-python-api `get_detailed_directories`), each with its user and group counts.
+//!
+//! The list takes `search` (text in the name, in any case) and `active` besides the paging,
+//! as those clients send them; directories come in id order, which is creation order.
+
+use super::views::directory_detail;
+use super::{optional_flag, slice_page, DEFAULT_LIMIT};
+use crate::api::paging;
+use crate::app::App;
+use crate::error::{Error, Resource, Result};
+use crate::http::{Request, Response};
+use crate::store::directory::fold;
+
+/// `GET /directory/detailed?search&active&start&limit` → a page of directories.
+pub fn list(app: &App, req: &Request) -> Result<Response> {
+    let (start, limit) = paging(req, DEFAULT_LIMIT)?;
+    let search = req.query_params()?.single("search")?.map(fold).unwrap_or_default();
+    let active = optional_flag(req, "active")?;
+    let matching: Vec<_> = app
+        .store
+        .directories()?
+        .into_iter()
+        .filter(|d| fold(&d.name).contains(&search) && active.is_none_or(|a| d.active == a))
+        .collect();
+    let page = slice_page(&matching, start, limit, |d| directory_detail(&app.store, d).map(Some))?;
+    Ok(Response::json(200, &page))
+}
+
+/// `GET /directory/detailed/{id}` → one directory; an unknown or malformed id is 404.
+pub fn get(app: &App, id: &str) -> Result<Response> {
+    let unknown = || Error::NotFound(Resource::Directory, id.to_string());
+    let dir = app.store.directory(id.parse().map_err(|_| unknown())?)?.ok_or_else(unknown)?;
+    Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
+}
