@@ -91,7 +91,7 @@ pub enum Error {
     /// what to do instead.
     NotSupported(String),
     /// An SSO token that is malformed (an unknown or expired one is `NotFound(Session)`).
-    InvalidSsoToken,
+    InvalidSsoToken(String),
     /// No such endpoint.
     RouteNotFound,
     /// The endpoint exists but not for this method.
@@ -150,7 +150,7 @@ impl fmt::Display for Error {
                 "Client with address \"{address}\" is forbidden from making requests to the application, {application}."
             ),
             Error::EventTokenExpired => f.write_str("event token expired"),
-            Error::InvalidSsoToken => f.write_str("invalid SSO token"),
+            Error::InvalidSsoToken(m) => f.write_str(m),
             Error::RouteNotFound => f.write_str("no such resource"),
             Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::Unauthenticated => f.write_str("authentication required"),

@@ -532,6 +532,14 @@ fn sso_sessions() {
 
     let r = um(&ts, "POST", "/session").json(&ctx).send();
     let t2 = r.json()["token"].as_str().unwrap().to_string();
+    // A service account's token reads, and ends no one's session.
+    let account = ts.create_account("reader");
+    let bearer = ts.token(&account.client_id, &account.secret);
+    for path in [format!("{UM}/session/{t2}"), format!("{UM}/session?username=sid")] {
+        let r = ts.delete(&path).bearer(&bearer).header("Accept", "application/json").send();
+        assert_crowd_error(&r, 403, "APPLICATION_PERMISSION_DENIED");
+    }
+    assert_eq!(um(&ts, "GET", &format!("/session/{t2}")).send().status, 200, "still live");
     assert_eq!(um(&ts, "DELETE", &format!("/session/{t2}")).send().status, 204);
     assert_eq!(um(&ts, "GET", &format!("/session/{t2}")).send().status, 404);
     let t3 =

@@ -155,7 +155,7 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
             "EVENT_TOKEN_EXPIRED",
             "The event token has expired; synchronise in full and start again from /event".into(),
         ),
-        Error::InvalidSsoToken => (400, "INVALID_SSO_TOKEN", "The SSO token is malformed".into()),
+        Error::InvalidSsoToken(m) => (400, "INVALID_SSO_TOKEN", m.clone()),
         Error::RouteNotFound => (404, "NOT_FOUND", "No such resource".into()),
         Error::MethodNotAllowed(_) => (405, "UNSUPPORTED_OPERATION", "Method not allowed".into()),
         Error::Unauthenticated => (
@@ -243,7 +243,7 @@ fn oauth(err: &Error) -> Response {
         | Error::NotSupported(_)
         | Error::ClientRefused { .. }
         | Error::EventTokenExpired
-        | Error::InvalidSsoToken => oauth_body(400, "invalid_request", &err.to_string()),
+        | Error::InvalidSsoToken(_) => oauth_body(400, "invalid_request", &err.to_string()),
         Error::InvalidToken => {
             oauth_body(401, "invalid_token", "The access token is invalid, expired or revoked")
                 .header("WWW-Authenticate", BEARER_INVALID)

@@ -64,6 +64,8 @@ pub struct MappedDirectory {
 pub struct Access {
     pub name: String,
     pub directories: Vec<MappedDirectory>,
+    /// A service account's view: it reads, and changes nothing (sessions included).
+    pub read_only: bool,
 }
 
 fn denied(op: Operation, dir: &MappedDirectory) -> Error {
@@ -137,7 +139,7 @@ impl Access {
                 operations: Operations::NONE,
             })
             .collect();
-        Ok(Access { name, directories })
+        Ok(Access { name, directories, read_only: true })
     }
 
     /// An application's view: its mappings in order, each directory that still exists and is
@@ -158,7 +160,7 @@ impl Access {
                 operations: m.allowed_operations.iter().copied().collect(),
             });
         }
-        Ok(Access { name: app.name.clone(), directories })
+        Ok(Access { name: app.name.clone(), directories, read_only: false })
     }
 
     pub fn directory(&self, id: u64) -> Option<&MappedDirectory> {
@@ -197,6 +199,18 @@ impl Access {
                 op.as_str()
             ))
         })
+    }
+
+    /// `Ok` unless this is a read-only view: for changes no mapping operation names (ending
+    /// SSO sessions).
+    pub fn require_writer(&self) -> Result<()> {
+        if self.read_only {
+            Err(Error::NotPermitted(
+                "A service account's token may read the directory, not change it".into(),
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     /// `Ok` if the mapping of `dir` allows `op`.

@@ -32,7 +32,7 @@ fn remote_address(factors: &Factors) -> Option<&str> {
 
 fn digest(token: &str) -> Result<[u8; 32]> {
     if token.is_empty() || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::InvalidSsoToken);
+        return Err(Error::InvalidSsoToken("The SSO token is malformed".into()));
     }
     Ok(crypto::sha256(token.as_bytes()))
 }
@@ -88,7 +88,11 @@ pub fn validate<'a>(
     }
     if let (Some(given), Some(held)) = (factors.and_then(remote_address), &session.remote_address) {
         if given != held {
-            return Err(Error::InvalidSsoToken);
+            return Err(Error::InvalidSsoToken(
+                "The validation factors differ from the ones the session began with: the token \
+                 was presented from another client address"
+                    .into(),
+            ));
         }
     }
     // The user must still be one the caller's application sees, active and let in.
@@ -106,13 +110,22 @@ pub fn validate<'a>(
 }
 
 /// Ends a session; ending one that does not exist is not an error (DELETE is idempotent).
-pub fn end(app: &App, token: &str) -> Result<()> {
-    app.store.delete_session(&digest(token)?)?;
+/// A caller may end only sessions of users it sees, and a read-only caller (a bearer token)
+/// none.
+pub fn end(app: &App, access: &Access, token: &str) -> Result<()> {
+    access.require_writer()?;
+    let d = digest(token)?;
+    if let Some(session) = app.store.session(&d)? {
+        if access.directory(session.directory_id).is_some() {
+            app.store.delete_session(&d)?;
+        }
+    }
     Ok(())
 }
 
 /// Ends every session of `user`, except the one whose token is `exclude`.
 pub fn end_all(app: &App, access: &Access, user: &str, exclude: Option<&str>) -> Result<usize> {
+    access.require_writer()?;
     let (user, dir) = access.find_user(&app.store, user)?;
     let keep = exclude.map(digest).transpose()?;
     app.store.delete_user_sessions(dir.id, &user.name, keep.as_ref())

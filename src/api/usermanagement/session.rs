@@ -134,7 +134,7 @@ pub fn validate(call: &Call) -> Result<Response> {
 
 /// `DELETE /session/{token}`: 204.
 pub fn delete(call: &Call) -> Result<Response> {
-    sessions::end(call.app, token(call))?;
+    sessions::end(call.app, &call.access, token(call))?;
     Ok(Response::no_content())
 }
 

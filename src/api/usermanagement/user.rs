@@ -212,12 +212,10 @@ pub fn delete_attribute(call: &Call) -> Result<Response> {
 
 /// throng sends no mail, so the two mail endpoints say so, after the checks Crowd makes
 /// (the user exists and has an address), rather than pretend a message went out.
-fn no_mail() -> Error {
-    Error::NotSupported(
-        "throng sends no e-mail: there is no mail server to send it with; set a new password \
-         with PUT /user/password instead"
-            .into(),
-    )
+fn no_mail(instead: &str) -> Error {
+    Error::NotSupported(format!(
+        "throng sends no e-mail: there is no mail server to send it with; {instead}"
+    ))
 }
 
 /// `POST /user/mail/password?username=U`: Crowd mails a reset link.
@@ -226,11 +224,11 @@ pub fn mail_password(call: &Call) -> Result<Response> {
     if user.email.is_empty() {
         return Err(Error::bad_request(format!("User <{}> has no e-mail address", user.name)));
     }
-    Err(no_mail())
+    Err(no_mail("set a new password with PUT /user/password instead"))
 }
 
 /// `POST /user/mail/usernames?email=E`: Crowd mails the user names registered to an address.
 pub fn mail_usernames(call: &Call) -> Result<Response> {
     call.required("email")?;
-    Err(no_mail())
+    Err(no_mail("find the user names with GET /search?entity-type=user&restriction=email%3D…"))
 }
