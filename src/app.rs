@@ -47,9 +47,18 @@ pub struct App {
     pub failures: Arc<FailureLog>,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
+    /// `{base_url}/rest/usermanagement/1` and `{base_url}/crowd/rest/usermanagement/1`.
+    usermanagement_bases: [String; 2],
 }
 
 impl App {
+    /// The base of usermanagement links for a context path (`""` or `/crowd`): built once, as
+    /// every entity links back to it.
+    pub fn usermanagement_base(&self, context_path: &str) -> &str {
+        let i = usize::from(!context_path.is_empty());
+        self.usermanagement_bases[i].as_str()
+    }
+
     /// Opens the data directory and store; returns the app and its writer thread.
     pub fn open(
         config: Config,
@@ -101,6 +110,10 @@ impl App {
             throttle,
             kdf,
             failures,
+            usermanagement_bases: [
+                format!("{base_url}/rest/usermanagement/1"),
+                format!("{base_url}{}/rest/usermanagement/1", crate::http::request::CONTEXT_PATH),
+            ],
             base_url,
         };
         Ok((app, thread))

@@ -136,7 +136,7 @@ pub fn finish(which: Api, response: Response) -> Response {
 /// Authenticates an admin by Basic and names them for audit records.
 fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
-    let basic = basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+    let basic = basic.as_ref().map(|b| b.pair());
     let name = crate::domain::admin::authenticate(app, basic, &req.remote)?;
     Ok(Actor { name, remote: req.remote.clone() })
 }

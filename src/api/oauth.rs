@@ -57,7 +57,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
 /// Reads client credentials from the Basic header or the body; both at once is
 /// `invalid_request` (RFC 6749 §2.3: one method per request).
 fn client_credentials<'a>(
-    basic: &'a Option<(String, String)>,
+    basic: &'a Option<crate::http::request::Basic>,
     req: &Request,
     params: &'a Params<'_>,
 ) -> Result<ClientCredentials<'a>> {
@@ -65,7 +65,7 @@ fn client_credentials<'a>(
     let post_secret = params.single("client_secret")?;
     if req.has_auth_scheme("basic") {
         // RFC 6749 §5.2: a failed attempt through the Authorization header is invalid_client.
-        let Some((id, secret)) = basic else {
+        let Some((id, secret)) = basic.as_ref().map(|b| b.pair()) else {
             return Err(Error::oauth(
                 OAuthCode::InvalidClient,
                 "malformed Basic authorization header",

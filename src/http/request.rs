@@ -61,6 +61,51 @@ pub struct Request {
     pub remote: String,
 }
 
+const BASIC_INLINE: usize = 240;
+
+/// `Authorization: Basic` credentials, decoded (RFC 7617): user and password split at the
+/// first colon.
+pub struct Basic {
+    inline: [u8; BASIC_INLINE],
+    heap: Vec<u8>,
+    len: usize,
+    colon: usize,
+}
+
+impl Basic {
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn text(&self) -> &str {
+        std::str::from_utf8(self.bytes()).expect("checked when decoded")
+    }
+
+    pub fn user(&self) -> &str {
+        &self.text()[..self.colon]
+    }
+
+    pub fn password(&self) -> &str {
+        &self.text()[self.colon + 1..]
+    }
+
+    /// Both, for callers that take a pair.
+    pub fn pair(&self) -> (&str, &str) {
+        (self.user(), self.password())
+    }
+}
+
+impl std::fmt::Debug for Basic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("Basic").field("user", &self.user()).finish_non_exhaustive()
+    }
+}
+
 /// Crowd's default context path; clients configured with `http://host:8095/crowd` use it.
 pub const CONTEXT_PATH: &str = "/crowd";
 
@@ -126,6 +171,15 @@ fn unescape(s: &str, how: Unescape) -> Result<Cow<'_, str>> {
         i += 1;
     }
     String::from_utf8(out).map(Cow::Owned).map_err(|_| Error::bad_request(not_utf8))
+}
+
+/// [`percent_encode`], borrowing `s` when it has nothing to encode (most names).
+pub fn percent_encode_cow(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(percent_encode(s))
+    }
 }
 
 /// Encodes a query-string or form value (RFC 3986 unreserved characters pass through).
@@ -287,16 +341,25 @@ impl Request {
     }
 
     /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).
-    pub fn basic(&self) -> Option<(String, String)> {
+    pub fn basic(&self) -> Option<Basic> {
         let value = self.authorization()?;
         let (scheme, rest) = value.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("basic") {
             return None;
         }
-        let decoded = STANDARD.decode(rest.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (user, pass) = text.split_once(':')?;
-        Some((user.to_string(), pass.to_string()))
+        let encoded = rest.trim().as_bytes();
+        let mut b = Basic { inline: [0; BASIC_INLINE], heap: Vec::new(), len: 0, colon: 0 };
+        // Decoded in place on the stack for the usual sizes: this runs on every application
+        // call and every token request.
+        b.len = if encoded.len() / 4 * 3 <= BASIC_INLINE {
+            STANDARD.decode_slice(encoded, &mut b.inline).ok()?
+        } else {
+            b.heap = STANDARD.decode(encoded).ok()?;
+            b.heap.len()
+        };
+        let text = std::str::from_utf8(b.bytes()).ok()?;
+        b.colon = text.find(':')?;
+        Some(b)
     }
 
     /// Whether an `Authorization` header with the given scheme was sent at all.
@@ -361,9 +424,14 @@ mod tests {
     #[test]
     fn basic_splits_at_first_colon() {
         let r = req(Some("Basic YTpiOmM="), None, ""); // a:b:c
-        assert_eq!(r.basic(), Some(("a".into(), "b:c".into())));
+        assert_eq!(r.basic().unwrap().pair(), ("a", "b:c"));
+        let long = format!("{}:{}", "u".repeat(300), "p".repeat(300));
+        let header = format!("Basic {}", STANDARD.encode(&long));
+        let r = req(Some(&header), None, "");
+        assert_eq!(r.basic().unwrap().pair(), ("u".repeat(300).as_str(), "p".repeat(300).as_str()));
+        assert!(req(Some("Basic bm9jb2xvbg=="), None, "").basic().is_none(), "no colon");
         assert_eq!(req(Some("Bearer xyz"), None, "").bearer(), Some("xyz"));
-        assert_eq!(req(Some("Bearer xyz"), None, "").basic(), None);
+        assert!(req(Some("Bearer xyz"), None, "").basic().is_none());
     }
 
     #[test]

@@ -37,11 +37,10 @@ impl Response {
             Format::Json => entity.to_json(),
             Format::Xml => entity.to_xml(root),
         };
-        Response {
-            status,
-            headers: vec![("Content-Type", Cow::Borrowed(format.content_type()))],
-            body,
-        }
+        // Room for the headers `api::finish` and handlers add, without regrowing.
+        let mut headers = Vec::with_capacity(4);
+        headers.push(("Content-Type", Cow::Borrowed(format.content_type())));
+        Response { status, headers, body }
     }
 
     pub fn text(status: u16, text: &str) -> Response {

@@ -10,13 +10,49 @@ use crate::api::{self, Api};
 use crate::app::App;
 use crate::error::Error;
 
+/// More path segments than any route has; a deeper path is no route's.
+const MAX_SEGMENTS: usize = 16;
+
+/// A path's non-empty segments, without the context path, held on the stack (routing runs
+/// on every request).
+struct Segments<'p> {
+    buf: [&'p str; MAX_SEGMENTS],
+    len: usize,
+    /// More than [`MAX_SEGMENTS`]: no namespace owns the path.
+    too_deep: bool,
+}
+
+impl<'p> Segments<'p> {
+    fn of(path: &'p str) -> Segments<'p> {
+        let mut s = Segments { buf: [""; MAX_SEGMENTS], len: 0, too_deep: false };
+        for seg in split_context(path).0.split('/').filter(|s| !s.is_empty()) {
+            if s.len == MAX_SEGMENTS {
+                s.too_deep = true;
+                break;
+            }
+            s.buf[s.len] = seg;
+            s.len += 1;
+        }
+        s
+    }
+
+    fn as_slice(&self) -> &[&'p str] {
+        if self.too_deep {
+            &[]
+        } else {
+            &self.buf[..self.len]
+        }
+    }
+}
+
 fn segments(path: &str) -> Vec<&str> {
-    split_context(path).0.split('/').filter(|s| !s.is_empty()).collect()
+    Segments::of(path).as_slice().to_vec()
 }
 
 pub fn route(app: &App, req: &Request) -> Response {
-    let segs = segments(&req.path);
-    let (which, result) = match api::namespace_of(&segs) {
+    let segments = Segments::of(&req.path);
+    let found = if segments.too_deep { None } else { api::namespace_of(segments.as_slice()) };
+    let (which, result) = match found {
         Some((ns, rest)) => (
             (ns.shape)(rest),
             (ns.authenticate)(app, req, rest).and_then(|who| (ns.dispatch)(app, req, &who, rest)),

@@ -7,26 +7,29 @@
 //! element (`<users><user name="a"/></users>`), as JAXB's `@XmlElement(name = "user")` does.
 
 use crate::http::body::{Node, Obj};
-use crate::http::request::percent_encode;
+use crate::http::request::percent_encode_cow;
 use crate::store::records::{GroupRecord, UserRecord};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Builds links back into `/rest/usermanagement/1` for the base URL the caller used.
-pub struct Links {
-    pub base: String,
+pub struct Links<'a> {
+    pub base: &'a str,
 }
 
-fn link(href: String, rel: &'static str) -> Obj<'static> {
-    Obj::new().attr("rel", rel).attr("href", href)
-}
-
-impl Links {
-    pub fn user(&self, name: &str) -> Obj<'static> {
-        link(format!("{}/user?username={}", self.base, percent_encode(name)), "self")
+impl<'a> Links<'a> {
+    /// `{base}{path}{encoded name}`, written out only when rendered.
+    pub fn to(&self, path: &'static str, name: &'a str, rel: &'static str) -> Obj<'a> {
+        let href = Node::Join(Cow::Borrowed(self.base), path, percent_encode_cow(name));
+        Obj::with_capacity(2).attr("rel", rel).attr("href", href)
     }
 
-    pub fn group(&self, name: &str) -> Obj<'static> {
-        link(format!("{}/group?groupname={}", self.base, percent_encode(name)), "self")
+    pub fn user(&self, name: &'a str) -> Obj<'a> {
+        self.to("/user?username=", name, "self")
+    }
+
+    pub fn group(&self, name: &'a str) -> Obj<'a> {
+        self.to("/group?groupname=", name, "self")
     }
 }
 
@@ -49,29 +52,25 @@ pub fn attributes<'a>(
 }
 
 /// The user's attribute list, with its link.
-pub fn user_attributes<'a>(links: &Links, u: &'a UserRecord) -> Obj<'a> {
-    let href = format!("{}/user/attribute?username={}", links.base, percent_encode(&u.name));
-    attributes(link(href, "self"), &u.attributes)
+pub fn user_attributes<'a>(links: &Links<'a>, u: &'a UserRecord) -> Obj<'a> {
+    attributes(links.to("/user/attribute?username=", &u.name, "self"), &u.attributes)
 }
 
-pub fn group_attributes<'a>(links: &Links, g: &'a GroupRecord) -> Obj<'a> {
-    let href = format!("{}/group/attribute?groupname={}", links.base, percent_encode(&g.name));
-    attributes(link(href, "self"), &g.attributes)
+pub fn group_attributes<'a>(links: &Links<'a>, g: &'a GroupRecord) -> Obj<'a> {
+    attributes(links.to("/group/attribute?groupname=", &g.name, "self"), &g.attributes)
 }
 
 /// A whole UserEntity. Crowd fills `directory-id`/`directory-name` in 5.x and later; the
 /// password is only ever a link.
 pub fn user<'a>(
-    links: &Links,
+    links: &Links<'a>,
     u: &'a UserRecord,
     directory_name: &'a str,
     with_attributes: bool,
 ) -> Obj<'a> {
-    let password = Obj::new().elem(
-        "link",
-        link(format!("{}/user/password?username={}", links.base, percent_encode(&u.name)), "edit"),
-    );
-    Obj::new()
+    let password =
+        Obj::with_capacity(1).elem("link", links.to("/user/password?username=", &u.name, "edit"));
+    Obj::with_capacity(16)
         .attr("expand", "attributes")
         .elem("link", links.user(&u.name))
         .attr("name", u.name.as_str())
@@ -90,12 +89,12 @@ pub fn user<'a>(
 }
 
 /// A list item without expansion: only the link and the name (UserEntity.newMinimalUserEntity).
-pub fn minimal_user<'a>(links: &Links, name: &'a str) -> Obj<'a> {
+pub fn minimal_user<'a>(links: &Links<'a>, name: &'a str) -> Obj<'a> {
     Obj::new().elem("link", links.user(name)).attr("name", name)
 }
 
-pub fn group<'a>(links: &Links, g: &'a GroupRecord, with_attributes: bool) -> Obj<'a> {
-    Obj::new()
+pub fn group<'a>(links: &Links<'a>, g: &'a GroupRecord, with_attributes: bool) -> Obj<'a> {
+    Obj::with_capacity(7)
         .attr("expand", "attributes")
         .elem("link", links.group(&g.name))
         .attr("name", g.name.as_str())
@@ -105,7 +104,7 @@ pub fn group<'a>(links: &Links, g: &'a GroupRecord, with_attributes: bool) -> Ob
         .elem_opt("attributes", with_attributes.then(|| group_attributes(links, g)))
 }
 
-pub fn minimal_group<'a>(links: &Links, name: &'a str) -> Obj<'a> {
+pub fn minimal_group<'a>(links: &Links<'a>, name: &'a str) -> Obj<'a> {
     Obj::new().elem("link", links.group(name)).attr("name", name)
 }
 

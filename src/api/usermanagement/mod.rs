@@ -42,7 +42,7 @@ fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
         return Ok(Principal::Bearer(claims));
     }
     let basic = req.basic();
-    let basic = basic.as_ref().map(|(name, password)| (name.as_str(), password.as_str()));
+    let basic = basic.as_ref().map(|b| b.pair());
     let forwarded_for = req.header_values("X-Forwarded-For").collect();
     applications::auth::authenticate(&Deps::of(app), basic, &req.remote, forwarded_for)
         .map(Principal::Application)
@@ -65,7 +65,7 @@ pub struct Call<'a> {
     pub query: Params<'a>,
     pub access: Arc<Access>,
     pub format: Format,
-    pub links: Links,
+    pub links: Links<'a>,
     /// The variable path segment of routes that have one (`/session/{token}`).
     pub arg: Option<&'a str>,
 }
@@ -208,13 +208,8 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
         query: req.query_params()?,
         access,
         format: Api::UserManagement.reply_format(req),
-        links: Links { base: rest_base(app, req) },
+        links: Links { base: app.usermanagement_base(req.context_path()) },
         arg,
     };
     handler(&call)
-}
-
-/// The base of usermanagement links: the server's URL with the context path the caller used.
-pub fn rest_base(app: &App, req: &Request) -> String {
-    format!("{}{}/rest/usermanagement/1", app.base_url, req.context_path())
 }

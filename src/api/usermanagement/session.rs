@@ -22,7 +22,7 @@ fn read_factors(f: Fields<'_>) -> Result<Factors> {
         .collect()
 }
 
-fn session_entity<'a>(call: &Call<'_>, live: &'a Live<'_>) -> Obj<'a> {
+fn session_entity<'a>(call: &'a Call<'a>, live: &'a Live<'_>) -> Obj<'a> {
     Obj::new()
         .attr("expand", "user")
         .elem("token", live.token.as_str())

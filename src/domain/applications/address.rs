@@ -155,8 +155,18 @@ fn in_range(net: IpAddr, prefix: u8, client: IpAddr) -> bool {
 /// their ranges, or one of the addresses their host names resolve to. Addresses and ranges
 /// are tried first, so DNS is asked only when they do not decide.
 pub fn matches(client: IpAddr, rules: &[String], resolver: &Resolver) -> bool {
+    matches_rules(client, &parse_rules(rules), resolver)
+}
+
+/// The stored addresses as rules, parsed once (an unreadable one, which validation keeps out,
+/// matches nothing).
+pub fn parse_rules(rules: &[String]) -> Vec<Rule> {
+    rules.iter().filter_map(|r| Rule::parse(r).ok()).collect()
+}
+
+/// [`matches`] over rules parsed already: what every request of a cached application checks.
+pub fn matches_rules(client: IpAddr, rules: &[Rule], resolver: &Resolver) -> bool {
     let client = canonical(client);
-    let rules: Vec<Rule> = rules.iter().filter_map(|r| Rule::parse(r).ok()).collect();
     if rules.iter().any(|r| r.covers(client)) {
         return true;
     }
@@ -225,7 +235,14 @@ pub fn effective_client(
         || forwarded_for.is_empty()
         || !matches(peer_ip, trusted_proxies, resolver)
     {
-        return ClientAddress::of(peer_ip);
+        // The peer's own text, unless it is an IPv4-mapped IPv6 address to shorten: the
+        // common case needs no formatting (this runs on every application call).
+        let ip = canonical(peer_ip);
+        return if ip == peer_ip {
+            ClientAddress { ip: Some(ip), text: peer.to_string() }
+        } else {
+            ClientAddress::of(peer_ip)
+        };
     }
     let chain: Vec<&str> = forwarded_for
         .iter()

@@ -27,9 +27,9 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::throttle::Kind;
 use crate::error::{Error, Result};
 use crate::store::applications::{ApplicationRecord, ApplicationType, DirectoryMapping};
-use crate::sync::MutexExt;
+use crate::sync::RwLockExt;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long a verified application password is trusted without running the KDF again.
@@ -56,6 +56,8 @@ pub struct AppPrincipal {
 struct Verified {
     app: Arc<ApplicationRecord>,
     mappings: Arc<[DirectoryMapping]>,
+    /// `app.remote_addresses`, parsed once.
+    remote_rules: Arc<[address::Rule]>,
     at: Instant,
     /// The store's application generation before the record was read.
     generation: u64,
@@ -65,19 +67,19 @@ struct Verified {
 /// anything a password could be recovered from.
 #[derive(Default)]
 pub struct VerifiedCache {
-    map: Mutex<HashMap<[u8; 32], Verified>>,
+    map: RwLock<HashMap<[u8; 32], Verified>>,
     /// A hash of nothing, verified against when the name is unknown.
     decoy: OnceLock<String>,
 }
 
 impl VerifiedCache {
     fn get(&self, key: &[u8; 32], generation: u64) -> Option<Verified> {
-        let hit = self.map.locked().get(key).cloned()?;
+        let hit = self.map.reading().get(key).cloned()?;
         (hit.generation == generation && hit.at.elapsed() < CACHE_TTL).then_some(hit)
     }
 
     fn put(&self, key: [u8; 32], v: Verified) {
-        let mut map = self.map.locked();
+        let mut map = self.map.writing();
         if map.len() >= CACHE_MAX {
             map.clear();
         }
@@ -159,6 +161,7 @@ fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
     match app {
         Some(app) if password_ok => Ok(Verified {
             mappings: app.mappings.clone().into(),
+            remote_rules: address::parse_rules(&app.remote_addresses).into(),
             app: Arc::new(app),
             at: Instant::now(),
             generation,
@@ -177,7 +180,7 @@ fn validate_client(
     let resolver = &d.state.resolver;
     let client = address::effective_client(peer, forwarded_for, &v.app.trusted_proxies, resolver);
     let allowed = v.app.active
-        && client.ip.is_some_and(|ip| address::matches(ip, &v.app.remote_addresses, resolver));
+        && client.ip.is_some_and(|ip| address::matches_rules(ip, &v.remote_rules, resolver));
     if !allowed {
         // Crowd logs the same refusal (ClientValidationManagerImpl); it names no secret. Info,
         // not warn: only holders of the password get this far, and a misplaced one may call

@@ -22,6 +22,9 @@ pub enum Node<'a> {
     Date(u64),
     Obj(Obj<'a>),
     List(Vec<Node<'a>>),
+    /// Text made of three parts written one after the other (a link: the server's base, a
+    /// path, an encoded name), so a link costs no string of its own.
+    Join(Cow<'a, str>, &'static str, Cow<'a, str>),
     /// An item that names its own XML element, for lists of mixed kinds (the `events` of
     /// Crowd's EventEntityList are `userEvent`, `groupEvent`, … elements). JSON shows the
     /// inner value.
@@ -40,6 +43,9 @@ impl Node<'_> {
             Node::Obj(o) => Node::Obj(o.into_owned()),
             Node::List(items) => Node::List(items.into_iter().map(Node::into_owned).collect()),
             Node::Named(tag, inner) => Node::Named(tag, Box::new(inner.into_owned())),
+            Node::Join(a, b, c) => {
+                Node::Join(Cow::Owned(a.into_owned()), b, Cow::Owned(c.into_owned()))
+            }
         }
     }
 }
@@ -113,6 +119,11 @@ impl<'a, T: Into<Node<'a>>> From<Option<T>> for Node<'a> {
 impl<'a> Obj<'a> {
     pub fn new() -> Obj<'a> {
         Obj::default()
+    }
+
+    /// An empty object with room for `n` fields (an entity's field count: no regrowth).
+    pub fn with_capacity(n: usize) -> Obj<'a> {
+        Obj { fields: Vec::with_capacity(n) }
     }
 
     /// A field that XML shows as a child element.
@@ -196,21 +207,89 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// Bytes a JSON string cannot carry as they are: `"`, `\\` and the C0 controls.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Writes `s` as a JSON string. Most text needs no escaping and is copied as it is.
 fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("strings serialise");
+    out.push(b'"');
+    json_str_contents(out, s);
+    out.push(b'"');
+}
+
+fn json_str_contents(out: &mut Vec<u8>, s: &str) {
+    // One pass: runs of plain bytes are copied whole, the rare byte that needs escaping is
+    // written as RFC 8259 §7 says.
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        plain = i + 1;
+    }
+    out.extend_from_slice(&bytes[plain..]);
+}
+
+/// Writes a whole number without the formatting machinery (this is on every entity).
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn write_json(out: &mut Vec<u8>, node: &Node<'_>) {
     match node {
         Node::Null => out.extend_from_slice(b"null"),
         Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Node::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Node::Date(ms) => {
-            let _ = write!(out, "{ms}");
-        }
+        Node::Int(n) => write_int(out, *n),
+        Node::Date(ms) => write_int(out, *ms as i64),
         Node::Str(s) => json_str(out, s),
+        Node::Join(a, b, c) => {
+            out.push(b'"');
+            json_str_contents(out, a);
+            json_str_contents(out, b);
+            json_str_contents(out, c);
+            out.push(b'"');
+        }
         Node::Obj(o) => write_json_obj(out, o),
         Node::Named(_, inner) => write_json(out, inner),
         Node::List(items) => {
@@ -233,8 +312,10 @@ fn write_json_obj(out: &mut Vec<u8>, o: &Obj<'_>) {
         if i > 0 {
             out.push(b',');
         }
-        json_str(out, name);
-        out.push(b':');
+        // Field names are this crate's own literals: plain ASCII, nothing to escape.
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
         write_json(out, value);
     }
     out.push(b'}');
@@ -265,8 +346,11 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
 fn scalar_text(out: &mut Vec<u8>, node: &Node<'_>) {
     match node {
         Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Node::Int(n) => {
-            let _ = write!(out, "{n}");
+        Node::Int(n) => write_int(out, *n),
+        Node::Join(a, b, c) => {
+            escape_into(out, a);
+            escape_into(out, b);
+            escape_into(out, c);
         }
         Node::Date(ms) => {
             let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
@@ -382,6 +466,17 @@ mod tests {
             String::from_utf8(o.to_xml("m")).unwrap(),
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><m id="1"><a>true</a></m>"#
         );
+    }
+
+    #[test]
+    fn json_text_is_escaped_as_serde_json_does() {
+        for s in
+            ["plain", "quo\"te", "back\\slash", "nl\ncr\rtab\t", "\u{1}\u{1f}x", "ünï 日本", ""]
+        {
+            let mut out = Vec::new();
+            json_str(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        }
     }
 
     #[test]

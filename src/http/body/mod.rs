@@ -49,6 +49,12 @@ impl Format {
     /// a bare `*/*` in XML; throng's namespaces pass that default.
     pub fn negotiate(accept: Option<&str>, default: Format) -> Format {
         let Some(accept) = accept else { return default };
+        // The common cases, without parsing (on every call).
+        match accept {
+            "application/json" => return Format::Json,
+            "application/xml" => return Format::Xml,
+            _ => {}
+        }
         let mut best: Option<(u32, bool, Format)> = None;
         for range in accept.split(',') {
             let mut parts = range.split(';');
