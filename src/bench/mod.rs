@@ -12,6 +12,7 @@
 //! its public start function and its one percent-encoder.
 
 pub mod client;
+pub mod directory;
 pub mod loadgen;
 
 use client::Connection;
@@ -51,6 +52,9 @@ pub struct Options {
     pub lifecycle: Option<usize>,
     /// Also run each scenario with this many idle keep-alive connections held open.
     pub idle: usize,
+    /// Instead of the suite: a directory of this many users (a tenth as many groups, ten
+    /// memberships each) and the usermanagement calls that walk it.
+    pub directory: Option<usize>,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             serve_args: Vec::new(),
             lifecycle: None,
             idle: 0,
+            directory: None,
         }
     }
 }
@@ -100,6 +105,10 @@ Options:
   --idle N                 also run each scenario with N idle keep-alive connections held
                            open (each made one request first), interleaved in the same run
                            as `NAME+idle`, so the two can be compared
+  --directory USERS        instead of the suite: load a directory of USERS users (USERS/10
+                           groups nested five deep, 10 memberships each) into an own server
+                           and measure nested groups, CQL search, /group/membership (time,
+                           peak RSS) and /event/{token} after 1,000 changes; e.g. 100000
   --lifecycle N            instead of the suite: issue N tokens to an own server and report
                            peak RSS, start-up time (empty, and with N live tokens) and the
                            database size before and after N expired tokens are purged
@@ -147,6 +156,15 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
+            "--directory" => {
+                o.directory = Some(
+                    val()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1000)
+                        .ok_or("--directory: a number of users, at least 1000")?,
+                );
+            }
             "--lifecycle" => {
                 o.lifecycle = Some(
                     val()?
@@ -304,8 +322,8 @@ pub fn create_client(
     }
 }
 
-/// Creates an application with a random name and password, mapped to directory 1 and allowed
-/// from loopback, with admin Basic credentials; returns (name, password).
+/// Creates an application with a random name and password, mapped to directory 1 with every
+/// operation and allowed from loopback, with admin Basic credentials; returns (name, password).
 pub fn create_application(
     addr: SocketAddr,
     prefix: &str,
@@ -316,7 +334,9 @@ pub fn create_application(
     let (name, secret) = (format!("bench-{suffix}"), format!("pw-{suffix}"));
     let body = json!({"name": name, "type": "GENERIC_APPLICATION", "active": true,
         "password": {"value": secret},
-        "directory-mappings": [{"directory-id": 1, "authenticate-all": true}],
+        "directory-mappings": [{"directory-id": 1, "authenticate-all": true,
+            "allowed-operations": ["CREATE_USER", "CREATE_GROUP", "UPDATE_USER", "UPDATE_GROUP",
+                "DELETE_USER", "DELETE_GROUP", "UPDATE_USER_ATTRIBUTE", "UPDATE_GROUP_ATTRIBUTE"]}],
         "remote-addresses": [{"value": "127.0.0.1"}, {"value": "::1"}]});
     let req = Request::post(&format!("{prefix}{APP_PATH}"))
         .basic(user, password)
@@ -493,6 +513,9 @@ pub fn main(args: &[String]) -> i32 {
 fn run(o: &Options) -> Result<(), String> {
     if let Some(n) = o.lifecycle {
         return lifecycle(o, n);
+    }
+    if let Some(users) = o.directory {
+        return directory::run(o, directory::Shape::scaled(users));
     }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if let Some(url) = &o.url {

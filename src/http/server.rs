@@ -15,7 +15,6 @@ use super::router;
 use crate::app::App;
 use crate::config::Config;
 use crate::error::Error;
-use std::io::Cursor;
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
@@ -149,8 +148,9 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
     log::debug!("{:?} {} {} {:?}", req.method, raw_path, status, started.elapsed());
 }
 
-/// Hands the response to the connection layer. For HEAD it keeps the body's length and leaves
-/// the body out (RFC 9110 §9.3.2: the length the GET would have).
+/// Hands the response to the connection layer, body moved, not copied (a `/group/membership`
+/// document can be tens of megabytes). For HEAD the connection layer keeps the body's length
+/// and leaves the body out (RFC 9110 §9.3.2: the length the GET would have).
 fn respond(rq: tiny_http::Request, r: Response) -> std::io::Result<()> {
     let mut headers = Vec::with_capacity(r.headers.len());
     for (name, value) in &r.headers {
@@ -158,14 +158,5 @@ fn respond(rq: tiny_http::Request, r: Response) -> std::io::Result<()> {
             headers.push(h);
         }
     }
-    let len = r.body.len();
-    let body = r.body;
-    let response = tiny_http::Response::new(
-        tiny_http::StatusCode(r.status),
-        headers,
-        Cursor::new(body),
-        Some(len),
-        None,
-    );
-    rq.respond(response)
+    rq.respond_bytes(tiny_http::StatusCode(r.status), headers, r.body)
 }

@@ -33,6 +33,14 @@ pub(super) fn append(
     Ok(seq)
 }
 
+/// Within `txn`: takes a sequence number for a change the log does not describe (a bulk
+/// load) and expires every token from before it, so their holders synchronise in full.
+pub(super) fn skip_past(txn: &WriteTransaction) -> Result<()> {
+    let seq = next_id(txn, SEQ)?;
+    txn.open_table(META)?.insert(OLDEST, seq + 1)?;
+    Ok(())
+}
+
 impl Store {
     fn token(&self, last: u64) -> String {
         format!("{:016x}:{last}", self.store_id)
@@ -93,7 +101,9 @@ impl Store {
                 drop(table);
                 let mut meta = txn.open_table(META)?;
                 let last = meta.get(SEQ)?.map_or(0, |v| v.value());
-                meta.insert(OLDEST, first.unwrap_or(last + 1))?;
+                // Never backwards: a bulk load may have expired tokens past events still kept.
+                let held = meta.get(OLDEST)?.map_or(1, |v| v.value());
+                meta.insert(OLDEST, first.unwrap_or(last + 1).max(held))?;
             }
         }
         txn.commit()?;

@@ -13,6 +13,7 @@
 //! only for their name. This module holds directories, the first-start bootstrap and the
 //! pieces the others share; [`users`], [`groups`], [`memberships`] and [`events`] the rest.
 
+pub mod bulk;
 mod events;
 mod groups;
 mod memberships;

@@ -284,7 +284,7 @@ fn serve_one(
     }
     // A request is always answered: responding fills the slot, and so does dropping it.
     let reply = slot.take();
-    if write_reply(&entry.conn, &reply.bytes, limits).is_err() {
+    if write_reply(&entry.conn, &reply.bytes, &reply.body, limits).is_err() {
         return Err(End::Quiet);
     }
     if reply.close {
@@ -297,22 +297,27 @@ fn serve_one(
 /// per `min_body_rate` bytes), so a client that reads a little now and then cannot hold the
 /// connection by taking each write just inside the timeout. The common case, a reply the
 /// socket takes in one write, costs no extra system call.
-fn write_reply(conn: &Connection, bytes: &[u8], limits: &crate::Limits) -> std::io::Result<()> {
+fn write_reply(
+    conn: &Connection,
+    bytes: &[u8],
+    body: &[u8],
+    limits: &crate::Limits,
+) -> std::io::Result<()> {
     let mut out = conn;
     let mut written = match out.write(bytes) {
         Ok(n) => n,
         Err(e) if e.kind() == ErrorKind::Interrupted => 0,
         Err(e) => return Err(e),
     };
-    if written == bytes.len() {
+    if written == bytes.len() && body.is_empty() {
         return Ok(());
     }
+    let total = bytes.len() + body.len();
     let rate = limits.min_body_rate.max(1) as u64;
-    let until = Instant::now()
-        + limits.write_timeout
-        + Duration::from_millis(bytes.len() as u64 * 1000 / rate);
+    let until =
+        Instant::now() + limits.write_timeout + Duration::from_millis(total as u64 * 1000 / rate);
     let result = loop {
-        if written == bytes.len() {
+        if written == total {
             break Ok(());
         }
         let left = until.saturating_duration_since(Instant::now());
@@ -320,7 +325,9 @@ fn write_reply(conn: &Connection, bytes: &[u8], limits: &crate::Limits) -> std::
             break Err(std::io::Error::new(ErrorKind::TimedOut, "the client does not read"));
         }
         conn.set_write_timeout(Some(left.max(Duration::from_millis(1))))?;
-        match out.write(&bytes[written..]) {
+        let rest =
+            if written < bytes.len() { &bytes[written..] } else { &body[written - bytes.len()..] };
+        match out.write(rest) {
             Ok(0) => break Err(std::io::Error::new(ErrorKind::WriteZero, "connection closed")),
             Ok(n) => written += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -84,6 +84,8 @@ impl Drop for Body {
 /// A serialised response, and whether the connection closes after it.
 pub(crate) struct Reply {
     pub bytes: Vec<u8>,
+    /// A large body, written after `bytes` rather than copied into them.
+    pub body: Vec<u8>,
     pub close: bool,
 }
 
@@ -232,6 +234,27 @@ impl Request {
         Box::new(RawWriter { bytes: Vec::new(), slot: Some(responder.slot) })
     }
 
+    /// throng patch: answers with a body already in memory, framed with `Content-Length`,
+    /// without copying it (a multi-megabyte body is written as it is).
+    pub fn respond_bytes(
+        mut self,
+        status: crate::StatusCode,
+        headers: Vec<Header>,
+        body: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        let responder = self.responder.take().expect("a request is answered once");
+        let reply = crate::response::wire(
+            status,
+            &headers,
+            &responder.version,
+            responder.head,
+            !responder.keep_alive,
+            body,
+        );
+        responder.slot.put(reply);
+        Ok(())
+    }
+
     /// Sends a response to this request.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), io::Error>
@@ -262,7 +285,11 @@ impl Write for RawWriter {
 impl Drop for RawWriter {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            slot.put(Reply { bytes: std::mem::take(&mut self.bytes), close: true });
+            slot.put(Reply {
+                bytes: std::mem::take(&mut self.bytes),
+                body: Vec::new(),
+                close: true,
+            });
         }
     }
 }

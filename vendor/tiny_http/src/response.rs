@@ -458,7 +458,6 @@ where
         head: bool,
         close: bool,
     ) -> IoResult<crate::request::Reply> {
-        use std::fmt::Write as _;
         let mut body = Vec::new();
         match self.data_length {
             Some(n) => {
@@ -470,35 +469,7 @@ where
             }
         }
         let close = close || self.close;
-        let status = self.status_code.0;
-        let mut out = String::with_capacity(256);
-        let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
-        let _ =
-            write!(out, "HTTP/{version} {status} {}\r\n", self.status_code.default_reason_phrase());
-        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            out.push_str("Server: tiny-http (Rust)\r\n");
-        }
-        if !self.headers.iter().any(|h| h.field.equiv("Date")) {
-            let _ = write!(out, "Date: {}\r\n", HttpDate::from(SystemTime::now()));
-        }
-        for h in &self.headers {
-            let _ = write!(out, "{}: {}\r\n", h.field.as_str(), h.value.as_str());
-        }
-        // RFC 9110 §8.6: no Content-Length on 1xx or 204.
-        if !(status < 200 || status == 204) {
-            let _ = write!(out, "Content-Length: {}\r\n", body.len());
-        }
-        if close {
-            out.push_str("Connection: close\r\n");
-        } else if version == "1.0" {
-            out.push_str("Connection: keep-alive\r\n");
-        }
-        out.push_str("\r\n");
-        let mut bytes = out.into_bytes();
-        if !(head || status < 200 || status == 204 || status == 304) {
-            bytes.extend_from_slice(&body);
-        }
-        Ok(crate::request::Reply { bytes, close })
+        Ok(wire(self.status_code, &self.headers, version, head, close, body))
     }
 
     /// Retrieves the current value of the `Response` status code
@@ -607,4 +578,52 @@ impl Clone for Response<io::Empty> {
             close: self.close,
         }
     }
+}
+
+/// throng patch: a response on the wire, its head framed with `Content-Length`. A small body
+/// is appended to the head (one write); a large one is kept as it is and written after it,
+/// so a body of many megabytes is never copied (`Request::respond_bytes`).
+pub(crate) fn wire(
+    status_code: StatusCode,
+    headers: &[Header],
+    version: &HTTPVersion,
+    head: bool,
+    close: bool,
+    body: Vec<u8>,
+) -> crate::request::Reply {
+    use std::fmt::Write as _;
+    const APPEND_BELOW: usize = 64 << 10;
+    let status = status_code.0;
+    let mut out = String::with_capacity(256);
+    let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
+    let _ = write!(out, "HTTP/{version} {status} {}\r\n", status_code.default_reason_phrase());
+    if !headers.iter().any(|h| h.field.equiv("Server")) {
+        out.push_str("Server: tiny-http (Rust)\r\n");
+    }
+    if !headers.iter().any(|h| h.field.equiv("Date")) {
+        let _ = write!(out, "Date: {}\r\n", HttpDate::from(SystemTime::now()));
+    }
+    for h in headers {
+        let _ = write!(out, "{}: {}\r\n", h.field.as_str(), h.value.as_str());
+    }
+    // RFC 9110 §8.6: no Content-Length on 1xx or 204.
+    if !(status < 200 || status == 204) {
+        let _ = write!(out, "Content-Length: {}\r\n", body.len());
+    }
+    if close {
+        out.push_str("Connection: close\r\n");
+    } else if version == "1.0" {
+        out.push_str("Connection: keep-alive\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    let mut tail = Vec::new();
+    if !(head || status < 200 || status == 204 || status == 304) {
+        if body.len() < APPEND_BELOW {
+            bytes.extend_from_slice(&body);
+        } else {
+            tail = body;
+        }
+    }
+    crate::request::Reply { bytes, body: tail, close }
 }
