@@ -39,6 +39,9 @@ pub struct App {
     pub applications: Applications,
     /// Usermanagement callers' views of their directories (`domain::access`).
     pub views: crate::domain::access::AccessCache,
+    /// Rendered user entities (`api::usermanagement::user::get`), good while the directory
+    /// is unchanged: the most frequent usermanagement read answers from here.
+    pub rendered_users: crate::store::cache::Generational<(u64, String, u8), Arc<[u8]>>,
     /// Failed authentications per source and identity (`domain::throttle`).
     pub throttle: Throttle,
     /// Password KDF runs allowed at once.
@@ -106,6 +109,7 @@ impl App {
             writer,
             admins: AdminCache::default(),
             views: Default::default(),
+            rendered_users: crate::store::cache::Generational::new(16_384),
             applications: Applications::default(),
             throttle,
             kdf,

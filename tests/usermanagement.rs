@@ -646,3 +646,32 @@ fn bad_input_gets_crowds_errors_and_changes_nothing() {
     let r = um(&ts, "GET", "/user.json?username=admin").header("Accept", "application/xml").send();
     assert_eq!(r.json()["name"], "admin", ".json suffix means JSON");
 }
+
+/// Answers served from the caller's cached view and rendered entities follow every change at
+/// once: to the user, and to the application's mappings.
+#[test]
+fn cached_reads_follow_changes_at_once() {
+    let ts = TestServer::start();
+    app(&ts);
+    create_user(&ts, "cat", "pw");
+    let read = || um(&ts, "GET", "/user?username=cat").send();
+    assert_eq!(read().json()["display-name"], "cat L");
+    let r = um(&ts, "PUT", "/user?username=cat")
+        .json(&json!({"name": "cat", "display-name": "Cat Stevens"}))
+        .send();
+    assert_eq!(r.status, 204);
+    assert_eq!(read().json()["display-name"], "Cat Stevens");
+    let apps = ts
+        .get("/rest/appmanagement/1/application?name=jira")
+        .admin()
+        .header("Accept", "application/json")
+        .send();
+    let id = apps.json()["applications"][0]["id"].as_u64().unwrap();
+    let r = ts
+        .put(&format!("/rest/appmanagement/1/application/{id}"))
+        .admin()
+        .json(&json!({"directory-mappings": []}))
+        .send();
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_crowd_error(&read(), 404, "USER_NOT_FOUND");
+}

@@ -62,6 +62,10 @@ pub struct MappedDirectory {
 /// The caller's view: who it is (for audit) and its directories in mapping order.
 #[derive(Debug, Clone)]
 pub struct Access {
+    /// Names this view among the cached ones: equal keys, equal views.
+    pub key: u64,
+    /// The client id of a read-only view.
+    pub reader: Option<[u8; 16]>,
     pub name: String,
     pub directories: Vec<MappedDirectory>,
     /// A service account's view: it reads, and changes nothing (sessions included).
@@ -77,6 +81,14 @@ fn denied(op: Operation, dir: &MappedDirectory) -> Error {
     ))
 }
 
+/// Who a view is for.
+#[derive(Clone, Copy)]
+pub enum Caller<'a> {
+    Application(&'a AppPrincipal),
+    /// A service account's token, by its client id: reads only.
+    Reader([u8; 16]),
+}
+
 /// Views already built, per application and per bearer caller,
 /// good while neither the directories nor the applications changed: building one costs a few
 /// allocations on every usermanagement call otherwise.
@@ -90,33 +102,33 @@ impl Default for AccessCache {
 
 impl AccessCache {
     /// The view of `app`, or the read-only view when `None` (named `reader`).
-    pub fn view(
-        &self,
-        store: &Store,
-        app: Option<&AppPrincipal>,
-        reader: &str,
-    ) -> Result<Arc<Access>> {
+    pub fn view(&self, store: &Store, caller: Caller<'_>) -> Result<Arc<Access>> {
         // Both counters only grow, so their sum moves whenever either does: a view read before
         // a change is never filled under the later number.
         let generation = store.generation(Topic::Directory) + store.generation(Topic::Applications);
-        // Applications by id; read-only views by their reader's name, hashed into the upper
-        // half of the key space (application ids are small sequence numbers).
-        let key = match app {
-            Some(a) => a.id,
-            None => {
-                reader.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                }) | 1 << 63
+        // Applications by id; readers by their client id, folded into the upper half of the
+        // key space (application ids are small sequence numbers).
+        let key = match caller {
+            Caller::Application(a) => a.id,
+            Caller::Reader(id) => {
+                let (a, b) = id.split_at(8);
+                let fold = u64::from_le_bytes(a.try_into().expect("8"))
+                    ^ u64::from_le_bytes(b.try_into().expect("8"));
+                fold | 1 << 63
             }
         };
         if let Some(hit) = self.0.get(&key, generation) {
-            if app.is_some_and(|a| a.id == key) || hit.name == reader {
+            let same = match caller {
+                Caller::Application(a) => a.id == key,
+                Caller::Reader(id) => hit.reader == Some(id),
+            };
+            if same {
                 return Ok(hit);
             }
         }
-        let built = Arc::new(match app {
-            Some(a) => Access::of_application(store, a)?,
-            None => Access::read_only(store, reader.to_string())?,
+        let built = Arc::new(match caller {
+            Caller::Application(a) => Access::of_application(store, a, key)?,
+            Caller::Reader(id) => Access::read_only(store, id, key)?,
         });
         self.0.fill(key, built.clone(), generation);
         Ok(built)
@@ -126,7 +138,8 @@ impl AccessCache {
 impl Access {
     /// A read-only view of every directory, in id order: what a service account's bearer token
     /// sees (Crowd 7.0 lets service-account tokens read, not write, usermanagement).
-    pub fn read_only(store: &Store, name: String) -> Result<Access> {
+    pub fn read_only(store: &Store, client_id: [u8; 16], key: u64) -> Result<Access> {
+        let name = crate::crypto::hex(&client_id);
         let directories = store
             .directories_cached()?
             .iter()
@@ -139,12 +152,12 @@ impl Access {
                 operations: Operations::NONE,
             })
             .collect();
-        Ok(Access { name, directories, read_only: true })
+        Ok(Access { key, reader: Some(client_id), name, directories, read_only: true })
     }
 
     /// An application's view: its mappings in order, each directory that still exists and is
     /// active (Crowd skips inactive directories in an application's lookups).
-    pub fn of_application(store: &Store, app: &AppPrincipal) -> Result<Access> {
+    pub fn of_application(store: &Store, app: &AppPrincipal, key: u64) -> Result<Access> {
         let all = store.directories_cached()?;
         let mut directories = Vec::with_capacity(app.mappings.len());
         for m in app.mappings.iter() {
@@ -160,7 +173,7 @@ impl Access {
                 operations: m.allowed_operations.iter().copied().collect(),
             });
         }
-        Ok(Access { name: app.name.clone(), directories, read_only: false })
+        Ok(Access { key, reader: None, name: app.name.clone(), directories, read_only: false })
     }
 
     pub fn directory(&self, id: u64) -> Option<&MappedDirectory> {

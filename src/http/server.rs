@@ -152,11 +152,17 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
 /// document can be tens of megabytes). For HEAD the connection layer keeps the body's length
 /// and leaves the body out (RFC 9110 §9.3.2: the length the GET would have).
 fn respond(rq: tiny_http::Request, r: Response) -> std::io::Result<()> {
-    let mut headers = Vec::with_capacity(r.headers.len());
-    for (name, value) in &r.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            headers.push(h);
+    const INLINE: usize = 8;
+    let mut inline = [("", ""); INLINE];
+    let mut spilled = Vec::new();
+    let headers: &[(&str, &str)] = if r.headers.len() <= INLINE {
+        for (slot, (n, v)) in inline.iter_mut().zip(&r.headers) {
+            *slot = (n, v.as_ref());
         }
-    }
+        &inline[..r.headers.len()]
+    } else {
+        spilled.extend(r.headers.iter().map(|(n, v)| (*n, v.as_ref())));
+        &spilled
+    };
     rq.respond_bytes(tiny_http::StatusCode(r.status), headers, r.body)
 }

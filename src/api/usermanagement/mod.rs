@@ -16,7 +16,7 @@ pub mod user;
 
 use super::{Api, Namespace, Principal};
 use crate::app::App;
-use crate::domain::access::Access;
+use crate::domain::access::{Access, Caller};
 use crate::domain::applications::{self, Deps};
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
@@ -197,8 +197,10 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
         ));
     };
     let access = match who {
-        Principal::Application(a) => app.views.view(&app.store, Some(a), &a.name)?,
-        Principal::Bearer(claims) => app.views.view(&app.store, None, &claims.client_id_text())?,
+        Principal::Application(a) => app.views.view(&app.store, Caller::Application(a))?,
+        Principal::Bearer(claims) => {
+            app.views.view(&app.store, Caller::Reader(claims.client_id))?
+        }
         _ => return Err(Error::Unauthenticated),
     };
     let arg = route.path.iter().position(|p| *p == "*").map(|i| segs[i]);

@@ -62,9 +62,38 @@ fn username<'c>(call: &'c Call) -> Result<&'c str> {
     call.required("username")
 }
 
-/// `GET /user?username=U[&expand=attributes]` or `?key=K`.
+/// `GET /user?username=U[&expand=attributes]` or `?key=K`. The most frequent usermanagement
+/// read (every login page, every bearer check of a user): answered from rendered entities
+/// while the directory has not changed.
 pub fn get(call: &Call) -> Result<Response> {
     let expand = Expand::parse(call.param("expand")?);
+    if call.param("key")?.is_none() {
+        let store = &call.app.store;
+        let generation = store.generation(crate::store::Topic::Directory);
+        let name = username(call)?;
+        // Everything the bytes depend on: the caller's view (which directory a name resolves
+        // to), the name, format, expansion, and the base of the links. The records and the
+        // view change only with the generation (a view also with the applications': its key
+        // then names a new view only once rebuilt, and the map starts over on either change).
+        let variant = u8::from(call.format == crate::http::body::Format::Xml)
+            | u8::from(expand.attributes) << 1
+            | u8::from(call.req.context_path().is_empty()) << 2;
+        let generation = generation + store.generation(crate::store::Topic::Applications);
+        let key = (call.access.key, crate::store::directory::fold(name), variant);
+        let body = match call.app.rendered_users.get(&key, generation) {
+            Some(hit) => hit,
+            None => {
+                let (user, dir) = call.access.find_user(store, name)?;
+                let entity = entities::user(&call.links, &user, &dir.name, expand.attributes);
+                let rendered: std::sync::Arc<[u8]> = call.reply(200, "user", &entity).body.into();
+                call.app.rendered_users.fill(key, rendered.clone(), generation);
+                rendered
+            }
+        };
+        return Ok(Response::new(200)
+            .header("Content-Type", call.format.content_type())
+            .with_body(body.to_vec()));
+    }
     let store = &call.app.store;
     let (user, dir) = match call.param("key")? {
         Some(key) if call.param("username")?.is_none() => {

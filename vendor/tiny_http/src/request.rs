@@ -236,16 +236,17 @@ impl Request {
 
     /// throng patch: answers with a body already in memory, framed with `Content-Length`,
     /// without copying it (a multi-megabyte body is written as it is).
+    /// Header fields are given as text; one carrying CR, LF or NUL is left out.
     pub fn respond_bytes(
         mut self,
         status: crate::StatusCode,
-        headers: Vec<Header>,
+        headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<(), io::Error> {
         let responder = self.responder.take().expect("a request is answered once");
         let reply = crate::response::wire(
             status,
-            &headers,
+            headers,
             &responder.version,
             responder.head,
             !responder.keep_alive,

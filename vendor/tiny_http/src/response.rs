@@ -469,7 +469,9 @@ where
             }
         }
         let close = close || self.close;
-        Ok(wire(self.status_code, &self.headers, version, head, close, body))
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|h| (h.field.as_str().as_str(), h.value.as_str())).collect();
+        Ok(wire(self.status_code, &headers, version, head, close, body))
     }
 
     /// Retrieves the current value of the `Response` status code
@@ -585,7 +587,7 @@ impl Clone for Response<io::Empty> {
 /// so a body of many megabytes is never copied (`Request::respond_bytes`).
 pub(crate) fn wire(
     status_code: StatusCode,
-    headers: &[Header],
+    headers: &[(&str, &str)],
     version: &HTTPVersion,
     head: bool,
     close: bool,
@@ -597,14 +599,23 @@ pub(crate) fn wire(
     let mut out = String::with_capacity(256);
     let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
     let _ = write!(out, "HTTP/{version} {status} {}\r\n", status_code.default_reason_phrase());
-    if !headers.iter().any(|h| h.field.equiv("Server")) {
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Server")) {
         out.push_str("Server: tiny-http (Rust)\r\n");
     }
-    if !headers.iter().any(|h| h.field.equiv("Date")) {
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Date")) {
         let _ = write!(out, "Date: {}\r\n", HttpDate::from(SystemTime::now()));
     }
-    for h in headers {
-        let _ = write!(out, "{}: {}\r\n", h.field.as_str(), h.value.as_str());
+    for (name, value) in headers {
+        // A field that could end the head early or smuggle another (RFC 9110 §5.5) is left
+        // out rather than written.
+        let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+        if name.is_empty() || bad(name) || bad(value) || name.contains(':') {
+            continue;
+        }
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push_str("\r\n");
     }
     // RFC 9110 §8.6: no Content-Length on 1xx or 204.
     if !(status < 200 || status == 204) {
