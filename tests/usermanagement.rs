@@ -675,3 +675,27 @@ fn cached_reads_follow_changes_at_once() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert_crowd_error(&read(), 404, "USER_NOT_FOUND");
 }
+
+/// The change log is in the store: a token taken before a restart still reads the changes
+/// made before and after it.
+#[test]
+fn events_survive_a_restart() {
+    let mut ts = TestServer::start();
+    app(&ts);
+    let token =
+        um(&ts, "GET", "/event").send().json()["newEventToken"].as_str().unwrap().to_string();
+    create_user(&ts, "before", "pw");
+    ts.restart();
+    create_user(&ts, "after", "pw");
+    let r = um(&ts, "GET", &format!("/event/{token}")).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let users: Vec<String> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "USER" && e["operation"] == "CREATED")
+        .map(|e| e["user"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(users, ["before", "after"], "{body}");
+}
