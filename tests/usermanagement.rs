@@ -699,3 +699,73 @@ fn events_survive_a_restart() {
         .collect();
     assert_eq!(users, ["before", "after"], "{body}");
 }
+
+/// An application over two directories sees them in mapping order: a name in the first
+/// shadows the same name in the second, and creates land in the first that allows them.
+#[test]
+fn two_directories_in_mapping_order() {
+    let ts = TestServer::start();
+    let r = ts
+        .post("/rest/admin/1.0/directory/detailed")
+        .admin()
+        .json(&json!({"name": "Partners", "description": "external people"}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let partners = r.json()["id"].as_u64().unwrap();
+    let dup = ts
+        .post("/rest/admin/1.0/directory/detailed")
+        .admin()
+        .json(&json!({"name": "PARTNERS"}))
+        .send();
+    assert_eq!(dup.status, 400, "{}", dup.text());
+    let account = ts.create_account("reader");
+    let bearer = ts.token(&account.client_id, &account.secret);
+    let r = ts
+        .post("/rest/admin/1.0/directory/detailed")
+        .bearer(&bearer)
+        .json(&json!({"name": "X"}))
+        .send();
+    assert_eq!(r.status, 403, "a service account adds no directory");
+
+    // `jira` writes into the internal directory; `portal` reads partners first.
+    app(&ts);
+    let body = json!({
+        "name": "portal", "type": "GENERIC_APPLICATION", "active": true, "password": {"value": APP_PW},
+        "directory-mappings": [
+            {"directory-id": partners, "authenticate-all": true, "allowed-operations": ["CREATE_USER"]},
+            {"directory-id": 1, "authenticate-all": true, "allowed-operations": []}],
+        "remote-addresses": [{"value": "127.0.0.1"}]});
+    assert_eq!(ts.post("/rest/appmanagement/1/application").admin().json(&body).send().status, 201);
+    let portal = |m: &str, p: &str| {
+        ts.req(m, &format!("{UM}{p}")).basic("portal", APP_PW).header("Accept", "application/json")
+    };
+
+    create_user(&ts, "pat", "internal-pw");
+    let r = portal("POST", "/user")
+        .json(&json!({"name": "pat", "email": "pat@partner.example", "password": {"value": "partner-pw"}}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["directory-id"], partners);
+    let got = portal("GET", "/user?username=pat").send().json();
+    assert_eq!(
+        (got["directory-id"].as_u64(), got["email"].as_str()),
+        (Some(partners), Some("pat@partner.example"))
+    );
+    let internal = um(&ts, "GET", "/user?username=pat").send().json();
+    assert_eq!(internal["directory-id"], 1, "jira sees only the internal pat");
+    let login = |pw: &str| {
+        portal("POST", "/authentication?username=pat").json(&json!({"value": pw})).send().status
+    };
+    assert_eq!(
+        (login("partner-pw"), login("internal-pw")),
+        (200, 400),
+        "the shadowing pat logs in"
+    );
+    assert_eq!(
+        portal("GET", "/user?username=admin").send().status,
+        200,
+        "names only in the second are seen"
+    );
+    let r = portal("DELETE", "/user?username=admin").send();
+    assert_crowd_error(&r, 403, "APPLICATION_PERMISSION_DENIED");
+}

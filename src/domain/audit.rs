@@ -39,6 +39,7 @@ pub enum Action {
     ApplicationAuthenticationFailed,
     /// A batch of memberships added through the admin API, with its counts.
     MembershipsAdded,
+    DirectoryCreated,
     /// A batch of memberships removed through the admin API, with its counts.
     MembershipsRemoved,
 }
@@ -61,6 +62,7 @@ impl Action {
             Action::RemoteAddressRemoved => "REMOTE_ADDRESS_REMOVED",
             Action::ApplicationAuthenticationFailed => "APPLICATION_AUTHENTICATION_FAILED",
             Action::MembershipsAdded => "MEMBERSHIPS_ADDED",
+            Action::DirectoryCreated => "DIRECTORY_CREATED",
             Action::MembershipsRemoved => "MEMBERSHIPS_REMOVED",
         }
     }

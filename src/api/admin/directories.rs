@@ -7,8 +7,9 @@
 
 use super::views::directory_detail;
 use super::{optional_flag, slice_page, DEFAULT_LIMIT};
-use crate::api::paging;
+use crate::api::{paging, Principal};
 use crate::app::App;
+use crate::domain::audit::Action;
 use crate::error::{Error, Resource, Result};
 use crate::http::{Request, Response};
 use crate::store::directory::fold;
@@ -26,6 +27,41 @@ pub fn list(app: &App, req: &Request) -> Result<Response> {
         .collect();
     let page = slice_page(&matching, start, limit, |d| directory_detail(&app.store, d).map(Some))?;
     Ok(Response::json(200, &page))
+}
+
+/// `POST /directory/detailed` with `{"name","description"}`: adds an internal directory; 201
+/// with `Location` and the directory. A throng addition (Crowd adds directories in its
+/// console): administrators only, by Basic; a service account's token may not.
+pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
+    let Principal::Admin(actor) = who else {
+        return Err(Error::Forbidden("only an administrator may add a directory".into()));
+    };
+    let body = req.entity()?;
+    let f = body.fields();
+    let name = f.str("name")?.unwrap_or_default();
+    let description = f.str("description")?.unwrap_or_default();
+    if let Some(kind) = f.str("type")? {
+        if !kind.eq_ignore_ascii_case("INTERNAL") {
+            return Err(Error::bad_request(format!(
+                "type {kind} is not supported: throng keeps INTERNAL directories"
+            )));
+        }
+    }
+    let dir = app.directories().create_directory(&name, &description)?;
+    let record = actor.record(
+        app.clock.now_ms(),
+        Action::DirectoryCreated,
+        &dir.name,
+        format!("id {}", dir.id),
+    );
+    app.store.append_audit(record)?;
+    let location = format!(
+        "{}{}/rest/admin/1.0/directory/detailed/{}",
+        app.base_url,
+        req.context_path(),
+        dir.id
+    );
+    Ok(Response::json(201, &directory_detail(&app.store, &dir)?).header("Location", location))
 }
 
 /// `GET /directory/detailed/{id}` → one directory; an unknown or malformed id is 404.

@@ -18,7 +18,8 @@ pub use groups::{GroupChanges, NewGroup};
 pub use users::{NewUser, UserChanges};
 
 use crate::domain::clock::Clock;
-use crate::error::Result;
+use crate::error::{Resource, Result};
+use crate::store::records::DirectoryRecord;
 use crate::store::Store;
 
 /// Changes to the users, groups and memberships of the store's directories.
@@ -36,6 +37,14 @@ impl<'a> Directories<'a> {
 
     /// Makes `user` a direct member of `group` in directory `dir`; see
     /// `Store::add_user_to_group` for the errors.
+    /// Adds an internal directory (throng keeps its users, groups and passwords), named
+    /// uniquely in any case.
+    pub fn create_directory(&self, name: &str, description: &str) -> Result<DirectoryRecord> {
+        validate::name(Resource::Directory, "directory name", name)?;
+        validate::text(Resource::Directory, "description", description)?;
+        self.store.create_directory(name, "INTERNAL", description, self.clock.now_ms())
+    }
+
     pub fn add_user_to_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
         self.store.add_user_to_group(dir, user, group, self.clock.now_ms())
     }
