@@ -3,7 +3,8 @@
 //! It says *what* went wrong, never how a particular API words it: `api::errors` turns an
 //! [`Error`] into Crowd's `{"reason","message"}`, OAuth's `{"error","error_description"}` or
 //! (later) SCIM's error schema, in one place. Internal causes are logged there and replaced
-//! by a generic message on the wire.
+//! by a generic message on the wire. Refusals of HTTP itself (no route, wrong method, body
+//! type, protocol) are not here but in `http::failure`, which wraps this type.
 
 use std::fmt;
 
@@ -63,8 +64,6 @@ impl OAuthCode {
 pub enum Error {
     /// The request is malformed or breaks a validation rule; the text says which.
     BadRequest(String),
-    /// The body's Content-Type is missing or not one this endpoint reads.
-    UnsupportedMediaType(String),
     /// No such stored thing.
     NotFound(Resource, String),
     /// A thing named in the request body (not its path or query) does not exist: Crowd
@@ -92,10 +91,6 @@ pub enum Error {
     NotSupported(String),
     /// An SSO token that is malformed (an unknown or expired one is `NotFound(Session)`).
     InvalidSsoToken(String),
-    /// No such endpoint.
-    RouteNotFound,
-    /// The endpoint exists but not for this method.
-    MethodNotAllowed(Vec<&'static str>),
     /// No credentials, or wrong ones, for an API that needs a user (admin Basic auth) or an
     /// application.
     Unauthenticated,
@@ -111,9 +106,6 @@ pub enum Error {
     /// The server will not take this request now (every KDF slot busy, the connection budget
     /// spent): 503 with `Retry-After`. The caller did nothing wrong; trying again later works.
     Unavailable { retry_after_secs: u64, message: String },
-    /// The request broke HTTP/1.1 itself (RFC 9112) and was refused by the front door before
-    /// any handler saw it: 400, 408, 414, 431, 501 or 505. The connection is closed after.
-    Protocol { status: u16, message: String },
     /// Something broke inside; logged with its cause, answered 500 with a generic message.
     Internal(String),
     /// The server will not start on what it was given (a data directory whose key is missing
@@ -134,7 +126,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::BadRequest(m) | Error::UnsupportedMediaType(m) | Error::Forbidden(m) => {
+            Error::BadRequest(m) | Error::Forbidden(m) => {
                 f.write_str(m)
             }
             Error::NotFound(r, id) | Error::UnknownReference(r, id) => {
@@ -151,8 +143,6 @@ impl fmt::Display for Error {
             ),
             Error::EventTokenExpired => f.write_str("event token expired"),
             Error::InvalidSsoToken(m) => f.write_str(m),
-            Error::RouteNotFound => f.write_str("no such resource"),
-            Error::MethodNotAllowed(_) => f.write_str("method not allowed"),
             Error::Unauthenticated => f.write_str("authentication required"),
             Error::InvalidToken => f.write_str("invalid token"),
             Error::OAuth { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
@@ -161,7 +151,6 @@ impl fmt::Display for Error {
                 "too many failed authentication attempts; retry after {retry_after_secs} s"
             ),
             Error::Unavailable { message, .. } => f.write_str(message),
-            Error::Protocol { message, .. } => f.write_str(message),
             Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::Startup(m) => f.write_str(m),
         }

@@ -4,7 +4,7 @@
 use super::{admins_only, only, paging, Api, Namespace, Page, Principal};
 use crate::app::App;
 use crate::domain::clock::rfc3339_ms;
-use crate::error::{Error, Result};
+use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
 use serde::Serialize;
 
@@ -21,7 +21,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
     match (rest, req.method) {
         (["events"], Method::Get | Method::Head) => events(app, req),
         (["events"], _) => Err(only(&["GET"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 

@@ -8,18 +8,24 @@
 //! - OAuth: RFC 6749 §5.2 `{"error","error_description"}`; `invalid_client` is 401 with a
 //!   `WWW-Authenticate` challenge.
 //!
-//! Internal errors are logged with their cause and answered with a generic message.
+//! Internal errors are logged with their cause and answered with a generic message. Refusals
+//! of HTTP itself (`http::failure`) render here too, in the same shapes.
 
 use super::Api;
 use crate::error::{Error, LoginFailure, OAuthCode, Resource};
 use crate::http::body::{Format, Obj};
+use crate::http::failure::Failure;
 use crate::http::Response;
 use serde_json::json;
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"Crowd\"";
 const BEARER_INVALID: &str = "Bearer error=\"invalid_token\"";
 
-pub fn render(which: Api, format: Format, err: &Error) -> Response {
+pub fn render(which: Api, format: Format, failure: &Failure) -> Response {
+    let err = match failure {
+        Failure::App(e) => e,
+        http => return render_http(which, format, http),
+    };
     if let Error::Internal(cause) = err {
         log::error!("{cause}");
     }
@@ -32,6 +38,39 @@ pub fn render(which: Api, format: Format, err: &Error) -> Response {
             _ => crowd(format, err),
         },
         Api::Crowd => crowd(format, err),
+    }
+}
+
+/// A refusal of the request as HTTP, in the API's shape.
+fn render_http(which: Api, format: Format, failure: &Failure) -> Response {
+    let (status, crowd_reason, oauth_code, message) = match failure {
+        Failure::App(_) => unreachable!("rendered as the domain error"),
+        Failure::NoRoute => (404, "NOT_FOUND", "invalid_request", "No such resource".to_string()),
+        Failure::Method(_) => {
+            (405, "UNSUPPORTED_OPERATION", "invalid_request", "Method not allowed".to_string())
+        }
+        Failure::Media(m) => (415, "ILLEGAL_ARGUMENT", "invalid_request", m.clone()),
+        Failure::Protocol { status, message } if *status < 500 => {
+            (*status, "ILLEGAL_ARGUMENT", "invalid_request", message.clone())
+        }
+        Failure::Protocol { status, message } => {
+            (*status, "OPERATION_FAILED", "server_error", message.clone())
+        }
+    };
+    let response = match which {
+        // RFC 6749 §5.2 has no 415; an unreadable body is an invalid request.
+        Api::OAuth => {
+            let status = if status == 415 { 400 } else { status };
+            oauth_body(status, oauth_code, &message)
+        }
+        Api::Crowd | Api::UserManagement => {
+            let entity = Obj::new().elem("reason", crowd_reason).elem("message", message);
+            Response::entity(status, format, "error", &entity)
+        }
+    };
+    match failure {
+        Failure::Method(allowed) => response.header("Allow", allowed.join(", ")),
+        _ => response,
     }
 }
 
@@ -135,7 +174,6 @@ fn already_exists(r: Resource, id: &str) -> (u16, &'static str, String) {
 pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
     match err {
         Error::BadRequest(m) => (400, "ILLEGAL_ARGUMENT", m.clone()),
-        Error::UnsupportedMediaType(m) => (415, "ILLEGAL_ARGUMENT", m.clone()),
         Error::NotFound(r, id) => (404, not_found_reason(*r), not_found_message(*r, id)),
         Error::UnknownReference(r, id) => (400, not_found_reason(*r), not_found_message(*r, id)),
         Error::AlreadyExists(r, id) => already_exists(*r, id),
@@ -156,8 +194,6 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
             "The event token has expired; synchronise in full and start again from /event".into(),
         ),
         Error::InvalidSsoToken(m) => (400, "INVALID_SSO_TOKEN", m.clone()),
-        Error::RouteNotFound => (404, "NOT_FOUND", "No such resource".into()),
-        Error::MethodNotAllowed(_) => (405, "UNSUPPORTED_OPERATION", "Method not allowed".into()),
         Error::Unauthenticated => (
             401,
             "PERMISSION_DENIED",
@@ -172,11 +208,6 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
         // to OperationFailedException (RestExecutor.throwError), so OPERATION_FAILED it is.
         Error::TooManyRequests { .. } => (429, "OPERATION_FAILED", err.to_string()),
         Error::Unavailable { message, .. } => (503, "OPERATION_FAILED", message.clone()),
-        Error::Protocol { status, message } => (
-            *status,
-            if *status < 500 { "ILLEGAL_ARGUMENT" } else { "OPERATION_FAILED" },
-            message.clone(),
-        ),
         Error::Internal(_) | Error::Startup(_) => {
             (500, "OPERATION_FAILED", "Internal server error".into())
         }
@@ -186,7 +217,6 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
 /// The headers an error carries whatever its body's shape.
 fn crowd_headers(err: &Error, response: Response) -> Response {
     match err {
-        Error::MethodNotAllowed(allowed) => response.header("Allow", allowed.join(", ")),
         Error::Unauthenticated => response.header("WWW-Authenticate", BASIC_CHALLENGE),
         Error::InvalidToken => response.header("WWW-Authenticate", BEARER_INVALID),
         Error::TooManyRequests { retry_after_secs }
@@ -218,20 +248,12 @@ fn oauth(err: &Error) -> Response {
                 .header("WWW-Authenticate", "Basic realm=\"oauth2\"")
         }
         Error::OAuth { code, description } => oauth_body(400, code.as_str(), description),
-        Error::BadRequest(m) | Error::UnsupportedMediaType(m) => {
-            oauth_body(400, "invalid_request", m)
-        }
+        Error::BadRequest(m) => oauth_body(400, "invalid_request", m),
         Error::Unauthenticated | Error::Forbidden(_) => {
             oauth_body(401, "invalid_client", "client authentication failed")
                 .header("WWW-Authenticate", "Basic realm=\"oauth2\"")
         }
-        Error::MethodNotAllowed(allowed) => {
-            oauth_body(405, "invalid_request", "this endpoint accepts POST only")
-                .header("Allow", allowed.join(", "))
-        }
-        Error::NotFound(..) | Error::RouteNotFound => {
-            oauth_body(404, "invalid_request", "no such endpoint")
-        }
+        Error::NotFound(..) => oauth_body(404, "invalid_request", "no such endpoint"),
         // The directory's kinds never arise at the OAuth endpoints; should one, it is the
         // request's fault, in Crowd's words.
         Error::UnknownReference(..)
@@ -258,11 +280,6 @@ fn oauth(err: &Error) -> Response {
             oauth_body(503, "temporarily_unavailable", message)
                 .header("Retry-After", retry_after_secs.to_string())
         }
-        Error::Protocol { status, message } => oauth_body(
-            *status,
-            if *status < 500 { "invalid_request" } else { "server_error" },
-            message,
-        ),
         Error::Internal(_) | Error::Startup(_) => {
             oauth_body(500, "server_error", "internal server error")
         }

@@ -13,8 +13,9 @@ pub mod usermanagement;
 
 use crate::app::App;
 use crate::domain::audit::Actor;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::Format;
+use crate::http::failure::{Failure, Result};
 use crate::http::{Request, Response};
 use serde::Serialize;
 
@@ -63,7 +64,7 @@ impl Principal {
     pub fn admin(&self) -> Result<&Actor> {
         match self {
             Principal::Admin(actor) => Ok(actor),
-            _ => Err(Error::Unauthenticated),
+            _ => Err(Error::Unauthenticated.into()),
         }
     }
 }
@@ -118,8 +119,8 @@ impl Api {
 }
 
 /// The error for a method a route does not take.
-pub fn only(allowed: &'static [&'static str]) -> Error {
-    Error::MethodNotAllowed(allowed.to_vec())
+pub fn only(allowed: &'static [&'static str]) -> Failure {
+    Failure::Method(allowed.to_vec())
 }
 
 /// What Crowd 7.0 reports as its version; Atlassian's REST client refuses responses
@@ -163,17 +164,17 @@ pub fn paging(req: &Request, default_limit: usize) -> Result<(usize, usize)> {
         match q.single(name)? {
             None | Some("") => Ok(default),
             Some(v) => v.parse::<i64>().map_err(|_| {
-                Error::bad_request(format!("{name} must be a whole number, not '{v}'"))
+                Error::bad_request(format!("{name} must be a whole number, not '{v}'")).into()
             }),
         }
     };
     let start = number("start", 0)?;
     if start < 0 {
-        return Err(Error::bad_request("start must not be negative"));
+        return Err(Error::bad_request("start must not be negative").into());
     }
     let limit = number("limit", default_limit as i64)?;
     if limit < 1 {
-        return Err(Error::bad_request("limit must be at least 1"));
+        return Err(Error::bad_request("limit must be at least 1").into());
     }
     Ok((start as usize, (limit as usize).min(MAX_PAGE)))
 }

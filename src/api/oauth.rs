@@ -9,7 +9,8 @@ use crate::app::App;
 use crate::domain::audit::Actor;
 use crate::domain::oauth::{self, Caller, ClientCredentials};
 use crate::domain::service_accounts as accounts;
-use crate::error::{Error, OAuthCode, Result};
+use crate::error::{Error, OAuthCode};
+use crate::http::failure::{Failure, Result};
 use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
 use serde::Serialize;
@@ -50,7 +51,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
             client(app, id)
         }
         (["client", _], _) => Err(only(&["GET"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 
@@ -69,20 +70,23 @@ fn client_credentials<'a>(
             return Err(Error::oauth(
                 OAuthCode::InvalidClient,
                 "malformed Basic authorization header",
-            ));
+            )
+            .into());
         };
         if post_secret.is_some() {
             return Err(Error::oauth(
                 OAuthCode::InvalidRequest,
                 "use one client authentication method, not both",
-            ));
+            )
+            .into());
         }
         // RFC 7521 §4.2 allows client_id in the body too, as long as it names the same client.
         if post_id.is_some_and(|p| p != id) {
             return Err(Error::oauth(
                 OAuthCode::InvalidRequest,
                 "client_id does not match the Authorization header",
-            ));
+            )
+            .into());
         }
         return Ok(ClientCredentials::Basic { id, secret });
     }
@@ -111,7 +115,7 @@ pub fn token(app: &App, req: &Request) -> Result<Response> {
 }
 
 /// The token a call is about: the `token` parameter, required.
-fn token_param<'a>(params: &'a Params<'_>) -> Result<&'a str> {
+fn token_param<'a>(params: &'a Params<'_>) -> crate::error::Result<&'a str> {
     params
         .single("token")?
         .filter(|t| !t.is_empty())
@@ -121,7 +125,7 @@ fn token_param<'a>(params: &'a Params<'_>) -> Result<&'a str> {
 fn caller(app: &App, req: &Request, params: &Params<'_>) -> Result<Caller> {
     let basic = req.basic();
     let creds = client_credentials(&basic, req, params)?;
-    oauth::authenticate_caller(app, creds, &req.remote)
+    Ok(oauth::authenticate_caller(app, creds, &req.remote)?)
 }
 
 #[derive(Serialize)]

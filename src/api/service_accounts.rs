@@ -10,7 +10,8 @@ use crate::app::App;
 use crate::domain::audit::Actor;
 use crate::domain::clock::rfc3339_ms;
 use crate::domain::service_accounts::{self as accounts, NewAccount};
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
+use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
 use crate::store::records::{OAuthClientRecord, ServiceAccountRecord};
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         ([id], Put) => update(app, req, actor, id),
         ([id], Delete) => archive(app, actor, id),
         ([_], _) => Err(only(&["GET", "PUT", "DELETE"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 
@@ -129,7 +130,7 @@ fn account_view(app: &App, a: &ServiceAccountRecord) -> Result<AccountView> {
     Ok(view(app, a, client.as_ref(), None))
 }
 
-fn parse_id(id: &str) -> Result<u64> {
+fn parse_id(id: &str) -> crate::error::Result<u64> {
     id.parse().map_err(|_| Error::NotFound(Resource::ServiceAccount, id.to_string()))
 }
 
@@ -189,7 +190,9 @@ pub fn search(app: &App, req: &Request) -> Result<Response> {
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
         Some(v) => {
-            return Err(Error::bad_request(format!("active must be true or false, not '{v}'")))
+            return Err(
+                Error::bad_request(format!("active must be true or false, not '{v}'")).into()
+            )
         }
     };
     let (accounts_page, is_last_page) = app.store.service_accounts_page(active, start, limit)?;

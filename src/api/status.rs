@@ -2,7 +2,7 @@
 
 use super::{anyone, only, Api, Namespace, Principal};
 use crate::app::App;
-use crate::error::{Error, Result};
+use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
 
 /// `/status`.
@@ -13,7 +13,7 @@ fn dispatch(app: &App, req: &Request, _: &Principal, rest: &[&str]) -> Result<Re
     match (rest, req.method) {
         ([], Method::Get | Method::Head) => get(app),
         ([], _) => Err(only(&["GET"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 

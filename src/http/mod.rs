@@ -4,6 +4,7 @@
 //! Nothing outside this module touches tiny_http.
 
 pub mod body;
+pub mod failure;
 pub mod limits;
 pub mod request;
 pub mod response;

@@ -3,6 +3,7 @@
 //! (`http::body`). Only `http::server` knows tiny_http; everything else reads this type.
 
 use super::body::{Format, Parsed};
+use super::failure::Failure;
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -291,53 +292,49 @@ impl Request {
     }
 
     /// The body as a JSON or XML entity, by its `Content-Type`. An empty body is `BadRequest`.
-    pub fn entity(&self) -> Result<Parsed> {
+    pub fn entity(&self) -> Result<Parsed, Failure> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(Error::bad_request("a request body is required"));
+            return Err(Error::bad_request("a request body is required").into());
         }
         Parsed::from_body(self.header("Content-Type"), &self.body)
     }
 
     /// The body as OAuth parameters: a form, or a JSON object of strings.
-    pub fn oauth_params(&self) -> Result<Params<'_>> {
+    pub fn oauth_params(&self) -> Result<Params<'_>, Failure> {
         match self.media_type().as_deref() {
             Some("application/x-www-form-urlencoded") => {
                 let text = std::str::from_utf8(&self.body)
                     .map_err(|_| Error::bad_request("form body is not UTF-8"))?;
-                Params::parse_urlencoded(text)
+                Ok(Params::parse_urlencoded(text)?)
             }
-            Some("application/json") => Params::parse_json_object(&self.body),
+            Some("application/json") => Ok(Params::parse_json_object(&self.body)?),
             None if self.body.is_empty() => Ok(Params::default()),
-            _ => Err(Error::UnsupportedMediaType(
+            _ => Err(Failure::Media(
                 "send application/x-www-form-urlencoded (or application/json)".into(),
             )),
         }
     }
 
     /// The body as JSON of type `T`; the Content-Type must say JSON.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
         match self.media_type().as_deref() {
             Some("application/json") => {}
             Some(other) => {
-                return Err(Error::UnsupportedMediaType(format!(
+                return Err(Failure::Media(format!(
                     "Content-Type {other} is not supported; send application/json"
                 )))
             }
-            None => {
-                return Err(Error::UnsupportedMediaType(
-                    "Content-Type application/json is required".into(),
-                ))
-            }
+            None => return Err(Failure::Media("Content-Type application/json is required".into())),
         }
         let value: serde_json::Value = serde_json::from_slice(&self.body)
             .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))?;
         // serde's derived structs also read a JSON array, field by field; a body that is not
         // an object is never what the caller meant.
         if !value.is_object() {
-            return Err(Error::bad_request("the JSON body must be an object"));
+            return Err(Error::bad_request("the JSON body must be an object").into());
         }
-        serde_json::from_value(value)
-            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))
+        Ok(serde_json::from_value(value)
+            .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))?)
     }
 
     /// `Authorization: Basic` credentials, split at the first colon (RFC 7617).

@@ -4,11 +4,11 @@
 //! Every path is served both at `/...` and under Crowd's default context path `/crowd/...`.
 
 use super::body::Format;
+use super::failure::Failure;
 use super::request::{split_context, Request};
 use super::response::Response;
 use crate::api::{self, Api};
 use crate::app::App;
-use crate::error::Error;
 
 /// More path segments than any route has; a deeper path is no route's.
 const MAX_SEGMENTS: usize = 16;
@@ -57,7 +57,7 @@ pub fn route(app: &App, req: &Request) -> Response {
             (ns.shape)(rest),
             (ns.authenticate)(app, req, rest).and_then(|who| (ns.dispatch)(app, req, &who, rest)),
         ),
-        None => (Api::Crowd, Err(Error::RouteNotFound)),
+        None => (Api::Crowd, Err(Failure::NoRoute)),
     };
     let response =
         result.unwrap_or_else(|e| api::errors::render(which, which.reply_format(req), &e));
@@ -65,14 +65,14 @@ pub fn route(app: &App, req: &Request) -> Response {
 }
 
 /// An error response for a request that never reached a handler (a panic).
-pub fn render_error(req: &Request, err: &Error) -> Response {
+pub fn render_error(req: &Request, err: &Failure) -> Response {
     let which = Api::of(&segments(&req.path));
     api::finish(which, api::errors::render(which, which.reply_format(req), err))
 }
 
 /// An error response for a path, in the shape of the API the path names: for requests the
 /// front door refused, or whose path did not decode.
-pub fn render_error_at(path: &str, err: &Error) -> Response {
+pub fn render_error_at(path: &str, err: &Failure) -> Response {
     let which = Api::of(&segments(path));
     api::finish(which, api::errors::render(which, Format::Json, err))
 }

@@ -9,6 +9,7 @@
 //! pool saves two thread hand-offs per request (measured: a quarter of the `/status` ceiling
 //! on 2 cores), and the permits keep CPU work as bounded as a pool would.
 
+use super::failure::Failure;
 use super::request::{decode_path, Method, Request};
 use super::response::Response;
 use super::router;
@@ -93,11 +94,11 @@ fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
 /// path is unknown.
 pub fn render_refusal(refusal: &tiny_http::Refusal) -> tiny_http::RefusalAnswer {
     let err = match refusal.status {
-        503 => Error::Unavailable {
+        503 => Failure::App(Error::Unavailable {
             retry_after_secs: refusal.retry_after.unwrap_or(1),
             message: refusal.message.clone(),
-        },
-        status => Error::Protocol { status, message: refusal.message.clone() },
+        }),
+        status => Failure::Protocol { status, message: refusal.message.clone() },
     };
     let path = refusal.path.as_deref().unwrap_or("/");
     let path = path.split('?').next().unwrap_or(path);
@@ -129,14 +130,14 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
         remote: rq.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
     };
     let response = match decode_path(&raw_path) {
-        Err(e) => router::render_error_at(&raw_path, &e),
+        Err(e) => router::render_error_at(&raw_path, &e.into()),
         Ok(path) => {
             req.path = path.into_owned();
             match catch_unwind(AssertUnwindSafe(|| router::route(app, &req))) {
                 Ok(r) => r,
                 Err(_) => {
                     log::error!("handler panicked on {:?} {}", req.method, req.path);
-                    router::render_error(&req, &Error::Internal("handler panicked".into()))
+                    router::render_error(&req, &Error::Internal("handler panicked".into()).into())
                 }
             }
         }

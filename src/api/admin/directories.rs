@@ -10,7 +10,8 @@ use super::{optional_flag, slice_page, DEFAULT_LIMIT};
 use crate::api::{paging, Principal};
 use crate::app::App;
 use crate::domain::audit::Action;
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
+use crate::http::failure::Result;
 use crate::http::{Request, Response};
 use crate::store::directory::fold;
 
@@ -34,7 +35,7 @@ pub fn list(app: &App, req: &Request) -> Result<Response> {
 /// console): administrators only, by Basic; a service account's token may not.
 pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
     let Principal::Admin(actor) = who else {
-        return Err(Error::Forbidden("only an administrator may add a directory".into()));
+        return Err(Error::Forbidden("only an administrator may add a directory".into()).into());
     };
     let body = req.entity()?;
     let f = body.fields();
@@ -44,7 +45,8 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
         if !kind.eq_ignore_ascii_case("INTERNAL") {
             return Err(Error::bad_request(format!(
                 "type {kind} is not supported: throng keeps INTERNAL directories"
-            )));
+            ))
+            .into());
         }
     }
     let dir = app.directories().create_directory(&name, &description)?;

@@ -15,7 +15,8 @@ use crate::app::App;
 use crate::domain::audit::Actor;
 use crate::domain::directory::batch::{Batch, DirectoryEntity};
 use crate::domain::directory::listing::{self, GROUP_TEXT_TERMS};
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
+use crate::http::failure::Result;
 use crate::http::{Request, Response};
 use crate::store::records::GroupRecord;
 use serde::Deserialize;
@@ -32,7 +33,7 @@ fn existing(app: &App, id: &str) -> Result<(DirectoryEntity, GroupRecord)> {
     let g = path_entity(id, Resource::Group)?;
     match app.store.group(g.directory, &g.name)? {
         Some(record) => Ok((g, record)),
-        None => Err(Error::NotFound(Resource::Group, g.name)),
+        None => Err(Error::NotFound(Resource::Group, g.name).into()),
     }
 }
 

@@ -24,7 +24,8 @@ use crate::domain::audit::Actor;
 use crate::domain::directory::batch::{self, Batch, DirectoryEntity};
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
+use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,7 @@ fn authenticate(app: &App, req: &Request, rest: &[&str]) -> Result<Principal> {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
         if !claims.has_scope(APPLICATION_SCOPE) {
-            return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()));
+            return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }
         return Ok(Principal::Bearer(claims));
     }
@@ -65,7 +66,7 @@ fn actor(who: &Principal, req: &Request) -> Result<Actor> {
         Principal::Bearer(claims) => {
             Ok(Actor { name: claims.client_id_text(), remote: req.remote.clone() })
         }
-        _ => Err(Error::Unauthenticated),
+        _ => Err(Error::Unauthenticated.into()),
     }
 }
 
@@ -97,7 +98,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         (["directory", "detailed"], _) => Err(only(&["GET", "POST"])),
         (["directory", "detailed", id], Get | Head) => directories::get(app, id),
         (["directory", "detailed", _], _) => Err(only(&["GET"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 
@@ -143,12 +144,14 @@ fn optional_flag(req: &Request, name: &str) -> Result<Option<bool>> {
         None | Some("") => Ok(None),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(v) => Err(Error::bad_request(format!("{name} must be true or false, not '{v}'"))),
+        Some(v) => {
+            Err(Error::bad_request(format!("{name} must be true or false, not '{v}'")).into())
+        }
     }
 }
 
 /// The user or group a path id names; a malformed id names none, so it is `NotFound` too.
-fn path_entity(id: &str, resource: Resource) -> Result<DirectoryEntity> {
+fn path_entity(id: &str, resource: Resource) -> crate::error::Result<DirectoryEntity> {
     ids::parse(id).ok_or_else(|| Error::NotFound(resource, id.to_string()))
 }
 
@@ -189,7 +192,7 @@ fn run_batch(
     let body: IdsBody = req.json()?;
     let texts = body.ids.ok_or_else(|| Error::bad_request("ids is required"))?;
     if texts.len() > MAX_BATCH {
-        return Err(Error::bad_request(format!("at most {MAX_BATCH} ids in one request")));
+        return Err(Error::bad_request(format!("at most {MAX_BATCH} ids in one request")).into());
     }
     let items = texts
         .iter()
@@ -200,7 +203,7 @@ fn run_batch(
                 ))
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<crate::error::Result<Vec<_>>>()?;
     let outcomes = batch::run(app, actor, kind, fixed, &items)?;
     let mut result = BatchResult { successes: Vec::new(), failures: Vec::new() };
     for (item, outcome) in items.iter().zip(outcomes) {

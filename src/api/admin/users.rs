@@ -12,7 +12,8 @@ use crate::app::App;
 use crate::domain::audit::Actor;
 use crate::domain::directory::batch::Batch;
 use crate::domain::directory::listing::{self, USER_TEXT_TERMS};
-use crate::error::{Resource, Result};
+use crate::error::Resource;
+use crate::http::failure::Result;
 use crate::http::{Request, Response};
 use serde::Deserialize;
 

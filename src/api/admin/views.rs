@@ -8,7 +8,8 @@
 
 use super::ids;
 use crate::domain::clock::rfc3339_ms;
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::http::failure::Result;
 use crate::store::records::{DirectoryRecord, GroupRecord, UserRecord};
 use crate::store::Store;
 use serde::Serialize;
@@ -89,7 +90,7 @@ impl Directories {
         Ok(Directories(all.iter().map(|d| (d.id, directory_data(d))).collect()))
     }
 
-    fn of(&self, id: u64) -> Result<DirectoryData> {
+    fn of(&self, id: u64) -> crate::error::Result<DirectoryData> {
         self.0.get(&id).cloned().ok_or_else(|| {
             Error::Internal(format!("an entity names directory {id}, which does not exist"))
         })

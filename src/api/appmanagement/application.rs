@@ -4,8 +4,8 @@
 use super::{entity, flag, format};
 use crate::domain::applications::{self as apps, Deps};
 use crate::domain::audit::Actor;
-use crate::error::Result;
 use crate::http::body::Obj;
+use crate::http::failure::Result;
 use crate::http::{Request, Response};
 
 /// `GET /application[?name=N]`: `{"applications":[…]}`, or only the one named N (an empty

@@ -26,8 +26,9 @@
 //! read through. Crowd has one global list instead (Administration → Trusted proxies).
 
 use crate::domain::applications::{ApplicationDraft, MappingDraft};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::{Fields, Node, Obj};
+use crate::http::failure::Result;
 use crate::http::Request;
 use crate::store::applications::{ApplicationRecord, DirectoryMapping};
 
@@ -85,7 +86,8 @@ pub fn values(list: &[String]) -> Vec<Node<'_>> {
 fn root_is(f: &Fields<'_>, expected: &str) -> Result<()> {
     match f.tag() {
         Some(tag) if tag != expected => {
-            Err(Error::bad_request(format!("the XML body must be <{expected}>, not <{tag}>")))
+            Err(Error::bad_request(format!("the XML body must be <{expected}>, not <{tag}>"))
+                .into())
         }
         _ => Ok(()),
     }
@@ -101,7 +103,7 @@ fn sent(f: &Fields<'_>, name: &str) -> bool {
 }
 
 /// The values of a list of `{"value":…}` entities (`<wrapper><item><value>…`).
-fn read_values(f: &Fields<'_>, wrapper: &str, item: &str) -> Result<Vec<String>> {
+fn read_values(f: &Fields<'_>, wrapper: &str, item: &str) -> crate::error::Result<Vec<String>> {
     f.list(wrapper, Some(wrapper), item)?
         .iter()
         .map(|e| {
@@ -149,7 +151,7 @@ pub fn read_application(req: &Request) -> Result<ApplicationDraft> {
     };
     let list_of = |wrapper: &str, item: &str| -> Result<Option<Vec<String>>> {
         if sent(&f, wrapper) {
-            read_values(&f, wrapper, item).map(Some)
+            Ok(read_values(&f, wrapper, item).map(Some)?)
         } else {
             Ok(None)
         }
@@ -174,5 +176,5 @@ pub fn read_remote_address(req: &Request) -> Result<String> {
     let parsed = req.entity()?;
     let f = parsed.fields();
     root_is(&f, "remote-address")?;
-    f.required("value")
+    Ok(f.required("value")?)
 }

@@ -17,7 +17,8 @@ pub mod remote_address;
 use super::{admins_only, only, Api, Namespace, Principal};
 use crate::app::App;
 use crate::domain::applications::Deps;
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
 
 /// `/rest/appmanagement/1` (and `/latest`).
@@ -50,7 +51,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
             remote_address::remove(&d, req, actor, id)
         }
         (["application", _, "remote_address"], _) => Err(only(&["GET", "POST", "DELETE"])),
-        _ => Err(Error::RouteNotFound),
+        _ => Err(Failure::NoRoute),
     }
 }
 
@@ -60,7 +61,9 @@ fn flag(req: &Request, name: &str) -> Result<bool> {
         None | Some("") => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(Error::bad_request(format!("{name} must be true or false, not '{v}'"))),
+        Some(v) => {
+            Err(Error::bad_request(format!("{name} must be true or false, not '{v}'")).into())
+        }
     }
 }
 

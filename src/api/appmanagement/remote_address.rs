@@ -5,8 +5,9 @@
 use super::{entity, format};
 use crate::domain::applications::{self as apps, Deps};
 use crate::domain::audit::Actor;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::Obj;
+use crate::http::failure::Result;
 use crate::http::request::percent_encode;
 use crate::http::{Request, Response};
 

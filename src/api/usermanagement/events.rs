@@ -15,8 +15,8 @@
 
 use super::entities;
 use super::Call;
-use crate::error::Result;
 use crate::http::body::{Node, Obj};
+use crate::http::failure::Result;
 use crate::http::Response;
 use crate::store::records::{Change, EventRecord};
 

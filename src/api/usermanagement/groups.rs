@@ -6,8 +6,9 @@ use super::user::read_attributes;
 use super::Call;
 use crate::domain::access::Operation;
 use crate::domain::directory::{GroupChanges, NewGroup};
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
 use crate::http::body::Fields;
+use crate::http::failure::Result;
 use crate::http::request::percent_encode;
 use crate::http::Response;
 
@@ -75,7 +76,8 @@ pub fn update(call: &Call) -> Result<Response> {
                 format!(
                     "The names of the resource location <{name}> and object <{n}> are not equal"
                 ),
-            ));
+            )
+            .into());
         }
     }
     let (group, dir) = call.access.find_group(&call.app.store, name)?;

@@ -11,9 +11,10 @@
 use super::entities::{self, Expand};
 use super::Call;
 use crate::domain::access::{MappedDirectory, Operation};
-use crate::error::{Error, Resource, Result};
+use crate::error::{Error, Resource};
 use crate::http::body::doc::escape_into;
 use crate::http::body::{Format, Node};
+use crate::http::failure::Result;
 use crate::http::request::percent_encode;
 use crate::http::Response;
 
@@ -89,7 +90,7 @@ fn membership_missing(child: &str, parent: &str) -> Error {
 }
 
 /// One member found among `names`, or 404 MEMBERSHIP_NOT_FOUND.
-fn one_of(names: &[String], wanted: &str, parent: &str) -> Result<String> {
+fn one_of(names: &[String], wanted: &str, parent: &str) -> crate::error::Result<String> {
     let lc = wanted.to_lowercase();
     names
         .iter()
@@ -119,7 +120,7 @@ fn node_obj(mut items: Vec<Node>) -> crate::http::body::Obj {
 
 /// The name in a membership POST body: `{"name":"G"}` / `<group name="G"/>`.
 fn body_name(call: &Call) -> Result<String> {
-    call.body()?.fields().required("name")
+    Ok(call.body()?.fields().required("name")?)
 }
 
 // ---- /user/group/{direct,nested} ----
@@ -178,15 +179,17 @@ fn add_user(
     body: MissingIs,
 ) -> Result<()> {
     call.access.require(dir, Operation::UpdateGroup)?;
-    call.app.directories().add_user_to_group(dir.id, user, group).map_err(|e| match (e, &body) {
-        (Error::NotFound(Resource::User, n), MissingIs::User) => {
-            Error::UnknownReference(Resource::User, n)
+    Ok(call.app.directories().add_user_to_group(dir.id, user, group).map_err(|e| {
+        match (e, &body) {
+            (Error::NotFound(Resource::User, n), MissingIs::User) => {
+                Error::UnknownReference(Resource::User, n)
+            }
+            (Error::NotFound(Resource::Group, n), MissingIs::Group) => {
+                Error::UnknownReference(Resource::Group, n)
+            }
+            (e, _) => e,
         }
-        (Error::NotFound(Resource::Group, n), MissingIs::Group) => {
-            Error::UnknownReference(Resource::Group, n)
-        }
-        (e, _) => e,
-    })
+    })?)
 }
 
 // ---- /group/user/{direct,nested} ----
@@ -283,12 +286,12 @@ fn add_group(
     from_body: &str,
 ) -> Result<()> {
     call.access.require(dir, Operation::UpdateGroup)?;
-    call.app.directories().add_group_to_group(dir.id, child, parent).map_err(|e| match e {
+    Ok(call.app.directories().add_group_to_group(dir.id, child, parent).map_err(|e| match e {
         Error::NotFound(Resource::Group, n) if n.to_lowercase() == from_body.to_lowercase() => {
             Error::UnknownReference(Resource::Group, n)
         }
         e => e,
-    })
+    })?)
 }
 
 /// `GET /group/parent-group/direct?groupname=G[&parent-groupname=P]`. Crowd's own resource

@@ -20,8 +20,9 @@ use crate::domain::access::{Access, Caller};
 use crate::domain::applications::{self, Deps};
 use crate::domain::oauth;
 use crate::domain::service_accounts::APPLICATION_SCOPE;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::{Format, Obj, Parsed};
+use crate::http::failure::{Failure, Result};
 use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
 use entities::Links;
@@ -37,15 +38,15 @@ fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
         if !claims.has_scope(APPLICATION_SCOPE) {
-            return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()));
+            return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }
         return Ok(Principal::Bearer(claims));
     }
     let basic = req.basic();
     let basic = basic.as_ref().map(|b| b.pair());
     let forwarded_for = req.header_values("X-Forwarded-For").collect();
-    applications::auth::authenticate(&Deps::of(app), basic, &req.remote, forwarded_for)
-        .map(Principal::Application)
+    Ok(applications::auth::authenticate(&Deps::of(app), basic, &req.remote, forwarded_for)
+        .map(Principal::Application)?)
 }
 
 /// `/rest/usermanagement/1` (and `/latest`): everything answers in Crowd's shape with the
@@ -73,14 +74,14 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// A query parameter; repeated is an error.
     pub fn param(&self, name: &str) -> Result<Option<&str>> {
-        self.query.single(name)
+        Ok(self.query.single(name)?)
     }
 
     /// A required, non-empty query parameter, with Crowd's wording when it is missing.
     pub fn required(&self, name: &str) -> Result<&str> {
         self.param(name)?
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::bad_request(format!("{name} query parameter required.")))
+            .ok_or_else(|| Error::bad_request(format!("{name} query parameter required.")).into())
     }
 
     /// The request body as a JSON or XML entity.
@@ -110,18 +111,20 @@ impl Call<'_> {
             match self.param(name)? {
                 None | Some("") => Ok(default),
                 Some(v) => v.trim().parse::<i64>().map_err(|_| {
-                    Error::bad_request(format!("{name} must be a whole number, not '{v}'"))
+                    Error::bad_request(format!("{name} must be a whole number, not '{v}'")).into()
                 }),
             }
         };
         let start = number("start-index", 0)?;
         if start < 0 {
-            return Err(Error::bad_request("start-index must not be negative"));
+            return Err(Error::bad_request("start-index must not be negative").into());
         }
         let max = number("max-results", 1000)?;
         let max = match max {
             -1 => None,
-            m if m < 0 => return Err(Error::bad_request("max-results must be -1 (all) or more")),
+            m if m < 0 => {
+                return Err(Error::bad_request("max-results must be -1 (all) or more").into())
+            }
             m => Some(m as usize),
         };
         Ok((start as usize, max))
@@ -186,22 +189,20 @@ fn matches(pattern: &[&str], segs: &[&str]) -> bool {
 
 /// Routes below `/rest/usermanagement/1/`; `segs` excludes that prefix.
 fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<Response> {
-    let route = ROUTES.iter().find(|r| matches(r.path, segs)).ok_or(Error::RouteNotFound)?;
+    let route = ROUTES.iter().find(|r| matches(r.path, segs)).ok_or(Failure::NoRoute)?;
     let method = match req.method {
         Method::Head => Method::Get,
         m => m,
     };
     let Some((_, handler)) = route.methods.iter().find(|(m, _)| *m == method) else {
-        return Err(Error::MethodNotAllowed(
-            route.methods.iter().map(|(m, _)| m.as_str()).collect(),
-        ));
+        return Err(Failure::Method(route.methods.iter().map(|(m, _)| m.as_str()).collect()).into());
     };
     let access = match who {
         Principal::Application(a) => app.views.view(&app.store, Caller::Application(a))?,
         Principal::Bearer(claims) => {
             app.views.view(&app.store, Caller::Reader(claims.client_id))?
         }
-        _ => return Err(Error::Unauthenticated),
+        _ => return Err(Error::Unauthenticated.into()),
     };
     let arg = route.path.iter().position(|p| *p == "*").map(|i| segs[i]);
     let call = Call {

@@ -7,16 +7,17 @@
 use super::entities::{self, Expand};
 use super::Call;
 use crate::domain::search::{body, cql, EntityType, Restriction};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::Node;
+use crate::http::failure::Result;
 use crate::http::{Method, Response};
 
 fn entity_type(call: &Call) -> Result<EntityType> {
     match call.param("entity-type")? {
-        None | Some("") => Err(Error::bad_request("entity-type query parameter required.")),
+        None | Some("") => Err(Error::bad_request("entity-type query parameter required.").into()),
         Some(t) if t.eq_ignore_ascii_case("user") => Ok(EntityType::User),
         Some(t) if t.eq_ignore_ascii_case("group") => Ok(EntityType::Group),
-        Some(t) => Err(Error::bad_request(format!("Unknown type: {t}"))),
+        Some(t) => Err(Error::bad_request(format!("Unknown type: {t}")).into()),
     }
 }
 

@@ -9,8 +9,9 @@ use super::entities;
 use super::Call;
 use crate::domain::login::{self, Unknown};
 use crate::domain::sessions::{self, Factors, Live};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::{Fields, Obj};
+use crate::http::failure::Result;
 use crate::http::Response;
 
 /// `{"validationFactors":[{"name","value"}]}` / `<validation-factors><validation-factor>
@@ -63,7 +64,8 @@ pub fn notify(call: &Call) -> Result<Response> {
         return Err(Error::Login(
             crate::error::LoginFailure::Inactive,
             format!("Account with name <{}> is inactive", user.name),
-        ));
+        )
+        .into());
     }
     login::permitted(call.app, &user, dir)?;
     Ok(call.reply(200, "user", &entities::user(&call.links, &user, &dir.name, false)))
@@ -79,7 +81,9 @@ pub fn create(call: &Call) -> Result<Response> {
         !matches!(call.param("validate-password")?, Some(v) if v.eq_ignore_ascii_case("false"));
     let password = f.str("password")?;
     if validate && password.is_none() {
-        return Err(Error::bad_request("password is required unless validate-password=false"));
+        return Err(
+            Error::bad_request("password is required unless validate-password=false").into()
+        );
     }
     let factors = match f.obj("validation-factors")? {
         Some(v) => read_factors(v)?,

@@ -6,8 +6,9 @@ use super::entities::{self, Expand};
 use super::Call;
 use crate::domain::access::Operation;
 use crate::domain::directory::{NewUser, UserChanges};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::http::body::Fields;
+use crate::http::failure::Result;
 use crate::http::request::percent_encode;
 use crate::http::Response;
 use std::collections::BTreeMap;
@@ -153,7 +154,8 @@ pub fn update(call: &Call) -> Result<Response> {
         if !n.eq_ignore_ascii_case(name) && n.to_lowercase() != name.to_lowercase() {
             return Err(Error::bad_request(format!(
                 "The names of the resource location <{name}> and object <{n}> are not equal"
-            )));
+            ))
+            .into());
         }
     }
     let (user, dir) = call.access.find_user(&call.app.store, name)?;
@@ -251,13 +253,16 @@ fn no_mail(instead: &str) -> Error {
 pub fn mail_password(call: &Call) -> Result<Response> {
     let (user, _) = call.access.find_user(&call.app.store, username(call)?)?;
     if user.email.is_empty() {
-        return Err(Error::bad_request(format!("User <{}> has no e-mail address", user.name)));
+        return Err(
+            Error::bad_request(format!("User <{}> has no e-mail address", user.name)).into()
+        );
     }
-    Err(no_mail("set a new password with PUT /user/password instead"))
+    Err(no_mail("set a new password with PUT /user/password instead").into())
 }
 
 /// `POST /user/mail/usernames?email=E`: Crowd mails the user names registered to an address.
 pub fn mail_usernames(call: &Call) -> Result<Response> {
     call.required("email")?;
-    Err(no_mail("find the user names with GET /search?entity-type=user&restriction=email%3D…"))
+    Err(no_mail("find the user names with GET /search?entity-type=user&restriction=email%3D…")
+        .into())
 }

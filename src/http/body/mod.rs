@@ -13,6 +13,7 @@ pub mod xml;
 pub use doc::{Node, Obj};
 pub use fields::Fields;
 
+use super::failure::Failure;
 use crate::error::{Error, Result};
 
 /// A body format.
@@ -94,11 +95,9 @@ pub enum Parsed {
 
 impl Parsed {
     /// Parses `body` in the format its `Content-Type` names; a body with no usable type is 415.
-    pub fn from_body(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
+    pub fn from_body(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Failure> {
         let format = content_type.and_then(Format::of_media_type).ok_or_else(|| {
-            Error::UnsupportedMediaType(
-                "send the body as application/json or application/xml".into(),
-            )
+            Failure::Media("send the body as application/json or application/xml".into())
         })?;
         match format {
             Format::Json => {
@@ -106,10 +105,10 @@ impl Parsed {
                     .map_err(|e| Error::bad_request(format!("invalid JSON body: {e}")))?;
                 match value {
                     serde_json::Value::Object(map) => Ok(Parsed::Json(map)),
-                    _ => Err(Error::bad_request("the JSON body must be an object")),
+                    _ => Err(Error::bad_request("the JSON body must be an object").into()),
                 }
             }
-            Format::Xml => xml::parse(body).map(Parsed::Xml),
+            Format::Xml => Ok(xml::parse(body).map(Parsed::Xml)?),
         }
     }
 
