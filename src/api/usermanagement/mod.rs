@@ -195,7 +195,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
         m => m,
     };
     let Some((_, handler)) = route.methods.iter().find(|(m, _)| *m == method) else {
-        return Err(Failure::Method(route.methods.iter().map(|(m, _)| m.as_str()).collect()).into());
+        return Err(Failure::Method(route.methods.iter().map(|(m, _)| m.as_str()).collect()));
     };
     let access = match who {
         Principal::Application(a) => app.views.view(&app.store, Caller::Application(a))?,
