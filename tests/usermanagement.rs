@@ -769,3 +769,46 @@ fn two_directories_in_mapping_order() {
     let r = portal("DELETE", "/user?username=admin").send();
     assert_crowd_error(&r, 403, "APPLICATION_PERMISSION_DENIED");
 }
+
+/// No call may leave the server without an active administrator: nobody could reach the
+/// admin APIs again (the first-start password applies to an empty store only).
+#[test]
+fn the_last_administrator_stays() {
+    let ts = TestServer::start();
+    app(&ts);
+    let refused = |r: ClientResponse| {
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("last active administrator"), "{}", r.text());
+    };
+    refused(
+        um(&ts, "DELETE", "/group/user/direct?groupname=crowd-administrators&username=admin")
+            .send(),
+    );
+    refused(um(&ts, "DELETE", "/user?username=admin").send());
+    refused(
+        um(&ts, "PUT", "/user?username=admin")
+            .json(&json!({"name": "admin", "active": false}))
+            .send(),
+    );
+    refused(um(&ts, "DELETE", "/user/password?username=admin").send());
+    refused(um(&ts, "DELETE", "/group?groupname=crowd-administrators").send());
+    let account = ts.create_account("ops");
+    let bearer = ts.token(&account.client_id, &account.secret);
+    let r = ts
+        .req("DELETE", "/rest/admin/1.0/groups/1-Y3Jvd2QtYWRtaW5pc3RyYXRvcnM/users")
+        .bearer(&bearer)
+        .json(&json!({"ids": ["1-YWRtaW4"]}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["successes"], json!([]), "{}", r.text());
+    assert_eq!(ts.get("/rest/audit/1.0/events").admin().send().status, 200, "admin still in");
+
+    // With a second administrator, the first may go.
+    create_user(&ts, "root2", "pw");
+    um(&ts, "POST", "/group/user/direct?groupname=crowd-administrators")
+        .json(&json!({"name": "root2"}))
+        .send();
+    let r = um(&ts, "DELETE", "/group/user/direct?groupname=crowd-administrators&username=admin")
+        .send();
+    assert_eq!(r.status, 204, "{}", r.text());
+}

@@ -71,6 +71,11 @@ impl Directories<'_> {
 
     /// Deletes a group and every membership it takes part in. `NotFound(Group)`.
     pub fn delete_group(&self, dir: u64, name: &str) -> Result<()> {
+        if crate::store::directory::fold(name) == crate::store::directory::ADMIN_GROUP {
+            for member in self.store.direct_users_of_group(dir, name)? {
+                self.keep_an_administrator(dir, &member, "lose crowd-administrators")?;
+            }
+        }
         self.store.delete_group(dir, name, self.clock.now_ms())
     }
 

@@ -19,6 +19,7 @@ pub use users::{NewUser, UserChanges};
 
 use crate::domain::clock::Clock;
 use crate::error::{Resource, Result};
+use crate::store::directory::{fold, ADMIN_GROUP};
 use crate::store::records::DirectoryRecord;
 use crate::store::Store;
 
@@ -35,8 +36,6 @@ impl<'a> Directories<'a> {
         Directories { store, clock, pbkdf2_iterations }
     }
 
-    /// Makes `user` a direct member of `group` in directory `dir`; see
-    /// `Store::add_user_to_group` for the errors.
     /// Adds an internal directory (throng keeps its users, groups and passwords), named
     /// uniquely in any case.
     pub fn create_directory(&self, name: &str, description: &str) -> Result<DirectoryRecord> {
@@ -45,13 +44,58 @@ impl<'a> Directories<'a> {
         self.store.create_directory(name, "INTERNAL", description, self.clock.now_ms())
     }
 
+    /// Makes `user` a direct member of `group` in directory `dir`; see
+    /// `Store::add_user_to_group` for the errors.
     pub fn add_user_to_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
         self.store.add_user_to_group(dir, user, group, self.clock.now_ms())
     }
 
-    /// Ends a direct membership; see `Store::remove_user_from_group`.
+    /// Ends a direct membership; see `Store::remove_user_from_group`. The last active
+    /// administrator stays one (see [`Directories::keep_an_administrator`]).
     pub fn remove_user_from_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
+        if fold(group) == ADMIN_GROUP {
+            self.keep_an_administrator(dir, user, "leave crowd-administrators")?;
+        }
         self.store.remove_user_from_group(dir, user, group, self.clock.now_ms())
+    }
+
+    /// Refuses a change that would leave no active administrator: `user` of `dir` is about
+    /// to lose admin rights (`what` says how), and is the last active member of
+    /// `crowd-administrators` in any directory. Without one, nobody could reach the admin APIs
+    /// again: the first-start password applies to an empty store only. (Checked before the
+    /// change's own transaction; two concurrent removals of the last two could both pass.)
+    pub(crate) fn keep_an_administrator(&self, dir: u64, user: &str, what: &str) -> Result<()> {
+        let target = (dir, fold(user));
+        let mut others = 0;
+        let mut is_admin = false;
+        for d in self.store.directory_ids()? {
+            let members = match self.store.direct_users_of_group(d, ADMIN_GROUP) {
+                Ok(m) => m,
+                Err(crate::error::Error::NotFound(..)) => continue,
+                Err(e) => return Err(e),
+            };
+            for name in members {
+                let active = self
+                    .store
+                    .user(d, &name)?
+                    .is_some_and(|u| u.active && u.password_hash.is_some());
+                if (d, fold(&name)) == target {
+                    is_admin = active;
+                } else if active {
+                    others += 1;
+                }
+            }
+        }
+        if is_admin && others == 0 {
+            return Err(crate::error::Error::Invalid(
+                Resource::Membership,
+                format!(
+                    "User <{user}> is the last active administrator and cannot {what}; make \
+                     another user an administrator first"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Nests `child` in `parent`, refusing a cycle; see `Store::add_group_to_group`.

@@ -131,6 +131,9 @@ impl Directories<'_> {
     /// Applies `changes` to the user. `Invalid(User)` for a bad field, `NotFound(User)`.
     pub fn update_user(&self, dir: u64, name: &str, changes: UserChanges) -> Result<UserRecord> {
         changes.check()?;
+        if changes.active == Some(false) {
+            self.keep_an_administrator(dir, name, "be deactivated")?;
+        }
         self.store.update_user(
             dir,
             name,
@@ -151,6 +154,7 @@ impl Directories<'_> {
 
     /// Deletes a user and its memberships. `NotFound(User)`.
     pub fn delete_user(&self, dir: u64, name: &str) -> Result<()> {
+        self.keep_an_administrator(dir, name, "be deleted")?;
         self.store.delete_user(dir, name, self.clock.now_ms())
     }
 
@@ -167,6 +171,7 @@ impl Directories<'_> {
 
     /// Removes the user's password credential: it can no longer log in with one.
     pub fn clear_password(&self, dir: u64, name: &str) -> Result<()> {
+        self.keep_an_administrator(dir, name, "lose the password")?;
         self.set_password_hash(dir, name, None)
     }
 
