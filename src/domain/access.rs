@@ -70,6 +70,9 @@ pub struct Access {
     pub directories: Vec<MappedDirectory>,
     /// A service account's view: it reads, and changes nothing (sessions included).
     pub read_only: bool,
+    /// Whether answers derived from this view may be cached under its key (false for a view
+    /// built from an application record older than the latest change).
+    pub cacheable: bool,
 }
 
 fn denied(op: Operation, dir: &MappedDirectory) -> Error {
@@ -105,7 +108,17 @@ impl AccessCache {
     pub fn view(&self, store: &Store, caller: Caller<'_>) -> Result<Arc<Access>> {
         // Both counters only grow, so their sum moves whenever either does: a view read before
         // a change is never filled under the later number.
-        let generation = store.generation(Topic::Directory) + store.generation(Topic::Applications);
+        let apps = store.generation(Topic::Applications);
+        let generation = store.generation(Topic::Directory) + apps;
+        // A principal read before the latest application change (its PBKDF2 run overlapped
+        // the change) gets a view of its own, neither served from nor put in the cache.
+        if let Caller::Application(a) = caller {
+            if a.generation != apps {
+                let mut fresh = Access::of_application(store, a, a.id)?;
+                fresh.cacheable = false;
+                return Ok(Arc::new(fresh));
+            }
+        }
         // Applications by id; readers by their client id, folded into the upper half of the
         // key space (application ids are small sequence numbers).
         let key = match caller {
@@ -152,7 +165,14 @@ impl Access {
                 operations: Operations::NONE,
             })
             .collect();
-        Ok(Access { key, reader: Some(client_id), name, directories, read_only: true })
+        Ok(Access {
+            key,
+            reader: Some(client_id),
+            name,
+            directories,
+            read_only: true,
+            cacheable: true,
+        })
     }
 
     /// An application's view: its mappings in order, each directory that still exists and is
@@ -173,7 +193,14 @@ impl Access {
                 operations: m.allowed_operations.iter().copied().collect(),
             });
         }
-        Ok(Access { key, reader: None, name: app.name.clone(), directories, read_only: false })
+        Ok(Access {
+            key,
+            reader: None,
+            name: app.name.clone(),
+            directories,
+            read_only: false,
+            cacheable: true,
+        })
     }
 
     pub fn directory(&self, id: u64) -> Option<&MappedDirectory> {
@@ -220,6 +247,18 @@ impl Access {
         if self.read_only {
             Err(Error::NotPermitted(
                 "A service account's token may read the directory, not change it".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `Ok` for an application: user logins and SSO sessions are an application's business,
+    /// and a read-only token must not be able to test passwords or probe sessions.
+    pub fn require_application(&self) -> Result<()> {
+        if self.read_only {
+            Err(Error::NotPermitted(
+                "A service account's token may not authenticate users or use SSO sessions".into(),
             ))
         } else {
             Ok(())

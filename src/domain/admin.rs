@@ -18,7 +18,7 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::throttle::Kind;
 use crate::error::{Error, Result};
 use crate::store::cache::Generational;
-use crate::store::directory::ADMIN_GROUP;
+use crate::store::directory::{ADMIN_DIRECTORY, ADMIN_GROUP};
 use crate::store::records::UserRecord;
 use crate::store::Topic;
 use std::sync::OnceLock;
@@ -86,7 +86,8 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
         app.throttle.succeeded(Kind::Admin, remote, name, now);
         return Ok(user);
     }
-    let user = app.store.find_user(name)?;
+    // Administrators live in the first-start directory only (ADMIN_DIRECTORY's comment).
+    let user = app.store.user(ADMIN_DIRECTORY, name)?;
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let password_ok = {
         let Some(_slot) = app.kdf.try_acquire() else {
@@ -115,7 +116,7 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
     };
     // The password is right: whatever the membership check says, this pair is no stranger.
     app.throttle.succeeded(Kind::Admin, remote, name, now);
-    if !app.store.is_direct_member(user.directory_id, ADMIN_GROUP, &user.name)? {
+    if !app.store.is_direct_member(ADMIN_DIRECTORY, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }
     app.admins.remember(key, user.name.clone(), generation);

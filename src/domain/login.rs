@@ -7,8 +7,10 @@
 //! or the user is a member, directly or nested, of one of the mapping's allowed groups
 //! (https://confluence.atlassian.com/crowd/specifying-which-groups-can-access-an-application-25788426.html).
 //!
-//! Guessing is bounded as for admins (`domain::throttle`, `Kind::User`): failures per source
-//! and per name, a KDF slot per check, and an aggregated `USER_AUTHENTICATION_FAILED` audit row.
+//! Guessing is bounded as for admins (`domain::throttle`, `Kind::User`): failures per user
+//! name, counted per application (not per address: every login through an application comes
+//! from the application's address), a KDF slot per check, and an aggregated
+//! `USER_AUTHENTICATION_FAILED` audit row.
 
 use crate::app::App;
 use crate::crypto;
@@ -50,6 +52,11 @@ pub fn authenticate<'a>(
         now,
     };
     let target = || format!("user (sha256 {})", audit::digest(&name.to_lowercase()));
+    // Failures count per application and user, not per address: every login through an
+    // application comes from the application's own address, and one shared bucket would let
+    // fifty typos lock every user of it out.
+    let bucket = format!("{}\u{1f}{}", access.name, crate::store::directory::fold(name));
+    let source = bucket.as_str();
     if let Err(e) = app.throttle.check(Kind::User, source, name, now) {
         audit::failed_attempt(app, &attempt(true), target);
         return Err(e);
@@ -115,8 +122,8 @@ pub fn permitted(app: &App, user: &UserRecord, dir: &MappedDirectory) -> Result<
         return Ok(());
     }
     let groups = app.store.nested_groups_of_user(dir.id, &user.name)?;
-    let allowed =
-        groups.iter().any(|g| dir.allowed_groups.iter().any(|a| a.eq_ignore_ascii_case(g)));
+    let fold = crate::store::directory::fold;
+    let allowed = groups.iter().any(|g| dir.allowed_groups.iter().any(|a| fold(a) == fold(g)));
     if allowed {
         Ok(())
     } else {

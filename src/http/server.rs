@@ -136,7 +136,7 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
             match catch_unwind(AssertUnwindSafe(|| router::route(app, &req))) {
                 Ok(r) => r,
                 Err(_) => {
-                    log::error!("handler panicked on {:?} {}", req.method, req.path);
+                    log::error!("handler panicked on {:?} {}", req.method, loggable(&req.path));
                     router::render_error(&req, &Error::Internal("handler panicked".into()).into())
                 }
             }
@@ -146,7 +146,16 @@ fn serve_one(app: &App, mut rq: tiny_http::Request) {
     if let Err(e) = respond(rq, response) {
         log::debug!("writing response: {e}");
     }
-    log::debug!("{:?} {} {} {:?}", req.method, raw_path, status, started.elapsed());
+    log::debug!("{:?} {} {} {:?}", req.method, loggable(&raw_path), status, started.elapsed());
+}
+
+/// A path as logs may show it: an SSO token in `/session/{token}` is a secret, so it is left
+/// out.
+fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.find("/session/") {
+        Some(i) => format!("{}/session/…", &path[..i]).into(),
+        None => path.into(),
+    }
 }
 
 /// Hands the response to the connection layer, body moved, not copied (a `/group/membership`

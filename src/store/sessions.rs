@@ -6,7 +6,32 @@ use super::records::{Millis, SessionRecord};
 use super::tables::{SESSIONS, USER_SESSIONS};
 use super::{decode, encode, Store};
 use crate::error::Result;
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
+
+/// Within `txn`: ends every session of user `user_lc` (folded) of `dir`. A deleted or renamed
+/// user's sessions must not pass to whoever takes the name next.
+pub(crate) fn end_user_sessions_in(
+    txn: &WriteTransaction,
+    dir: u64,
+    user_lc: &str,
+) -> Result<usize> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let mut by_user = txn.open_table(USER_SESSIONS)?;
+    let mut doomed = Vec::new();
+    for entry in by_user.range((dir, user_lc, [0u8; 0].as_slice())..)? {
+        let (k, _) = entry?;
+        let (d, name, digest) = k.value();
+        if d != dir || name != user_lc {
+            break;
+        }
+        doomed.push(digest.to_vec());
+    }
+    for d in &doomed {
+        sessions.remove(d.as_slice())?;
+        by_user.remove((dir, user_lc, d.as_slice()))?;
+    }
+    Ok(doomed.len())
+}
 
 impl Store {
     /// Stores a new session; if the user then holds more than `max_per_user` live sessions,

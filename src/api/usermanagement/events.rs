@@ -20,6 +20,11 @@ use crate::http::failure::Result;
 use crate::http::Response;
 use crate::store::records::{Change, EventRecord};
 
+/// Most events one answer carries; its token then marks the last, and the client's next
+/// incremental sync goes on from there. Each event renders its entity whole, so without a
+/// bound one answer could grow with the log (`--event-max-rows`) times the entity size.
+const MAX_EVENTS: usize = 5_000;
+
 /// `GET /event`: the token to pass to `/event/{token}` next time.
 pub fn current(call: &Call) -> Result<Response> {
     let token = call.app.store.event_token()?;
@@ -29,7 +34,8 @@ pub fn current(call: &Call) -> Result<Response> {
 /// `GET /event/{token}`: what changed since; 410 `EVENT_TOKEN_EXPIRED` when the log no longer
 /// reaches back that far (the client then synchronises in full).
 pub fn since(call: &Call) -> Result<Response> {
-    let (events, token) = call.app.store.events_since(call.arg.unwrap_or(""))?;
+    let (events, token) =
+        call.app.store.events_since_at_most(call.arg.unwrap_or(""), MAX_EVENTS)?;
     let mut items = Vec::new();
     for e in &events {
         if call.access.directory(e.directory_id).is_some() {
@@ -141,6 +147,14 @@ fn render(call: &Call, e: &EventRecord, out: &mut Vec<Node<'static>>) -> Result<
             "DELETED",
             Obj::new().elem("group", entities::minimal_group(links, name)),
         )),
+        // A membership of a user or group deleted since is left out, as the entity's own
+        // events are: the client would be told of a member it never saw.
+        Change::UserMembershipAdded { user, group }
+        | Change::UserMembershipRemoved { user, group }
+            if store.user(dir, user)?.is_none() || store.group(dir, group)?.is_none() => {}
+        Change::GroupMembershipAdded { child, parent }
+        | Change::GroupMembershipRemoved { child, parent }
+            if store.group(dir, child)?.is_none() || store.group(dir, parent)?.is_none() => {}
         Change::UserMembershipAdded { user, group } => {
             out.push(user_membership("CREATED", user, std::slice::from_ref(group), false))
         }

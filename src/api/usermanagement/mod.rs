@@ -204,7 +204,14 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
         }
         _ => return Err(Error::Unauthenticated.into()),
     };
-    let arg = route.path.iter().position(|p| *p == "*").map(|i| segs[i]);
+    let last = segs.len().saturating_sub(1);
+    let arg = route.path.iter().position(|p| *p == "*").map(|i| {
+        if i == last {
+            segs[i].strip_suffix(".json").unwrap_or(segs[i])
+        } else {
+            segs[i]
+        }
+    });
     let call = Call {
         app,
         req,

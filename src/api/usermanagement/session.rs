@@ -41,6 +41,7 @@ fn session_entity<'a>(call: &'a Call<'a>, live: &'a Live<'_>) -> Obj<'a> {
 /// `POST /authentication?username=U` with `{"value":"pw"}` / `<password><value>pw</value>
 /// </password>`: 200 and the user.
 pub fn authenticate(call: &Call) -> Result<Response> {
+    call.access.require_application()?;
     let name = call.required("username")?;
     let body = call.body()?;
     let password = body.fields().str("value")?.unwrap_or_default();
@@ -59,6 +60,7 @@ pub fn authenticate(call: &Call) -> Result<Response> {
 /// user if the application may let them in (Atlassian's Java client calls it at login since
 /// Crowd 3.3 and falls back to `GET /user` on 404).
 pub fn notify(call: &Call) -> Result<Response> {
+    call.access.require_application()?;
     let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
     if !user.active {
         return Err(Error::Login(
@@ -74,6 +76,7 @@ pub fn notify(call: &Call) -> Result<Response> {
 /// `POST /session[?validate-password=false][&duration=S]` with an authentication context:
 /// 201, `Location`, the session.
 pub fn create(call: &Call) -> Result<Response> {
+    call.access.require_application()?;
     let body = call.body()?;
     let f = body.fields();
     let name = f.required("username")?;
@@ -120,6 +123,7 @@ fn token<'c>(call: &'c Call) -> &'c str {
 
 /// `GET /session/{token}`: the session and its user, without extending it.
 pub fn get(call: &Call) -> Result<Response> {
+    call.access.require_application()?;
     let live = sessions::validate(call.app, &call.access, token(call), None)?;
     Ok(call.reply(200, "session", &session_entity(call, &live)).header("Cache-Control", "no-cache"))
 }
@@ -127,6 +131,7 @@ pub fn get(call: &Call) -> Result<Response> {
 /// `POST /session/{token}` with validation factors: validates and extends it (the npm client
 /// may send `{}`).
 pub fn validate(call: &Call) -> Result<Response> {
+    call.access.require_application()?;
     let factors = if call.req.body.iter().all(u8::is_ascii_whitespace) {
         Vec::new()
     } else {

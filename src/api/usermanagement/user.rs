@@ -68,7 +68,7 @@ fn username<'c>(call: &'c Call) -> Result<&'c str> {
 /// while the directory has not changed.
 pub fn get(call: &Call) -> Result<Response> {
     let expand = Expand::parse(call.param("expand")?);
-    if call.param("key")?.is_none() {
+    if call.param("key")?.is_none() && call.access.cacheable {
         let store = &call.app.store;
         let generation = store.generation(crate::store::Topic::Directory);
         let name = username(call)?;

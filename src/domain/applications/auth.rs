@@ -51,6 +51,9 @@ pub struct AppPrincipal {
     pub aliasing_enabled: bool,
     /// The client address the request was judged by (`address::effective_client`).
     pub address: String,
+    /// The applications generation its record was read at: a view built from a record read
+    /// before a change must not be cached as the current one (`domain::access`).
+    pub generation: u64,
 }
 
 /// One verified (name, password) pair and the application as it was then.
@@ -244,6 +247,7 @@ fn validate_client(
         lowercase_output: v.app.lowercase_output,
         aliasing_enabled: v.app.aliasing_enabled,
         address: client.text,
+        generation: v.generation,
     })
 }
 

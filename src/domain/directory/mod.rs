@@ -19,7 +19,7 @@ pub use users::{NewUser, UserChanges};
 
 use crate::domain::clock::Clock;
 use crate::error::{Resource, Result};
-use crate::store::directory::{fold, ADMIN_GROUP};
+use crate::store::directory::{fold, ADMIN_DIRECTORY, ADMIN_GROUP};
 use crate::store::records::DirectoryRecord;
 use crate::store::Store;
 
@@ -61,14 +61,17 @@ impl<'a> Directories<'a> {
 
     /// Refuses a change that would leave no active administrator: `user` of `dir` is about
     /// to lose admin rights (`what` says how), and is the last active member of
-    /// `crowd-administrators` in any directory. Without one, nobody could reach the admin APIs
+    /// `crowd-administrators` in the first-start directory, the one that grants them. Without one, nobody could reach the admin APIs
     /// again: the first-start password applies to an empty store only. (Checked before the
     /// change's own transaction; two concurrent removals of the last two could both pass.)
     pub(crate) fn keep_an_administrator(&self, dir: u64, user: &str, what: &str) -> Result<()> {
         let target = (dir, fold(user));
         let mut others = 0;
         let mut is_admin = false;
-        for d in self.store.directory_ids()? {
+        if dir != ADMIN_DIRECTORY {
+            return Ok(());
+        }
+        for d in [ADMIN_DIRECTORY] {
             let members = match self.store.direct_users_of_group(d, ADMIN_GROUP) {
                 Ok(m) => m,
                 Err(crate::error::Error::NotFound(..)) => continue,

@@ -59,6 +59,16 @@ impl Store {
     /// time. `Error::EventTokenExpired` when the token is malformed, from another store, from
     /// the future, or older than the oldest event kept: the caller must synchronise in full.
     pub fn events_since(&self, token: &str) -> Result<(Vec<EventRecord>, String)> {
+        self.events_since_at_most(token, usize::MAX)
+    }
+
+    /// [`Store::events_since`], at most `max` events: the token returned then marks the last
+    /// one returned, so the next call goes on from there.
+    pub fn events_since_at_most(
+        &self,
+        token: &str,
+        max: usize,
+    ) -> Result<(Vec<EventRecord>, String)> {
         let (store_id, seen) = parse_token(token).ok_or(Error::EventTokenExpired)?;
         if store_id != self.store_id {
             return Err(Error::EventTokenExpired);
@@ -76,9 +86,11 @@ impl Store {
         let table = txn.open_table(EVENTS)?;
         let events = table
             .range(seen + 1..)?
+            .take(max)
             .map(|e| decode(e?.1.value()))
             .collect::<Result<Vec<EventRecord>>>()?;
-        Ok((events, self.token(last)))
+        let upto = if events.len() == max { events.last().map_or(last, |e| e.seq) } else { last };
+        Ok((events, self.token(upto)))
     }
 
     /// Deletes the oldest events beyond the newest `max_rows`; returns how many went. Tokens

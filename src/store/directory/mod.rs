@@ -37,6 +37,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The name of Crowd's built-in administrators group.
 pub const ADMIN_GROUP: &str = "crowd-administrators";
 
+/// The directory the first start creates (ids start at 1), holding the administrators: only
+/// its `crowd-administrators` grants admin rights. A group of that name elsewhere is an
+/// ordinary group, or any application allowed to create groups in some directory could make
+/// its own administrators.
+pub const ADMIN_DIRECTORY: u64 = 1;
+
 /// What a first start puts into an empty store.
 pub struct Bootstrap<'a> {
     pub directory_name: &'a str,

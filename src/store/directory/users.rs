@@ -193,6 +193,7 @@ impl Store {
                     group_users.insert((dir, g.as_str(), new_lc.as_str()), ())?;
                 }
                 txn.open_table(USER_KEYS)?.insert(user.key.as_str(), (dir, new_lc.as_str()))?;
+                crate::store::sessions::end_user_sessions_in(txn, dir, &old_lc)?;
             }
             let old_name = std::mem::replace(&mut user.name, new.to_string());
             user.updated = now;
@@ -222,6 +223,7 @@ impl Store {
                 group_users.remove((dir, g.as_str(), name_lc.as_str()))?;
             }
             drop((user_groups, group_users));
+            crate::store::sessions::end_user_sessions_in(txn, dir, &name_lc)?;
             events::append(txn, now, dir, Change::UserDeleted { name: user.name })?;
             Ok(())
         })

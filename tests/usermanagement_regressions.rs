@@ -1,0 +1,181 @@
+//! Regressions found by review of the usermanagement work, each named after what went wrong.
+
+mod common;
+use common::*;
+use serde_json::json;
+use throng::bench::client::ClientResponse;
+
+const UM: &str = "/rest/usermanagement/1";
+const PW: &str = "app-secret";
+
+fn application(ts: &TestServer, name: &str, mappings: serde_json::Value) {
+    let body = json!({"name": name, "type": "GENERIC_APPLICATION", "active": true,
+        "password": {"value": PW}, "directory-mappings": mappings,
+        "remote-addresses": [{"value": "127.0.0.1"}]});
+    let r = ts.post("/rest/appmanagement/1/application").admin().json(&body).send();
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+fn all_ops(dir: u64) -> serde_json::Value {
+    json!({"directory-id": dir, "authenticate-all": true, "allowed-operations":
+        ["CREATE_USER", "CREATE_GROUP", "UPDATE_USER", "UPDATE_GROUP", "DELETE_USER", "DELETE_GROUP",
+         "UPDATE_USER_ATTRIBUTE", "UPDATE_GROUP_ATTRIBUTE"]})
+}
+
+fn call(
+    ts: &TestServer,
+    app: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> ClientResponse {
+    let c =
+        ts.req(method, &format!("{UM}{path}")).basic(app, PW).header("Accept", "application/json");
+    match body {
+        Some(b) => c.json(&b).send(),
+        None => c.send(),
+    }
+}
+
+fn user(name: &str) -> serde_json::Value {
+    json!({"name": name, "email": format!("{name}@example.com"), "password": {"value": "pw"}})
+}
+
+#[test]
+fn a_crowd_administrators_group_outside_the_first_directory_grants_nothing() {
+    let ts = TestServer::start();
+    let r =
+        ts.post("/rest/admin/1.0/directory/detailed").admin().json(&json!({"name": "HR"})).send();
+    let hr = r.json()["id"].as_u64().unwrap();
+    application(&ts, "hr", json!([all_ops(hr)]));
+    assert_eq!(call(&ts, "hr", "POST", "/user", Some(user("eve"))).status, 201);
+    let g = json!({"name": "crowd-administrators", "type": "GROUP", "active": true});
+    assert_eq!(call(&ts, "hr", "POST", "/group", Some(g)).status, 201);
+    let r = call(
+        &ts,
+        "hr",
+        "POST",
+        "/group/user/direct?groupname=crowd-administrators",
+        Some(json!({"name": "eve"})),
+    );
+    assert_eq!(r.status, 201);
+    let r = ts.get("/rest/appmanagement/1/application").basic("eve", "pw").send();
+    assert_eq!(r.status, 401, "eve is no administrator: {}", r.text());
+}
+
+#[test]
+fn a_deleted_users_sessions_do_not_pass_to_the_next_holder_of_the_name() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("alice")));
+    let s =
+        call(&ts, "app", "POST", "/session", Some(json!({"username": "alice", "password": "pw"})));
+    let token = s.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(call(&ts, "app", "DELETE", "/user?username=alice", None).status, 204);
+    call(&ts, "app", "POST", "/user", Some(user("ALICE")));
+    assert_eq!(call(&ts, "app", "GET", &format!("/session/{token}"), None).status, 404);
+    // Renamed away, too.
+    let s =
+        call(&ts, "app", "POST", "/session", Some(json!({"username": "ALICE", "password": "pw"})));
+    let token = s.json()["token"].as_str().unwrap().to_string();
+    call(&ts, "app", "POST", "/user/rename?username=alice", Some(json!({"new-name": "alicia"})));
+    call(&ts, "app", "POST", "/user", Some(user("alice")));
+    assert_eq!(call(&ts, "app", "GET", &format!("/session/{token}"), None).status, 404);
+}
+
+#[test]
+fn a_read_only_token_tests_no_password_and_probes_no_session() {
+    let ts = TestServer::start();
+    let account = ts.create_account("reader");
+    let bearer = ts.token(&account.client_id, &account.secret);
+    let as_reader = |m: &str, p: &str, b: serde_json::Value| {
+        ts.req(m, &format!("{UM}{p}"))
+            .bearer(&bearer)
+            .header("Accept", "application/json")
+            .json(&b)
+            .send()
+    };
+    for (m, p, b) in [
+        ("POST", "/authentication?username=admin", json!({"value": ADMIN_PASSWORD})),
+        ("POST", "/authentication?username=admin", json!({"value": "wrong"})),
+        ("POST", "/session", json!({"username": "admin", "password": ADMIN_PASSWORD})),
+        ("POST", "/authentication/notify?username=admin", json!({})),
+        ("GET", "/session/abcdefghijklmnopqrstuvwx", json!({})),
+    ] {
+        assert_crowd_error(&as_reader(m, p, b), 403, "APPLICATION_PERMISSION_DENIED");
+    }
+}
+
+#[test]
+fn fifty_typos_through_one_application_lock_out_no_one_else() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("carol")));
+    for i in 0..60 {
+        let r = call(
+            &ts,
+            "app",
+            "POST",
+            &format!("/authentication?username=u{i}"),
+            Some(json!({"value": "x"})),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    let r =
+        call(&ts, "app", "POST", "/authentication?username=carol", Some(json!({"value": "pw"})));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn no_membership_event_names_a_user_deleted_since() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    let token = call(&ts, "app", "GET", "/event", None).json()["newEventToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &ts,
+        "app",
+        "POST",
+        "/group",
+        Some(json!({"name": "devs", "type": "GROUP", "active": true})),
+    );
+    call(&ts, "app", "POST", "/user", Some(user("bob")));
+    call(&ts, "app", "POST", "/group/user/direct?groupname=devs", Some(json!({"name": "bob"})));
+    call(&ts, "app", "DELETE", "/user?username=bob", None);
+    let events = call(&ts, "app", "GET", &format!("/event/{token}"), None).json();
+    let kinds: Vec<String> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["operation"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, ["GROUP CREATED", "USER DELETED"], "{events}");
+}
+
+#[test]
+fn allowed_groups_compare_in_any_case_beyond_ascii() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    application(
+        &ts,
+        "team",
+        json!([{"directory-id": 1, "authenticate-all": false, "allowed-groups": ["ÉQUIPE"]}]),
+    );
+    call(&ts, "app", "POST", "/user", Some(user("carol")));
+    call(
+        &ts,
+        "app",
+        "POST",
+        "/group",
+        Some(json!({"name": "équipe", "type": "GROUP", "active": true})),
+    );
+    let path =
+        format!("/group/user/direct?groupname={}", throng::http::request::percent_encode("équipe"));
+    let r = call(&ts, "app", "POST", &path, Some(json!({"name": "carol"})));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r =
+        call(&ts, "team", "POST", "/authentication?username=carol", Some(json!({"value": "pw"})));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
