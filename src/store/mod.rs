@@ -126,6 +126,7 @@ impl Store {
             txn.open_table(REVOKED)?;
             txn.open_table(SESSIONS)?;
             txn.open_table(USER_SESSIONS)?;
+            txn.open_table(SESSION_EXPIRY)?;
             txn.open_table(AUDIT)?;
             txn.open_table(APPLICATIONS)?;
             txn.open_table(APPLICATION_NAMES)?;

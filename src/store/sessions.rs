@@ -2,8 +2,9 @@
 //! token itself, with an index by user so that "end every session of bob" and the per-user
 //! bound do not scan.
 
+use super::directory::fold;
 use super::records::{Millis, SessionRecord};
-use super::tables::{SESSIONS, USER_SESSIONS};
+use super::tables::{SESSIONS, SESSION_EXPIRY, USER_SESSIONS};
 use super::{decode, encode, Store};
 use crate::error::Result;
 use redb::{ReadableTable, WriteTransaction};
@@ -15,7 +16,6 @@ pub(crate) fn end_user_sessions_in(
     dir: u64,
     user_lc: &str,
 ) -> Result<usize> {
-    let mut sessions = txn.open_table(SESSIONS)?;
     let mut by_user = txn.open_table(USER_SESSIONS)?;
     let mut doomed = Vec::new();
     for entry in by_user.range((dir, user_lc, [0u8; 0].as_slice())..)? {
@@ -27,10 +27,20 @@ pub(crate) fn end_user_sessions_in(
         doomed.push(digest.to_vec());
     }
     for d in &doomed {
-        sessions.remove(d.as_slice())?;
         by_user.remove((dir, user_lc, d.as_slice()))?;
+        remove_session(txn, d)?;
     }
     Ok(doomed.len())
+}
+
+/// Within `txn`: removes a session's record and its expiry row (not its per-user row).
+fn remove_session(txn: &WriteTransaction, digest: &[u8]) -> Result<Option<SessionRecord>> {
+    let old = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| decode::<SessionRecord>(v.value()));
+    let old = old.transpose()?;
+    if let Some(s) = &old {
+        txn.open_table(SESSION_EXPIRY)?.remove((s.expires, digest))?;
+    }
+    Ok(old)
 }
 
 impl Store {
@@ -42,13 +52,14 @@ impl Store {
         s: &SessionRecord,
         max_per_user: usize,
     ) -> Result<()> {
-        let user = s.user.to_lowercase();
+        let user = fold(&s.user);
         let txn = self.write()?;
         {
-            let mut sessions = txn.open_table(SESSIONS)?;
+            txn.open_table(SESSIONS)?.insert(digest.as_slice(), encode(s).as_slice())?;
+            txn.open_table(SESSION_EXPIRY)?.insert((s.expires, digest.as_slice()), ())?;
             let mut by_user = txn.open_table(USER_SESSIONS)?;
-            sessions.insert(digest.as_slice(), encode(s).as_slice())?;
             by_user.insert((s.directory_id, user.as_str(), digest.as_slice()), ())?;
+            let sessions = txn.open_table(SESSIONS)?;
             let mut held: Vec<(Millis, Vec<u8>)> = Vec::new();
             for entry in by_user.range((s.directory_id, user.as_str(), [0u8; 0].as_slice())..)? {
                 let (k, _) = entry?;
@@ -62,11 +73,12 @@ impl Store {
                 };
                 held.push((created, d.to_vec()));
             }
+            drop(sessions);
             if held.len() > max_per_user {
                 held.sort();
                 for (_, d) in held.iter().take(held.len() - max_per_user) {
-                    sessions.remove(d.as_slice())?;
                     by_user.remove((s.directory_id, user.as_str(), d.as_slice()))?;
+                    remove_session(&txn, d)?;
                 }
             }
         }
@@ -83,11 +95,10 @@ impl Store {
     /// Replaces a session's record (a new expiry after validation).
     pub fn update_session(&self, digest: &[u8; 32], s: &SessionRecord) -> Result<()> {
         let txn = self.write()?;
-        {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            if sessions.get(digest.as_slice())?.is_some() {
-                sessions.insert(digest.as_slice(), encode(s).as_slice())?;
-            }
+        if let Some(old) = remove_session(&txn, digest)? {
+            txn.open_table(SESSIONS)?.insert(digest.as_slice(), encode(s).as_slice())?;
+            txn.open_table(SESSION_EXPIRY)?.insert((s.expires, digest.as_slice()), ())?;
+            debug_assert_eq!(fold(&old.user), fold(&s.user));
         }
         txn.commit()?;
         Ok(())
@@ -96,23 +107,14 @@ impl Store {
     /// Ends a session; false if there was none.
     pub fn delete_session(&self, digest: &[u8; 32]) -> Result<bool> {
         let txn = self.write()?;
-        let existed = {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            let old =
-                sessions.remove(digest.as_slice())?.map(|v| decode::<SessionRecord>(v.value()));
-            match old {
-                Some(s) => {
-                    let s = s?;
-                    let user = s.user.to_lowercase();
-                    txn.open_table(USER_SESSIONS)?.remove((
-                        s.directory_id,
-                        user.as_str(),
-                        digest.as_slice(),
-                    ))?;
-                    true
-                }
-                None => false,
+        let existed = match remove_session(&txn, digest)? {
+            Some(s) => {
+                let user = fold(&s.user);
+                let key = (s.directory_id, user.as_str(), digest.as_slice());
+                txn.open_table(USER_SESSIONS)?.remove(key)?;
+                true
             }
+            None => false,
         };
         txn.commit()?;
         Ok(existed)
@@ -125,10 +127,9 @@ impl Store {
         user: &str,
         keep: Option<&[u8; 32]>,
     ) -> Result<usize> {
-        let user = user.to_lowercase();
+        let user = fold(user);
         let txn = self.write()?;
         let ended = {
-            let mut sessions = txn.open_table(SESSIONS)?;
             let mut by_user = txn.open_table(USER_SESSIONS)?;
             let mut doomed = Vec::new();
             for entry in by_user.range((directory_id, user.as_str(), [0u8; 0].as_slice())..)? {
@@ -142,8 +143,8 @@ impl Store {
                 }
             }
             for d in &doomed {
-                sessions.remove(d.as_slice())?;
                 by_user.remove((directory_id, user.as_str(), d.as_slice()))?;
+                remove_session(&txn, d)?;
             }
             doomed.len()
         };
@@ -152,31 +153,77 @@ impl Store {
     }
 
     /// Drops sessions that expired before `now`, at most `limit` per call (the purge runs
-    /// often; a bound keeps each of its transactions short).
+    /// often; a bound keeps each of its transactions short). Reads the expiry index from its
+    /// start, so it touches only what it drops however many sessions are live.
     pub fn purge_sessions(&self, now: Millis, limit: usize) -> Result<usize> {
         let txn = self.write()?;
-        let purged = {
-            let mut sessions = txn.open_table(SESSIONS)?;
-            let mut by_user = txn.open_table(USER_SESSIONS)?;
-            let mut doomed = Vec::new();
-            for entry in sessions.iter()? {
-                let (k, v) = entry?;
-                let s: SessionRecord = decode(v.value())?;
-                if s.expires <= now {
-                    doomed.push((k.value().to_vec(), s));
-                    if doomed.len() >= limit {
-                        break;
-                    }
+        let doomed: Vec<Vec<u8>> = {
+            let expiry = txn.open_table(SESSION_EXPIRY)?;
+            let mut found = Vec::new();
+            for entry in expiry.range((0u64, [0u8; 0].as_slice())..(now, [0u8; 0].as_slice()))? {
+                found.push(entry?.0.value().1.to_vec());
+                if found.len() >= limit {
+                    break;
                 }
             }
-            for (d, s) in &doomed {
-                sessions.remove(d.as_slice())?;
-                let user = s.user.to_lowercase();
-                by_user.remove((s.directory_id, user.as_str(), d.as_slice()))?;
-            }
-            doomed.len()
+            found
         };
+        for d in &doomed {
+            if let Some(s) = remove_session(&txn, d)? {
+                let user = fold(&s.user);
+                txn.open_table(USER_SESSIONS)?.remove((
+                    s.directory_id,
+                    user.as_str(),
+                    d.as_slice(),
+                ))?;
+            }
+        }
         txn.commit()?;
-        Ok(purged)
+        Ok(doomed.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(user: &str, expires: Millis) -> SessionRecord {
+        SessionRecord {
+            directory_id: 1,
+            user: user.into(),
+            application: "app".into(),
+            created: expires - 1000,
+            expires,
+            timeout: 1000,
+            remote_address: None,
+        }
+    }
+
+    #[test]
+    fn purge_takes_only_expired_sessions_through_the_expiry_index() {
+        let path = std::env::temp_dir().join(format!(
+            "throng-sessions-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        let store = Store::open(&path).unwrap();
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        store.create_session(&a, &session("Ann", 5_000), 10).unwrap();
+        store.create_session(&b, &session("ann", 9_000), 10).unwrap();
+        store.create_session(&c, &session("bob", 20_000), 10).unwrap();
+        // Extending moves a session's place in the index.
+        store.update_session(&a, &session("Ann", 30_000)).unwrap();
+        assert_eq!(store.purge_sessions(10_000, 100).unwrap(), 1);
+        assert!(store.session(&b).unwrap().is_none());
+        assert!(store.session(&a).unwrap().is_some() && store.session(&c).unwrap().is_some());
+        assert_eq!(store.purge_sessions(10_000, 100).unwrap(), 0, "nothing left to purge");
+        assert_eq!(store.delete_user_sessions(1, "ANN", None).unwrap(), 1);
+        assert!(store.delete_session(&c).unwrap());
+        assert_eq!(
+            store.purge_sessions(u64::MAX, 100).unwrap(),
+            0,
+            "no index row outlives its session"
+        );
+        drop(store);
+        let _ = std::fs::remove_file(&path);
     }
 }

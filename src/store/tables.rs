@@ -64,6 +64,10 @@ pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessio
 /// (directory id, lower-cased user name, token digest) → (): a user's sessions.
 pub const USER_SESSIONS: TableDefinition<(u64, &str, &[u8]), ()> =
     TableDefinition::new("user_sessions");
+/// (expiry in unix milliseconds, token digest) → (): sessions by when they end, so the purge
+/// reads only the expired ones.
+pub const SESSION_EXPIRY: TableDefinition<(u64, &[u8]), ()> =
+    TableDefinition::new("session_expiry");
 
 /// sequence number → `AuditRecord`.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
