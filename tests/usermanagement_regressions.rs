@@ -179,3 +179,30 @@ fn allowed_groups_compare_in_any_case_beyond_ascii() {
         call(&ts, "team", "POST", "/authentication?username=carol", Some(json!({"value": "pw"})));
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[test]
+fn a_service_account_token_makes_no_administrator() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("mallory")));
+    let account = ts.create_account("ops");
+    let bearer = ts.token(&account.client_id, &account.secret);
+    // 1-bWFsbG9yeQ is directory 1, user "mallory"; 1-Y3Jvd2QtYWRtaW5pc3RyYXRvcnM the admin group.
+    let r = ts
+        .post("/rest/admin/1.0/users/1-bWFsbG9yeQ/groups")
+        .bearer(&bearer)
+        .json(&json!({"ids": ["1-Y3Jvd2QtYWRtaW5pc3RyYXRvcnM"]}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["failures"][0]["reason"], "APPLICATION_PERMISSION_DENIED", "{}", r.text());
+    assert_eq!(
+        ts.get("/rest/appmanagement/1/application").basic("mallory", "pw").send().status,
+        403
+    );
+    let r = ts
+        .post("/rest/admin/1.0/users/1-bWFsbG9yeQ/groups")
+        .admin()
+        .json(&json!({"ids": ["1-Y3Jvd2QtYWRtaW5pc3RyYXRvcnM"]}))
+        .send();
+    assert_eq!(r.json()["successes"].as_array().unwrap().len(), 1, "an administrator may");
+}

@@ -12,7 +12,6 @@ use super::DEFAULT_LIMIT;
 use super::{optional_flag, optional_json, page, path_entity, run_batch, slice_page};
 use crate::api::paging;
 use crate::app::App;
-use crate::domain::audit::Actor;
 use crate::domain::directory::batch::{Batch, DirectoryEntity};
 use crate::domain::directory::listing::{self, GROUP_TEXT_TERMS};
 use crate::error::{Error, Resource};
@@ -75,13 +74,13 @@ pub fn users(app: &App, req: &Request, id: &str) -> Result<Response> {
 pub fn change_users(
     app: &App,
     req: &Request,
-    actor: &Actor,
+    acting: &super::Acting,
     id: &str,
     add: bool,
 ) -> Result<Response> {
     let group = path_entity(id, Resource::Group)?;
     let kind = if add { Batch::AddUsersToGroup } else { Batch::RemoveUsersFromGroup };
-    run_batch(app, req, actor, kind, &group)
+    run_batch(app, req, acting, kind, &group)
 }
 
 /// `GET /group/search/{directoryId}?term&active&start&limit` → a page of
@@ -115,7 +114,12 @@ pub fn children(app: &App, req: &Request, id: &str) -> Result<Response> {
 /// `POST /group/{groupId}/groups` with `{"ids":[groupIds]}`: nests each in the group. A
 /// group that would close a cycle (the group itself, or one it is nested in) fails with
 /// `INVALID_MEMBERSHIP`.
-pub fn add_children(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response> {
+pub fn add_children(
+    app: &App,
+    req: &Request,
+    acting: &super::Acting,
+    id: &str,
+) -> Result<Response> {
     let group = path_entity(id, Resource::Group)?;
-    run_batch(app, req, actor, Batch::AddChildGroups, &group)
+    run_batch(app, req, acting, Batch::AddChildGroups, &group)
 }

@@ -59,13 +59,20 @@ fn authenticate(app: &App, req: &Request, rest: &[&str]) -> Result<Principal> {
     admins_only(app, req, rest)
 }
 
-/// Who is acting, for audit records: the admin, or the token's client id.
-fn actor(who: &Principal, req: &Request) -> Result<Actor> {
+/// Who is acting: named for audit records (the admin, or the token's client id), and whether
+/// it is an administrator, who alone may change `crowd-administrators`.
+pub struct Acting {
+    pub actor: Actor,
+    pub admin: bool,
+}
+
+fn actor(who: &Principal, req: &Request) -> Result<Acting> {
     match who {
-        Principal::Admin(actor) => Ok(actor.clone()),
-        Principal::Bearer(claims) => {
-            Ok(Actor { name: claims.client_id_text(), remote: req.remote.clone() })
-        }
+        Principal::Admin(actor) => Ok(Acting { actor: actor.clone(), admin: true }),
+        Principal::Bearer(claims) => Ok(Acting {
+            actor: Actor { name: claims.client_id_text(), remote: req.remote.clone() },
+            admin: false,
+        }),
         _ => Err(Error::Unauthenticated.into()),
     }
 }
@@ -185,7 +192,7 @@ pub struct Failed {
 fn run_batch(
     app: &App,
     req: &Request,
-    actor: &Actor,
+    acting: &Acting,
     kind: Batch,
     fixed: &DirectoryEntity,
 ) -> Result<Response> {
@@ -204,7 +211,7 @@ fn run_batch(
             })
         })
         .collect::<crate::error::Result<Vec<_>>>()?;
-    let outcomes = batch::run(app, actor, kind, fixed, &items)?;
+    let outcomes = batch::run(app, &acting.actor, kind, fixed, &items, acting.admin)?;
     let mut result = BatchResult { successes: Vec::new(), failures: Vec::new() };
     for (item, outcome) in items.iter().zip(outcomes) {
         let entity = ids::encode(item.directory, &item.name);

@@ -9,7 +9,6 @@ use super::views::Directories;
 use super::{optional_json, page, path_entity, run_batch, DEFAULT_LIMIT};
 use crate::api::paging;
 use crate::app::App;
-use crate::domain::audit::Actor;
 use crate::domain::directory::batch::Batch;
 use crate::domain::directory::listing::{self, USER_TEXT_TERMS};
 use crate::error::Resource;
@@ -46,8 +45,14 @@ pub fn search(app: &App, req: &Request) -> Result<Response> {
 
 /// `POST` (`add`) or `DELETE /users/{userId}/groups` with `{"ids":[groupIds]}` → the batch
 /// result. An unknown user is a 404 and changes nothing.
-pub fn groups(app: &App, req: &Request, actor: &Actor, id: &str, add: bool) -> Result<Response> {
+pub fn groups(
+    app: &App,
+    req: &Request,
+    acting: &super::Acting,
+    id: &str,
+    add: bool,
+) -> Result<Response> {
     let user = path_entity(id, Resource::User)?;
     let kind = if add { Batch::AddUserToGroups } else { Batch::RemoveUserFromGroups };
-    run_batch(app, req, actor, kind, &user)
+    run_batch(app, req, acting, kind, &user)
 }

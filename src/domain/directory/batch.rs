@@ -16,6 +16,7 @@ use super::Directories;
 use crate::app::App;
 use crate::domain::audit::{Action, Actor};
 use crate::error::{Error, Resource, Result};
+use crate::store::directory::{fold, ADMIN_DIRECTORY, ADMIN_GROUP};
 
 /// A user or a group, by its directory and its name (Crowd's `DirectoryEntityId`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,7 @@ fn is_item_failure(e: &Error) -> bool {
             | Error::UnknownReference(..)
             | Error::AlreadyExists(..)
             | Error::Invalid(..)
+            | Error::NotPermitted(_)
     )
 }
 
@@ -109,6 +111,7 @@ pub fn run(
     batch: Batch,
     fixed: &DirectoryEntity,
     items: &[DirectoryEntity],
+    admin: bool,
 ) -> Result<Vec<Result<()>>> {
     let dir = fixed.directory;
     let stored = match batch.fixed() {
@@ -123,8 +126,17 @@ pub fn run(
     let mut outcomes = Vec::with_capacity(items.len());
     let mut fault = None;
     for item in items {
+        // Crowd 7.0 lets service accounts manage memberships, but a token that can make
+        // administrators is a key to everything: only an administrator changes that group.
+        let admin_group = dir == ADMIN_DIRECTORY
+            && (fold(&fixed.name) == ADMIN_GROUP
+                || (batch.items() == Resource::Group && fold(&item.name) == ADMIN_GROUP));
         let outcome = if item.directory != dir {
             Err(other_directory(batch, item, dir))
+        } else if admin_group && !admin {
+            Err(Error::NotPermitted(format!(
+                "only an administrator may change the memberships of {ADMIN_GROUP}"
+            )))
         } else {
             batch.apply(&d, dir, &fixed.name, &item.name)
         };
