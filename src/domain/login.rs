@@ -15,14 +15,52 @@
 use crate::app::App;
 use crate::crypto;
 use crate::domain::access::{Access, MappedDirectory};
+use crate::domain::audit::FailureLog;
 use crate::domain::audit::{self, Action, Attempt};
+use crate::domain::clock::Clock;
 use crate::domain::throttle::Kind;
+use crate::domain::throttle::{KdfSlots, Throttle};
+use crate::domain::tokens::Writer;
 use crate::error::{Error, LoginFailure, Resource, Result};
 use crate::store::records::UserRecord;
+use crate::store::Store;
 use std::sync::{Arc, OnceLock};
 
 /// Hash verified against for unknown users, so timing does not tell which names exist.
 static DECOY: OnceLock<String> = OnceLock::new();
+
+/// What checking a user's password needs, and nothing more: the store, the clock, the guards
+/// against guessing, and where failures are counted.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub clock: &'a Clock,
+    pub throttle: &'a Throttle,
+    pub kdf: &'a KdfSlots,
+    pub failures: &'a FailureLog,
+    pub writer: &'a Writer,
+    pub pbkdf2_iterations: u32,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(app: &'a App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            clock: &app.clock,
+            throttle: &app.throttle,
+            kdf: &app.kdf,
+            failures: &app.failures,
+            writer: &app.writer,
+            pbkdf2_iterations: app.config.pbkdf2_iterations,
+        }
+    }
+
+    /// Counts a failed or throttled attempt into the aggregated audit log.
+    fn failed(&self, a: &Attempt<'_>, target: impl FnOnce() -> String) {
+        if self.failures.record(a, target) {
+            self.writer.wake();
+        }
+    }
+}
 
 /// How an unknown user is reported: `/authentication` says `USER_NOT_FOUND`
 /// (AuthenticationResource catches UserNotFoundException), `/session` folds it into
@@ -36,7 +74,7 @@ pub enum Unknown {
 /// Checks `password` for `name` as the caller's application sees the user; returns the user
 /// and its directory.
 pub fn authenticate<'a>(
-    app: &App,
+    app: &Deps<'_>,
     access: &'a Access,
     name: &str,
     password: Option<&str>,
@@ -58,10 +96,10 @@ pub fn authenticate<'a>(
     let bucket = format!("{}\u{1f}{}", access.name, crate::store::directory::fold(name));
     let source = bucket.as_str();
     if let Err(e) = app.throttle.check(Kind::User, source, name, now) {
-        audit::failed_attempt(app, &attempt(true), target);
+        app.failed(&attempt(true), target);
         return Err(e);
     }
-    let found = match access.find_user(&app.store, name) {
+    let found = match access.find_user(app.store, name) {
         Ok(found) => Some(found),
         Err(Error::NotFound(..)) => None,
         Err(e) => return Err(e),
@@ -84,13 +122,13 @@ pub fn authenticate<'a>(
                 });
             };
             let hash = stored.unwrap_or_else(|| {
-                DECOY.get_or_init(|| crypto::hash_password("decoy", app.config.pbkdf2_iterations))
+                DECOY.get_or_init(|| crypto::hash_password("decoy", app.pbkdf2_iterations))
             });
             crypto::verify_password(password, hash) && stored.is_some()
         };
         if !ok {
             app.throttle.failed(Kind::User, source, name, now);
-            audit::failed_attempt(app, &attempt(false), target);
+            app.failed(&attempt(false), target);
             return Err(match (&found, unknown) {
                 (None, Unknown::UserNotFound) => {
                     Error::UnknownReference(Resource::User, name.to_string())
@@ -112,16 +150,16 @@ pub fn authenticate<'a>(
             format!("Account with name <{}> is inactive", user.name),
         ));
     }
-    permitted(app, &user, dir)?;
+    permitted(app.store, &user, dir)?;
     Ok((user, dir))
 }
 
 /// Whether the application lets `user` in through this mapping.
-pub fn permitted(app: &App, user: &UserRecord, dir: &MappedDirectory) -> Result<()> {
+pub fn permitted(store: &Store, user: &UserRecord, dir: &MappedDirectory) -> Result<()> {
     if dir.authenticate_all {
         return Ok(());
     }
-    let groups = app.store.nested_groups_of_user(dir.id, &user.name)?;
+    let groups = store.nested_groups_of_user(dir.id, &user.name)?;
     let fold = crate::store::directory::fold;
     let allowed = groups.iter().any(|g| dir.allowed_groups.iter().any(|a| fold(a) == fold(g)));
     if allowed {

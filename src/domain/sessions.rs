@@ -12,9 +12,11 @@
 use crate::app::App;
 use crate::crypto;
 use crate::domain::access::{Access, MappedDirectory};
+use crate::domain::clock::Clock;
 use crate::domain::login;
 use crate::error::{Error, Resource, Result};
 use crate::store::records::{SessionRecord, UserRecord};
+use crate::store::Store;
 use std::sync::Arc;
 
 /// Length of a token.
@@ -37,6 +39,25 @@ fn digest(token: &str) -> Result<[u8; 32]> {
     Ok(crypto::sha256(token.as_bytes()))
 }
 
+/// What sessions need: the store, the clock and the two bounds from the configuration.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub clock: &'a Clock,
+    pub timeout: std::time::Duration,
+    pub max_per_user: usize,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(app: &'a App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            clock: &app.clock,
+            timeout: app.config.session_timeout,
+            max_per_user: app.config.max_sessions_per_user,
+        }
+    }
+}
+
 /// A live session with its user, as the caller's application sees it.
 pub struct Live<'a> {
     pub token: String,
@@ -48,7 +69,7 @@ pub struct Live<'a> {
 /// Starts a session for a user who passed `login::authenticate` (or whom the application
 /// vouches for, with `validate-password=false`). `duration_secs` may only shorten the timeout.
 pub fn create<'a>(
-    app: &App,
+    app: &Deps<'_>,
     access: &'a Access,
     user: Arc<UserRecord>,
     directory: &'a MappedDirectory,
@@ -56,7 +77,7 @@ pub fn create<'a>(
     duration_secs: Option<u64>,
 ) -> Result<Live<'a>> {
     let now = app.clock.now_ms();
-    let server = app.config.session_timeout.as_millis() as u64;
+    let server = app.timeout.as_millis() as u64;
     let timeout = duration_secs.map_or(server, |d| d.saturating_mul(1000).min(server)).max(1000);
     let token = crypto::random_alphanumeric(TOKEN_LEN);
     let session = SessionRecord {
@@ -68,13 +89,13 @@ pub fn create<'a>(
         timeout,
         remote_address: remote_address(factors).map(str::to_string),
     };
-    app.store.create_session(&digest(&token)?, &session, app.config.max_sessions_per_user)?;
+    app.store.create_session(&digest(&token)?, &session, app.max_per_user)?;
     Ok(Live { token, session, user, directory })
 }
 
 /// Finds a live session and its user; with `factors`, checks them and extends the session.
 pub fn validate<'a>(
-    app: &App,
+    app: &Deps<'_>,
     access: &'a Access,
     token: &str,
     factors: Option<&Factors>,
@@ -101,7 +122,7 @@ pub fn validate<'a>(
     if !user.active {
         return Err(gone());
     }
-    login::permitted(app, &user, directory)?;
+    login::permitted(app.store, &user, directory)?;
     if factors.is_some() && now + session.timeout >= session.expires + EXTEND_GRANULARITY_MS {
         session.expires = now + session.timeout;
         app.store.update_session(&d, &session)?;
@@ -112,7 +133,7 @@ pub fn validate<'a>(
 /// Ends a session; ending one that does not exist is not an error (DELETE is idempotent).
 /// A caller may end only sessions of users it sees, and a read-only caller (a bearer token)
 /// none.
-pub fn end(app: &App, access: &Access, token: &str) -> Result<()> {
+pub fn end(app: &Deps<'_>, access: &Access, token: &str) -> Result<()> {
     access.require_writer()?;
     let d = digest(token)?;
     if let Some(session) = app.store.session(&d)? {
@@ -124,9 +145,14 @@ pub fn end(app: &App, access: &Access, token: &str) -> Result<()> {
 }
 
 /// Ends every session of `user`, except the one whose token is `exclude`.
-pub fn end_all(app: &App, access: &Access, user: &str, exclude: Option<&str>) -> Result<usize> {
+pub fn end_all(
+    app: &Deps<'_>,
+    access: &Access,
+    user: &str,
+    exclude: Option<&str>,
+) -> Result<usize> {
     access.require_writer()?;
-    let (user, dir) = access.find_user(&app.store, user)?;
+    let (user, dir) = access.find_user(app.store, user)?;
     let keep = exclude.map(digest).transpose()?;
     app.store.delete_user_sessions(dir.id, &user.name, keep.as_ref())
 }

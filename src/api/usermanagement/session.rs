@@ -46,7 +46,7 @@ pub fn authenticate(call: &Call) -> Result<Response> {
     let body = call.body()?;
     let password = body.fields().str("value")?.unwrap_or_default();
     let (user, dir) = login::authenticate(
-        call.app,
+        &login::Deps::of(call.app),
         &call.access,
         name,
         Some(&password),
@@ -69,7 +69,7 @@ pub fn notify(call: &Call) -> Result<Response> {
         )
         .into());
     }
-    login::permitted(call.app, &user, dir)?;
+    login::permitted(&call.app.store, &user, dir)?;
     Ok(call.reply(200, "user", &entities::user(&call.links, &user, &dir.name, false)))
 }
 
@@ -102,14 +102,21 @@ pub fn create(call: &Call) -> Result<Response> {
     };
     let password = if validate { password.as_deref() } else { None };
     let (user, dir) = login::authenticate(
-        call.app,
+        &login::Deps::of(call.app),
         &call.access,
         &name,
         password,
         &call.req.remote,
         Unknown::BadCredentials,
     )?;
-    let live = sessions::create(call.app, &call.access, user, dir, &factors, duration)?;
+    let live = sessions::create(
+        &sessions::Deps::of(call.app),
+        &call.access,
+        user,
+        dir,
+        &factors,
+        duration,
+    )?;
     let location = format!("{}/session/{}", call.links.base, live.token);
     Ok(call
         .reply(201, "session", &session_entity(call, &live))
@@ -124,7 +131,7 @@ fn token<'c>(call: &'c Call) -> &'c str {
 /// `GET /session/{token}`: the session and its user, without extending it.
 pub fn get(call: &Call) -> Result<Response> {
     call.access.require_application()?;
-    let live = sessions::validate(call.app, &call.access, token(call), None)?;
+    let live = sessions::validate(&sessions::Deps::of(call.app), &call.access, token(call), None)?;
     Ok(call.reply(200, "session", &session_entity(call, &live)).header("Cache-Control", "no-cache"))
 }
 
@@ -137,19 +144,29 @@ pub fn validate(call: &Call) -> Result<Response> {
     } else {
         read_factors(call.body()?.fields())?
     };
-    let live = sessions::validate(call.app, &call.access, token(call), Some(&factors))?;
+    let live = sessions::validate(
+        &sessions::Deps::of(call.app),
+        &call.access,
+        token(call),
+        Some(&factors),
+    )?;
     Ok(call.reply(200, "session", &session_entity(call, &live)).header("Cache-Control", "no-cache"))
 }
 
 /// `DELETE /session/{token}`: 204.
 pub fn delete(call: &Call) -> Result<Response> {
-    sessions::end(call.app, &call.access, token(call))?;
+    sessions::end(&sessions::Deps::of(call.app), &call.access, token(call))?;
     Ok(Response::no_content())
 }
 
 /// `DELETE /session?username=U[&exclude=T]`: ends the user's sessions; 204.
 pub fn delete_for_user(call: &Call) -> Result<Response> {
-    sessions::end_all(call.app, &call.access, call.required("username")?, call.param("exclude")?)?;
+    sessions::end_all(
+        &sessions::Deps::of(call.app),
+        &call.access,
+        call.required("username")?,
+        call.param("exclude")?,
+    )?;
     Ok(Response::no_content())
 }
 
