@@ -206,3 +206,21 @@ fn a_service_account_token_makes_no_administrator() {
         .send();
     assert_eq!(r.json()["successes"].as_array().unwrap().len(), 1, "an administrator may");
 }
+
+#[test]
+fn attributes_are_bounded_in_number_and_size() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("ann")));
+    let attrs = |range: std::ops::Range<usize>, value: &str| {
+        let list: Vec<_> =
+            range.map(|i| json!({"name": format!("a{i}"), "values": [value]})).collect();
+        json!({ "attributes": list })
+    };
+    let store = |body| call(&ts, "app", "POST", "/user/attribute?username=ann", Some(body));
+    assert_crowd_error(&store(attrs(0..101, "v")), 400, "INVALID_USER");
+    assert_crowd_error(&store(attrs(0..1, &"x".repeat(256))), 400, "INVALID_USER");
+    assert_eq!(store(attrs(0..100, "v")).status, 204);
+    assert_eq!(store(attrs(50..100, "w")).status, 204, "replacing is no growth");
+    assert_crowd_error(&store(attrs(100..101, "v")), 400, "INVALID_USER");
+}

@@ -87,6 +87,9 @@ impl Directories<'_> {
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<GroupRecord> {
         validate::attributes(Resource::Group, &attributes)?;
+        if let Some(group) = self.store.group(dir, name)? {
+            validate::merged_attributes(Resource::Group, &group.attributes, &attributes)?;
+        }
         self.store.store_group_attributes(dir, name, attributes, self.clock.now_ms())
     }
 

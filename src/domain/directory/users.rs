@@ -191,6 +191,9 @@ impl Directories<'_> {
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<UserRecord> {
         validate::attributes(Resource::User, &attributes)?;
+        if let Some(user) = self.store.user(dir, name)? {
+            validate::merged_attributes(Resource::User, &user.attributes, &attributes)?;
+        }
         self.store.store_user_attributes(dir, name, attributes, self.clock.now_ms())
     }
 

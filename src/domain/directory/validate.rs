@@ -92,13 +92,58 @@ pub fn group_type(value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Attribute names are names, their values free text.
+/// Most attributes an entity keeps; every event about it and every expanded read carries
+/// them all, so they are bounded like everything else a client can store.
+pub const MAX_ATTRIBUTES: usize = 100;
+/// Most values of one attribute.
+pub const MAX_VALUES: usize = 100;
+/// Longest value, in characters: Crowd's own column is 255 wide (the npm client documents the
+/// same limit).
+pub const MAX_VALUE_CHARS: usize = 255;
+
+/// Attribute names are names, their values free text, all within the bounds above.
 pub fn attributes(resource: Resource, attributes: &BTreeMap<String, Vec<String>>) -> Result<()> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(Error::Invalid(
+            resource,
+            format!("at most {MAX_ATTRIBUTES} attributes, not {}", attributes.len()),
+        ));
+    }
     for (key, values) in attributes {
         name(resource, "attribute name", key)?;
+        if values.len() > MAX_VALUES {
+            return Err(Error::Invalid(
+                resource,
+                format!("attribute <{key}> may have at most {MAX_VALUES} values"),
+            ));
+        }
         for value in values {
             text(resource, "attribute value", value)?;
+            if value.chars().count() > MAX_VALUE_CHARS {
+                return Err(Error::Invalid(
+                    resource,
+                    format!(
+                        "a value of attribute <{key}> is longer than {MAX_VALUE_CHARS} characters"
+                    ),
+                ));
+            }
         }
+    }
+    Ok(())
+}
+
+/// Whether `existing` with `added` merged in stays within [`MAX_ATTRIBUTES`].
+pub fn merged_attributes(
+    resource: Resource,
+    existing: &BTreeMap<String, Vec<String>>,
+    added: &BTreeMap<String, Vec<String>>,
+) -> Result<()> {
+    let total = existing.len() + added.keys().filter(|k| !existing.contains_key(*k)).count();
+    if total > MAX_ATTRIBUTES {
+        return Err(Error::Invalid(
+            resource,
+            format!("at most {MAX_ATTRIBUTES} attributes; this would make {total}"),
+        ));
     }
     Ok(())
 }
