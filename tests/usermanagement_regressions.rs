@@ -224,3 +224,38 @@ fn attributes_are_bounded_in_number_and_size() {
     assert_eq!(store(attrs(50..100, "w")).status, 204, "replacing is no growth");
     assert_crowd_error(&store(attrs(100..101, "v")), 400, "INVALID_USER");
 }
+
+#[test]
+fn lowercase_output_gives_the_application_lower_case_names() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("MixedCase")));
+    call(
+        &ts,
+        "app",
+        "POST",
+        "/group",
+        Some(json!({"name": "TeamA", "type": "GROUP", "active": true})),
+    );
+    call(
+        &ts,
+        "app",
+        "POST",
+        "/group/user/direct?groupname=TeamA",
+        Some(json!({"name": "MixedCase"})),
+    );
+    let body = json!({"name": "lower", "type": "GENERIC_APPLICATION", "active": true, "lowercase-output": true,
+        "password": {"value": PW}, "directory-mappings": [all_ops(1)], "remote-addresses": [{"value": "127.0.0.1"}]});
+    assert_eq!(ts.post("/rest/appmanagement/1/application").admin().json(&body).send().status, 201);
+    let u = call(&ts, "lower", "GET", "/user?username=MIXEDCASE", None).json();
+    assert_eq!(u["name"], "mixedcase", "{u}");
+    assert!(u["link"]["href"].as_str().unwrap().ends_with("username=mixedcase"));
+    let groups = call(&ts, "lower", "GET", "/user/group/direct?username=mixedcase", None).json();
+    assert_eq!(groups["groups"][0]["name"], "teama");
+    let m = ts.get(&format!("{UM}/group/membership")).basic("lower", PW).send().text();
+    assert!(m.contains(r#"<membership group="teama"><users><user name="mixedcase"/>"#), "{m}");
+    assert_eq!(
+        call(&ts, "app", "GET", "/user?username=mixedcase", None).json()["name"],
+        "MixedCase"
+    );
+}

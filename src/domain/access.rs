@@ -70,6 +70,8 @@ pub struct Access {
     pub directories: Vec<MappedDirectory>,
     /// A service account's view: it reads, and changes nothing (sessions included).
     pub read_only: bool,
+    /// The application wants every user and group name in lower case.
+    pub lowercase_output: bool,
     /// Whether answers derived from this view may be cached under its key (false for a view
     /// built from an application record older than the latest change).
     pub cacheable: bool,
@@ -171,6 +173,7 @@ impl Access {
             name,
             directories,
             read_only: true,
+            lowercase_output: false,
             cacheable: true,
         })
     }
@@ -199,6 +202,7 @@ impl Access {
             name: app.name.clone(),
             directories,
             read_only: false,
+            lowercase_output: app.lowercase_output,
             cacheable: true,
         })
     }

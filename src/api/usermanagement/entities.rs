@@ -12,15 +12,32 @@ use crate::store::records::{GroupRecord, UserRecord};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Builds links back into `/rest/usermanagement/1` for the base URL the caller used.
+/// Builds links back into `/rest/usermanagement/1` for the base URL the caller used, and
+/// writes names as the caller's application wants them.
 pub struct Links<'a> {
     pub base: &'a str,
+    /// The application's "lowercase output": every user and group name it is given is lower
+    /// case (https://confluence.atlassian.com/crowd/configuring-the-application-options-229740229.html).
+    pub lowercase: bool,
 }
 
 impl<'a> Links<'a> {
+    /// A user or group name as the application sees it.
+    pub fn name(&self, name: &'a str) -> Cow<'a, str> {
+        if self.lowercase && name.chars().any(char::is_uppercase) {
+            Cow::Owned(crate::store::directory::fold(name))
+        } else {
+            Cow::Borrowed(name)
+        }
+    }
+
     /// `{base}{path}{encoded name}`, written out only when rendered.
     pub fn to(&self, path: &'static str, name: &'a str, rel: &'static str) -> Obj<'a> {
-        let href = Node::Join(Cow::Borrowed(self.base), path, percent_encode_cow(name));
+        let encoded = match self.name(name) {
+            Cow::Borrowed(n) => percent_encode_cow(n),
+            Cow::Owned(n) => Cow::Owned(crate::http::request::percent_encode(&n)),
+        };
+        let href = Node::Join(Cow::Borrowed(self.base), path, encoded);
         Obj::with_capacity(2).attr("rel", rel).attr("href", href)
     }
 
@@ -73,7 +90,7 @@ pub fn user<'a>(
     Obj::with_capacity(16)
         .attr("expand", "attributes")
         .elem("link", links.user(&u.name))
-        .attr("name", u.name.as_str())
+        .attr("name", Node::Str(links.name(&u.name)))
         .elem("key", u.key.as_str())
         .elem("first-name", u.first_name.as_str())
         .elem("last-name", u.last_name.as_str())
@@ -90,14 +107,14 @@ pub fn user<'a>(
 
 /// A list item without expansion: only the link and the name (UserEntity.newMinimalUserEntity).
 pub fn minimal_user<'a>(links: &Links<'a>, name: &'a str) -> Obj<'a> {
-    Obj::new().elem("link", links.user(name)).attr("name", name)
+    Obj::new().elem("link", links.user(name)).attr("name", Node::Str(links.name(name)))
 }
 
 pub fn group<'a>(links: &Links<'a>, g: &'a GroupRecord, with_attributes: bool) -> Obj<'a> {
     Obj::with_capacity(7)
         .attr("expand", "attributes")
         .elem("link", links.group(&g.name))
-        .attr("name", g.name.as_str())
+        .attr("name", Node::Str(links.name(&g.name)))
         .elem("description", g.description.as_str())
         .elem("type", g.kind.as_str())
         .elem("active", g.active)
@@ -105,7 +122,7 @@ pub fn group<'a>(links: &Links<'a>, g: &'a GroupRecord, with_attributes: bool) -
 }
 
 pub fn minimal_group<'a>(links: &Links<'a>, name: &'a str) -> Obj<'a> {
-    Obj::new().elem("link", links.group(name)).attr("name", name)
+    Obj::new().elem("link", links.group(name)).attr("name", Node::Str(links.name(name)))
 }
 
 /// `{"expand":"user","users":[..]}`; XML `<users expand="user"><user ../></users>`.

@@ -351,17 +351,17 @@ pub fn all(call: &Call) -> Result<Response> {
                 return;
             }
             out.extend_from_slice(b"<membership group=\"");
-            escape_into(&mut out, group);
+            escape_into(&mut out, &call.links.name(group));
             out.extend_from_slice(b"\"><users>");
             for u in users {
                 out.extend_from_slice(b"<user name=\"");
-                escape_into(&mut out, u);
+                escape_into(&mut out, &call.links.name(u));
                 out.extend_from_slice(b"\"/>");
             }
             out.extend_from_slice(b"</users><groups>");
             for g in groups {
                 out.extend_from_slice(b"<group name=\"");
-                escape_into(&mut out, g);
+                escape_into(&mut out, &call.links.name(g));
                 out.extend_from_slice(b"\"/>");
             }
             out.extend_from_slice(b"</groups></membership>");

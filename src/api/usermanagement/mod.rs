@@ -212,13 +212,17 @@ fn dispatch(app: &App, req: &Request, who: &Principal, segs: &[&str]) -> Result<
             segs[i]
         }
     });
+    let links = Links {
+        base: app.usermanagement_base(req.context_path()),
+        lowercase: access.lowercase_output,
+    };
     let call = Call {
         app,
         req,
         query: req.query_params()?,
         access,
         format: Api::UserManagement.reply_format(req),
-        links: Links { base: app.usermanagement_base(req.context_path()) },
+        links,
         arg,
     };
     handler(&call)
