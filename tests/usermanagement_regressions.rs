@@ -259,3 +259,21 @@ fn lowercase_output_gives_the_application_lower_case_names() {
         "MixedCase"
     );
 }
+
+#[test]
+fn a_rename_onto_a_taken_name_is_refused_and_changes_nothing() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("ann")));
+    call(&ts, "app", "POST", "/user", Some(user("bob")));
+    let r = call(&ts, "app", "POST", "/user/rename?username=ann", Some(json!({"new-name": "BOB"})));
+    assert_crowd_error(&r, 400, "INVALID_USER");
+    assert_eq!(call(&ts, "app", "GET", "/user?username=ann", None).json()["name"], "ann");
+    assert_eq!(
+        call(&ts, "app", "GET", "/user?username=bob", None).json()["email"],
+        "bob@example.com"
+    );
+    // A rename to another case of the same name is allowed.
+    let r = call(&ts, "app", "POST", "/user/rename?username=ann", Some(json!({"new-name": "Ann"})));
+    assert_eq!((r.status, r.json()["name"].as_str()), (200, Some("Ann")), "{}", r.text());
+}
