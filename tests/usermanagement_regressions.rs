@@ -277,3 +277,28 @@ fn a_rename_onto_a_taken_name_is_refused_and_changes_nothing() {
     let r = call(&ts, "app", "POST", "/user/rename?username=ann", Some(json!({"new-name": "Ann"})));
     assert_eq!((r.status, r.json()["name"].as_str()), (200, Some("Ann")), "{}", r.text());
 }
+
+#[test]
+fn an_entity_updated_many_times_is_rendered_once_per_event_answer() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("ann")));
+    let token = call(&ts, "app", "GET", "/event", None).json()["newEventToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..20 {
+        let r = call(
+            &ts,
+            "app",
+            "PUT",
+            "/user?username=ann",
+            Some(json!({"name": "ann", "display-name": format!("Ann {i}")})),
+        );
+        assert_eq!(r.status, 204);
+    }
+    let events = call(&ts, "app", "GET", &format!("/event/{token}"), None).json();
+    let list = events["events"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{events}");
+    assert_eq!(list[0]["user"]["display-name"], "Ann 19");
+}

@@ -31,16 +31,51 @@ pub fn current(call: &Call) -> Result<Response> {
     Ok(call.reply(200, "events", &list(token, Vec::new())))
 }
 
+/// About how many bytes of events one answer carries before it stops early (its token then
+/// marks the last event it carries).
+const MAX_BYTES: usize = 8 << 20;
+
 /// `GET /event/{token}`: what changed since; 410 `EVENT_TOKEN_EXPIRED` when the log no longer
 /// reaches back that far (the client then synchronises in full).
+///
+/// An entity updated several times in the range is rendered once, at its last update: every
+/// rendering shows it as it is now, so the earlier ones would repeat the same entity.
 pub fn since(call: &Call) -> Result<Response> {
-    let (events, token) =
-        call.app.store.events_since_at_most(call.arg.unwrap_or(""), MAX_EVENTS)?;
-    let mut items = Vec::new();
-    for e in &events {
-        if call.access.directory(e.directory_id).is_some() {
-            render(call, e, &mut items)?;
+    let store = &call.app.store;
+    let (events, mut token) = store.events_since_at_most(call.arg.unwrap_or(""), MAX_EVENTS)?;
+    let fold = crate::store::directory::fold;
+    let updated = |e: &EventRecord| match &e.change {
+        Change::UserUpdated { name } | Change::UserAttributesChanged { name, .. } => {
+            Some((e.directory_id, 'u', fold(name)))
         }
+        Change::GroupUpdated { name } | Change::GroupAttributesChanged { name, .. } => {
+            Some((e.directory_id, 'g', fold(name)))
+        }
+        _ => None,
+    };
+    let mut last_update = std::collections::HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let Some(key) = updated(e) {
+            last_update.insert(key, i);
+        }
+    }
+    let mut items = Vec::new();
+    let mut size = 0;
+    for (i, e) in events.iter().enumerate() {
+        if size > MAX_BYTES {
+            // Stop here: the next ask goes on from the last event carried.
+            token = store.event_token_at(events[i - 1].seq);
+            break;
+        }
+        if call.access.directory(e.directory_id).is_none() {
+            continue;
+        }
+        if updated(e).is_some_and(|key| last_update.get(&key) != Some(&i)) {
+            continue;
+        }
+        let before = items.len();
+        render(call, e, &mut items)?;
+        size += items[before..].iter().map(Node::size_hint).sum::<usize>();
     }
     Ok(call.reply(200, "events", &list(token, items)))
 }

@@ -32,6 +32,19 @@ pub enum Node<'a> {
 }
 
 impl Node<'_> {
+    /// About how many bytes this value renders to (its text and field names; markup not
+    /// counted): enough to bound an answer built of many values.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Node::Null | Node::Bool(_) | Node::Int(_) | Node::Date(_) => 8,
+            Node::Str(s) => s.len() + 2,
+            Node::Join(a, b, c) => a.len() + b.len() + c.len() + 2,
+            Node::Obj(o) => o.fields.iter().map(|(n, v, _)| n.len() + 4 + v.size_hint()).sum(),
+            Node::List(items) => items.iter().map(Node::size_hint).sum::<usize>() + 2,
+            Node::Named(_, inner) => inner.size_hint(),
+        }
+    }
+
     /// The same value owning all its text.
     pub fn into_owned(self) -> Node<'static> {
         match self {

@@ -42,6 +42,11 @@ pub(super) fn skip_past(txn: &WriteTransaction) -> Result<()> {
 }
 
 impl Store {
+    /// The token that marks the event numbered `seq`: asking with it returns what follows.
+    pub fn event_token_at(&self, seq: u64) -> String {
+        self.token(seq)
+    }
+
     fn token(&self, last: u64) -> String {
         format!("{:016x}:{last}", self.store_id)
     }
