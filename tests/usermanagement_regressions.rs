@@ -302,3 +302,29 @@ fn an_entity_updated_many_times_is_rendered_once_per_event_answer() {
     assert_eq!(list.len(), 1, "{events}");
     assert_eq!(list[0]["user"]["display-name"], "Ann 19");
 }
+
+#[test]
+fn expired_passwords_must_be_changed_before_the_next_login() {
+    let ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    call(&ts, "app", "POST", "/user", Some(user("ann")));
+    let login = |pw: &str| {
+        call(&ts, "app", "POST", "/authentication?username=ann", Some(json!({"value": pw})))
+    };
+    assert_crowd_error(
+        &call(&ts, "app", "POST", "/user/expire-all-passwords", None),
+        400,
+        "ILLEGAL_ARGUMENT",
+    );
+    assert_eq!(
+        call(&ts, "app", "POST", "/user/expire-all-passwords?confirm=true", None).status,
+        204
+    );
+    assert_crowd_error(&login("pw"), 400, "EXPIRED_CREDENTIAL");
+    assert_crowd_error(&login("wrong"), 400, "INVALID_USER_AUTHENTICATION");
+    let r = call(&ts, "app", "PUT", "/user/password?username=ann", Some(json!({"value": "fresh"})));
+    assert_eq!(r.status, 204);
+    assert_eq!(login("fresh").status, 200);
+    // The administrator's own login (admin APIs) is not a directory login through an application.
+    assert_eq!(ts.get("/rest/audit/1.0/events").admin().send().status, 200);
+}

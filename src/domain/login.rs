@@ -150,6 +150,12 @@ pub fn authenticate<'a>(
             format!("Account with name <{}> is inactive", user.name),
         ));
     }
+    if user.password_expired && password.is_some() {
+        return Err(Error::Login(
+            LoginFailure::ExpiredCredential,
+            format!("The password of <{}> has expired and must be changed", user.name),
+        ));
+    }
     permitted(app.store, &user, dir)?;
     Ok((user, dir))
 }

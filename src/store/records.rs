@@ -48,6 +48,10 @@ pub struct UserRecord {
     /// `crypto::hash_password` output; `None` for a user with no password credential.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// The password must be changed before the next login (Crowd's expired credential, set by
+    /// `expire-all-passwords`); a new password clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_expired: bool,
     #[serde(default)]
     pub attributes: BTreeMap<String, Vec<String>>,
 }

@@ -173,6 +173,7 @@ const ROUTES: &[Route] = routes![
     &["event"] => [Get: events::current],
     &["event", "*"] => [Get: events::since],
     &["user", "mail", "password"] => [Post: user::mail_password],
+    &["user", "expire-all-passwords"] => [Post: user::expire_all_passwords],
     &["user", "mail", "usernames"] => [Post: user::mail_usernames],
 ];
 

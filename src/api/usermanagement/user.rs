@@ -266,3 +266,29 @@ pub fn mail_usernames(call: &Call) -> Result<Response> {
     Err(no_mail("find the user names with GET /search?entity-type=user&restriction=email%3D…")
         .into())
 }
+
+/// `POST /user/expire-all-passwords?confirm=true`: every user of the directories whose mapping
+/// lets the application update users must set a new password before logging in again
+/// (UsersResource.expireAllPasswords; logins then fail with `EXPIRED_CREDENTIAL`). Without
+/// `confirm=true` it does nothing and says so. 204.
+pub fn expire_all_passwords(call: &Call) -> Result<Response> {
+    if call.param("confirm")? != Some("true") {
+        return Err(Error::bad_request("confirm=true is required to expire every password").into());
+    }
+    let dirs: Vec<_> = call
+        .access
+        .directories
+        .iter()
+        .filter(|d| d.operations.allows(Operation::UpdateUser))
+        .collect();
+    if dirs.is_empty() {
+        return Err(Error::NotPermitted(
+            "No directory mapped to the application allows UPDATE_USER".into(),
+        )
+        .into());
+    }
+    for dir in dirs {
+        call.app.directories().expire_all_passwords(dir.id)?;
+    }
+    Ok(Response::no_content())
+}

@@ -124,6 +124,7 @@ impl Directories<'_> {
             created: now,
             updated: now,
             password_hash,
+            password_expired: false,
             attributes: new.attributes,
         })
     }
@@ -178,9 +179,16 @@ impl Directories<'_> {
     fn set_password_hash(&self, dir: u64, name: &str, hash: Option<String>) -> Result<()> {
         let set = |user: &mut UserRecord| {
             user.password_hash = hash;
+            user.password_expired = false;
             Ok(())
         };
         self.store.update_user(dir, name, set, self.clock.now_ms()).map(|_| ())
+    }
+
+    /// Marks every password of directory `dir` expired: each user must set a new one before
+    /// logging in again (Crowd's `expire-all-passwords`). Returns how many were marked.
+    pub fn expire_all_passwords(&self, dir: u64) -> Result<usize> {
+        self.store.expire_passwords(dir)
     }
 
     /// Stores (or replaces) the named attributes, leaving the user's others as they are.

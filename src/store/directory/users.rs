@@ -229,6 +229,31 @@ impl Store {
         })
     }
 
+    /// Marks every user of `dir` who has a password as having to change it, in one
+    /// transaction. No change events: the flag is a credential's state, which sync clients
+    /// never see.
+    pub fn expire_passwords(&self, dir: u64) -> Result<usize> {
+        self.change(Topic::Directory, |txn| {
+            let mut users = txn.open_table(USERS)?;
+            let mut expired = Vec::new();
+            for entry in users.range((dir, "")..)? {
+                let (k, v) = entry?;
+                if k.value().0 != dir {
+                    break;
+                }
+                let mut u: UserRecord = decode(v.value())?;
+                if u.password_hash.is_some() && !u.password_expired {
+                    u.password_expired = true;
+                    expired.push((k.value().1.to_string(), u));
+                }
+            }
+            for (name, u) in &expired {
+                users.insert((dir, name.as_str()), encode(u).as_slice())?;
+            }
+            Ok(expired.len())
+        })
+    }
+
     /// Sets each of `attributes` on the user, replacing the values of a name it had, and
     /// leaving its other attributes as they are. `NotFound(User)` if there is none.
     pub fn store_user_attributes(
