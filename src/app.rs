@@ -15,9 +15,10 @@ use crate::domain::clock::Clock;
 use crate::domain::directory::Directories;
 use crate::domain::registry::ClientRegistry;
 use crate::domain::throttle::{KdfSlots, Throttle};
-use crate::domain::tokens::{PurgePolicy, RevokedSet, Writer, WriterThread};
+use crate::domain::tokens::RevokedSet;
 use crate::error::{Error, Result};
 use crate::store::directory::Bootstrap;
+use crate::store::writer::{Above, Pending, PurgePolicy, Writer, WriterThread};
 use crate::store::Store;
 use std::fs;
 use std::sync::Arc;
@@ -95,8 +96,12 @@ impl App {
             audit_max_rows: config.audit_max_rows,
             event_max_rows: config.event_max_rows,
         };
-        let (writer, thread) =
-            Writer::start(store.clone(), clock.clone(), policy, revoked.clone(), failures.clone());
+        let above = Arc::new(WriterHooks {
+            clock: clock.clone(),
+            failures: failures.clone(),
+            revoked: revoked.clone(),
+        });
+        let (writer, thread) = Writer::start(store.clone(), policy, above);
         let throttle = Throttle::new(config.auth_failure_limit, config.auth_failure_period);
         let kdf = KdfSlots::new(config.kdf_slots());
         let app = App {
@@ -126,6 +131,36 @@ impl App {
     /// The directory rules over this app's store, clock and password hashing settings.
     pub fn directories(&self) -> Directories<'_> {
         Directories::new(&self.store, &self.clock, self.config.pbkdf2_iterations)
+    }
+}
+
+/// What the store's writer needs from above: the clock, the aggregated failures it commits,
+/// and the revoked set it trims after a purge.
+struct WriterHooks {
+    clock: Arc<Clock>,
+    failures: Arc<FailureLog>,
+    revoked: Arc<RevokedSet>,
+}
+
+impl Above for WriterHooks {
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn holding(&self) -> bool {
+        !self.failures.is_empty()
+    }
+
+    fn take(&self, now: u64, all: bool) -> Pending {
+        self.failures.take_writes(now, all)
+    }
+
+    fn committed(&self, pending: &Pending, ids: &[u64]) {
+        self.failures.committed(pending, ids);
+    }
+
+    fn purged(&self, now_secs: u64) {
+        self.revoked.forget_expired(now_secs);
     }
 }
 

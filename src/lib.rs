@@ -38,7 +38,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     app: Option<Arc<App>>,
     http: Option<http::server::HttpServer>,
-    writer: Option<domain::tokens::WriterThread>,
+    writer: Option<store::writer::WriterThread>,
 }
 
 /// Opens the data directory, binds, and starts serving. Returns once the socket accepts.

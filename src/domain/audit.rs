@@ -240,21 +240,11 @@ pub struct Attempt<'a> {
 
 /// What the writer should commit for aggregated failures: [`AuditWrite`]s, and for each the
 /// serial of the entry it came from, to hand back to [`FailureLog::committed`].
-#[derive(Default)]
-pub struct Pending {
-    pub serials: Vec<u64>,
-    pub writes: Vec<AuditWrite>,
-}
-
-impl Pending {
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-    }
-}
+pub use crate::store::writer::Pending;
 
 /// Failed authentications, aggregated in a bounded map before they reach the audit log.
 ///
-/// Request threads only count into the map. The writer thread (`tokens::Writer`) commits: the
+/// Request threads only count into the map. The writer thread (`store::writer::Writer`) commits: the
 /// first attempt of a window becomes a row at the writer's next pass (a new entry wakes it, so
 /// within ~100 ms); later attempts update that row's `count` when the window closes, or
 /// earlier on a flush. So however fast an attacker fails, a source costs at most one row per

@@ -20,9 +20,9 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::clock::Clock;
 use crate::domain::throttle::Kind;
 use crate::domain::throttle::{KdfSlots, Throttle};
-use crate::domain::tokens::Writer;
 use crate::error::{Error, LoginFailure, Resource, Result};
 use crate::store::records::UserRecord;
+use crate::store::writer::Writer;
 use crate::store::Store;
 use std::sync::{Arc, OnceLock};
 

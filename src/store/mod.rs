@@ -16,6 +16,7 @@ pub mod search;
 pub mod sessions;
 pub mod tables;
 pub mod tokens;
+pub mod writer;
 
 use crate::error::{Error, Result};
 use crate::sync::RwLockExt;

@@ -1,6 +1,6 @@
 //! Token records, revocations and the purge.
 //!
-//! Records arrive in batches from the write-behind writer (`domain::tokens::Writer`) and are
+//! Records arrive in batches from the write-behind writer (`store::writer::Writer`) and are
 //! stored the same way: one redb value per batch, keyed by the expiry of its last token. A
 //! B-tree insert per token cost the writer ~12k instructions (redb rebuilds a leaf page on each
 //! insert); appending a batch costs a copy per token. A token is valid without its record, so a

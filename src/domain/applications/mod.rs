@@ -21,11 +21,11 @@ use crate::domain::audit::{Action, Actor, FailureLog};
 use crate::domain::clock::Clock;
 use crate::domain::directory::validate;
 use crate::domain::throttle::{KdfSlots, Throttle};
-use crate::domain::tokens::Writer;
 use crate::error::{Error, Resource, Result};
 use crate::store::applications::{
     ApplicationAuth, ApplicationRecord, ApplicationType, DirectoryMapping, Operation,
 };
+use crate::store::writer::Writer;
 use crate::store::Store;
 
 /// Most remote addresses, trusted proxies, mappings or allowed groups in one application.
