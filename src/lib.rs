@@ -1,6 +1,6 @@
 //! throng: a Crowd-compatible identity server in one small binary over one redb file.
 //!
-//! Layers, outside in (see `../shared/DESIGN.md` and `docs/architecture.md`):
+//! Layers, outside in (see `docs/architecture.md`):
 //! - [`http`]: the handler our tiny_http fork runs, request and response types, and the
 //!   router, which picks the API namespace (each namespace in [`api`] owns its route table);
 //! - [`api`]: one module per upstream API namespace; thin handlers and each API's error shape;

@@ -1,7 +1,7 @@
 //! The OAuth 2.0 surface over real HTTP: the client-credentials token endpoint (RFC 6749
 //! §2.3, §4.4, §5), bearer tokens on `/rest/usermanagement/1` (RFC 6750), introspection
 //! (RFC 7662), revocation (RFC 7009), Crowd 7.0's credential rotation and client lookup
-//! (`spec/service-accounts.md` part A), and what restarts, audit and the write-behind token
+//! (Crowd 7.0's service-account documentation), and what restarts, audit and the write-behind token
 //! records keep of it all.
 
 mod common;

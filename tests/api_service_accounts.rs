@@ -1,6 +1,6 @@
 //! The service-account REST API (`/rest/service-accounts/latest/service-accounts`) over real
 //! HTTP: create, get, update, search and archive with every field and rule of
-//! `spec/service-accounts.md` part A, each bad input and bad caller (and proof that it stored
+//! Crowd 7.0's service-account documentation, each bad input and bad caller (and proof that it stored
 //! nothing), `expirySoon`, persistence across a restart, and the audit events these calls
 //! leave. Token-endpoint and rotation behaviour belongs in its own file; it appears here only
 //! where archiving must kill credentials and tokens.

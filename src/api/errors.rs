@@ -1,7 +1,7 @@
 //! The one place an [`Error`] becomes a response, in the shape of the API it happened in.
 //!
-//! - Crowd: `{"reason","message"}` with Crowd's reason codes (crowd-rest-common ErrorEntity;
-//!   `spec/crowd-rest.md` §2.10).
+//! - Crowd: `{"reason","message"}` with Crowd's reason codes (crowd-rest-common ErrorEntity
+//!   and its exception mappers).
 //! - usermanagement: the same, except that a failed application authentication is Crowd's
 //!   plain-text 401 `Application failed to authenticate` (BasicAuthenticationHelper), which
 //!   dex compares byte for byte.

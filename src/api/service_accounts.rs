@@ -1,6 +1,6 @@
 //! `/rest/service-accounts/latest/service-accounts`: Crowd 7.0's service-account REST API.
 //!
-//! Shapes follow the Crowd 7.0 documentation example (`spec/service-accounts.md` part A):
+//! Shapes follow the Crowd 7.0 documentation example:
 //! https://confluence.atlassian.com/enterprise/create-a-service-account-via-rest-api-1627556048.html
 //! The plain secret appears only in the create response; `GET /rest/oauth2/latest/client/{id}`
 //! shows it to admins again when they need it.

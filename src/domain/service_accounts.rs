@@ -1,6 +1,6 @@
 //! Service accounts (Crowd 7.0): accounts tied to no person that reach Crowd only through
 //! OAuth 2.0 client credentials. Create, update, search, archive and credential rotation,
-//! with every rule of `spec/service-accounts.md` part A.
+//! with every rule of Crowd 7.0's service-account documentation.
 //!
 //! Source: https://confluence.atlassian.com/enterprise/service-accounts-in-crowd-1573749299.html
 
