@@ -791,7 +791,9 @@ fn the_last_administrator_stays() {
             .send(),
     );
     refused(um(&ts, "DELETE", "/user/password?username=admin").send());
-    refused(um(&ts, "DELETE", "/group?groupname=crowd-administrators").send());
+    let r = um(&ts, "DELETE", "/group?groupname=crowd-administrators").send();
+    assert_crowd_error(&r, 400, "INVALID_GROUP");
+    assert!(r.text().contains("cannot be deleted"), "{}", r.text());
     let account = ts.create_account("ops");
     let bearer = ts.token(&account.client_id, &account.secret);
     let r = ts

@@ -88,6 +88,8 @@ pub fn create<'a>(
         expires: now + timeout,
         timeout,
         remote_address: remote_address(factors).map(str::to_string),
+        user_key: user.key.clone(),
+        user_created: user.created,
     };
     app.store.create_session(&digest(&token)?, &session, app.max_per_user)?;
     Ok(Live { token, session, user, directory })
@@ -119,7 +121,9 @@ pub fn validate<'a>(
     // The user must still be one the caller's application sees, active and let in.
     let directory = access.directory(session.directory_id).ok_or_else(gone)?;
     let user = app.store.user_cached(directory.id, &session.user)?.ok_or_else(gone)?;
-    if !user.active {
+    let same_user = session.user_key.is_empty()
+        || (session.user_key == user.key && session.user_created == user.created);
+    if !user.active || !same_user {
         return Err(gone());
     }
     login::permitted(app.store, &user, directory)?;

@@ -152,6 +152,14 @@ pub struct SessionRecord {
     /// How much a validation extends it: the server's timeout or a shorter `duration` asked
     /// for at creation.
     pub timeout: Millis,
+    /// The user's key when the session began: a later user of the same name (after a delete
+    /// or rename) has another, and the session does not pass to them.
+    #[serde(default)]
+    pub user_key: String,
+    /// When that user was created: a key can be given again after a delete, a creation time
+    /// (with the key) tells the two users apart.
+    #[serde(default)]
+    pub user_created: Millis,
     /// The `remote_address` validation factor given at creation, if any.
     #[serde(default)]
     pub remote_address: Option<String>,

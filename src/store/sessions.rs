@@ -196,6 +196,8 @@ mod tests {
             expires,
             timeout: 1000,
             remote_address: None,
+            user_key: String::new(),
+            user_created: 0,
         }
     }
 

@@ -87,7 +87,11 @@ pub fn get(call: &Call) -> Result<Response> {
                 let (user, dir) = call.access.find_user(store, name)?;
                 let entity = entities::user(&call.links, &user, &dir.name, expand.attributes);
                 let rendered: std::sync::Arc<[u8]> = call.reply(200, "user", &entity).body.into();
-                call.app.rendered_users.fill(key, rendered.clone(), generation);
+                // Large entities (many attributes) are not kept: the cache is bounded in entries,
+                // and its memory should be too.
+                if rendered.len() <= 64 << 10 {
+                    call.app.rendered_users.fill(key, rendered.clone(), generation);
+                }
                 rendered
             }
         };

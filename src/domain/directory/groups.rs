@@ -71,10 +71,15 @@ impl Directories<'_> {
 
     /// Deletes a group and every membership it takes part in. `NotFound(Group)`.
     pub fn delete_group(&self, dir: u64, name: &str) -> Result<()> {
-        if crate::store::directory::fold(name) == crate::store::directory::ADMIN_GROUP {
-            for member in self.store.direct_users_of_group(dir, name)? {
-                self.keep_an_administrator(dir, &member, "lose crowd-administrators")?;
-            }
+        // The group that grants admin rights is never deleted: removing all its members at
+        // once would leave no administrator (checking each against the others cannot see that).
+        if dir == crate::store::directory::ADMIN_DIRECTORY
+            && crate::store::directory::fold(name) == crate::store::directory::ADMIN_GROUP
+        {
+            return Err(crate::error::Error::Invalid(
+                Resource::Group,
+                "crowd-administrators grants admin rights and cannot be deleted".into(),
+            ));
         }
         self.store.delete_group(dir, name, self.clock.now_ms())
     }
