@@ -596,7 +596,9 @@ pub(crate) fn wire(
     use std::fmt::Write as _;
     const APPEND_BELOW: usize = 64 << 10;
     let status = status_code.0;
-    let mut out = String::with_capacity(256);
+    // Room for the head and a body that is appended, so appending does not copy the head.
+    let appended = if body.len() < APPEND_BELOW { body.len() } else { 0 };
+    let mut out = String::with_capacity(256 + appended);
     let version = if *version >= (1, 1) { "1.1" } else { "1.0" };
     let _ = write!(out, "HTTP/{version} {status} {}\r\n", status_code.default_reason_phrase());
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("Server")) {
