@@ -34,6 +34,8 @@ pub struct App {
     pub clock: Arc<Clock>,
     pub clients: ClientRegistry,
     pub revoked: Arc<RevokedSet>,
+    /// Tokens whose MAC was checked lately (`domain::tokens::VerifiedTokens`).
+    pub verified_tokens: crate::domain::tokens::VerifiedTokens,
     pub writer: Writer,
     pub admins: AdminCache,
     /// Verified application credentials and resolved remote-address host names.
@@ -41,8 +43,9 @@ pub struct App {
     /// Usermanagement callers' views of their directories (`domain::access`).
     pub views: crate::domain::access::AccessCache,
     /// Rendered user entities (`api::usermanagement::user::get`), good while the directory
-    /// is unchanged: the most frequent usermanagement read answers from here.
-    pub rendered_users: crate::store::cache::Generational<(u64, String, u8), Arc<[u8]>>,
+    /// is unchanged: the most frequent usermanagement read answers from here, copying the
+    /// bytes out of its worker's own stripe.
+    pub rendered_users: crate::store::cache::PerThread<(u64, String, u8), Box<[u8]>>,
     /// Failed authentications per source and identity (`domain::throttle`).
     pub throttle: Throttle,
     /// Password KDF runs allowed at once.
@@ -111,10 +114,11 @@ impl App {
             clock,
             clients,
             revoked,
+            verified_tokens: Default::default(),
             writer,
             admins: AdminCache::default(),
             views: Default::default(),
-            rendered_users: crate::store::cache::Generational::new(16_384),
+            rendered_users: crate::store::cache::PerThread::new(16_384),
             applications: Applications::default(),
             throttle,
             kdf,

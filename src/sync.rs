@@ -42,6 +42,29 @@ impl<T> RwLockExt<T> for RwLock<T> {
     }
 }
 
+/// This thread's place among `stripes` (a power of two): threads are numbered as they first
+/// ask, so a server's workers, started together, each get a stripe of their own.
+///
+/// A shared lock, even one only read, is a line that every core writes (its reader count);
+/// with two cores serving the same hot entry, that line moving between them cost more than
+/// the work it guarded (measured: a cached usermanagement read went from 0.6 µs on one
+/// thread to 1.0 µs per request on each of two). Striped state keeps each worker on its own.
+pub fn stripe(stripes: usize) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    debug_assert!(stripes.is_power_of_two());
+    INDEX.with(|i| *i) & (stripes - 1)
+}
+
+/// A lock on a line of its own, so that neighbouring stripes do not share one (128 bytes:
+/// adjacent-line prefetch pairs 64-byte lines on x86).
+#[repr(align(128))]
+#[derive(Default)]
+pub struct Padded<T>(pub T);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 
 use crate::domain::applications::auth::AppPrincipal;
 use crate::error::{Error, Resource, Result};
-use crate::store::cache::Generational;
+use crate::store::cache::PerThread;
 use crate::store::records::{GroupRecord, UserRecord};
 use crate::store::{Store, Topic};
 use std::sync::Arc;
@@ -96,12 +96,13 @@ pub enum Caller<'a> {
 
 /// Views already built, per application and per bearer caller,
 /// good while neither the directories nor the applications changed: building one costs a few
-/// allocations on every usermanagement call otherwise.
-pub struct AccessCache(Generational<u64, Arc<Access>>);
+/// allocations on every usermanagement call otherwise. Kept per worker (`PerThread`): each
+/// builds its own view once per change, and then reads it without touching another core's.
+pub struct AccessCache(PerThread<u64, Arc<Access>>);
 
 impl Default for AccessCache {
     fn default() -> Self {
-        AccessCache(Generational::new(4096))
+        AccessCache(PerThread::new(4096))
     }
 }
 

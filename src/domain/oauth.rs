@@ -162,13 +162,13 @@ pub fn validate(app: &App, token: &str) -> Result<Claims> {
 }
 
 fn live_claims(app: &App, token: &str) -> Option<Claims> {
-    let claims = tokens::verify_mac(&app.keys, token)?;
+    let claims = app.verified_tokens.verify(&app.keys, token)?;
     let now_ms = app.clock.now_ms();
     if claims.expires * 1000 <= now_ms {
         return None;
     }
-    let client = app.clients.client(&claims.client)?;
-    if claims.issued * 1000 < client.tokens_not_before || app.revoked.contains(&claims.jti) {
+    let not_before = app.clients.tokens_not_before(&claims.client)?;
+    if claims.issued * 1000 < not_before || app.revoked.contains(&claims.jti) {
         return None;
     }
     Some(claims)

@@ -138,6 +138,13 @@ impl ClientRegistry {
         self.maps.reading().secrets.get(client_id).cloned()
     }
 
+    /// When tokens of the client `key` start to count (a rotation or revocation moves it), or
+    /// `None` for no such client. The token hot path asks this on every validation: it copies
+    /// a number and leaves the client's reference count, a line every core would write, alone.
+    pub fn tokens_not_before(&self, key: &[u8; 16]) -> Option<Millis> {
+        self.maps.reading().clients.get(key).map(|c| c.tokens_not_before)
+    }
+
     pub fn client(&self, key: &[u8; 16]) -> Option<Arc<ClientState>> {
         self.maps.reading().clients.get(key).cloned()
     }

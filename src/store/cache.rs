@@ -10,10 +10,10 @@
 //! (the user cache here, the admin password cache in `domain::admin`).
 
 use super::records::{DirectoryRecord, UserRecord};
-use crate::sync::RwLockExt;
+use crate::sync::{stripe, MutexExt, Padded, RwLockExt};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A user and the directory it lives in.
 pub type CachedUser = Arc<(UserRecord, DirectoryRecord)>;
@@ -52,32 +52,91 @@ struct Entries<K, V> {
     map: HashMap<K, V>,
 }
 
+impl<K: Eq + Hash, V> Entries<K, V> {
+    fn new() -> Self {
+        Entries { generation: 0, map: HashMap::new() }
+    }
+
+    fn get(&self, key: &K, generation: u64) -> Option<&V> {
+        if self.generation != generation {
+            return None;
+        }
+        self.map.get(key)
+    }
+
+    fn fill(&mut self, max: usize, key: K, value: V, generation: u64) {
+        if generation < self.generation {
+            return;
+        }
+        if generation > self.generation || self.map.len() >= max {
+            self.map.clear();
+            self.generation = generation;
+        }
+        self.map.insert(key, value);
+    }
+}
+
 impl<K: Eq + Hash, V: Clone> Generational<K, V> {
     /// An empty map that holds at most `max` entries (past that it starts over).
     pub fn new(max: usize) -> Self {
-        Generational { max, inner: RwLock::new(Entries { generation: 0, map: HashMap::new() }) }
+        Generational { max, inner: RwLock::new(Entries::new()) }
     }
 
     /// The value cached for `key`, if it was read in the store's current `generation`.
     pub fn get(&self, key: &K, generation: u64) -> Option<V> {
-        let inner = self.inner.reading();
-        if inner.generation != generation {
-            return None;
-        }
-        inner.map.get(key).cloned()
+        self.inner.reading().get(key, generation).cloned()
     }
 
     /// Caches `value`, read from the store at `generation` (taken *before* the read).
     pub fn fill(&self, key: K, value: V, generation: u64) {
-        let mut inner = self.inner.writing();
-        if generation < inner.generation {
-            return;
+        self.inner.writing().fill(self.max, key, value, generation);
+    }
+}
+
+/// Stripes of a [`PerThread`] map: at least the workers of a small machine.
+const STRIPES: usize = 16;
+
+/// A [`Generational`] map per thread stripe (`sync::stripe`), for the few small caches that
+/// every request of the hot path reads: a hit locks and reads only the calling worker's own
+/// stripe, so cores do not pass the lock's line back and forth. Each stripe fills itself,
+/// and a value stored in one is never handed to another thread's stripe, so reference counts
+/// of what it holds stay on one core too. The bound is `max` entries over all stripes.
+pub struct PerThread<K, V> {
+    per_stripe: usize,
+    stripes: Box<[Stripe<K, V>]>,
+}
+
+type Stripe<K, V> = Padded<Mutex<Entries<K, V>>>;
+
+impl<K: Eq + Hash, V> PerThread<K, V> {
+    /// An empty map of at most `max` entries in all (each stripe starts over past its share).
+    pub fn new(max: usize) -> Self {
+        PerThread {
+            per_stripe: max.div_ceil(STRIPES).max(1),
+            stripes: (0..STRIPES).map(|_| Padded(Mutex::new(Entries::new()))).collect(),
         }
-        if generation > inner.generation || inner.map.len() >= self.max {
-            inner.map.clear();
-            inner.generation = generation;
-        }
-        inner.map.insert(key, value);
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, Entries<K, V>> {
+        self.stripes[stripe(STRIPES)].0.locked()
+    }
+
+    /// `read` of the value this thread's stripe holds for `key` at `generation`.
+    pub fn get_with<R>(&self, key: &K, generation: u64, read: impl FnOnce(&V) -> R) -> Option<R> {
+        self.local().get(key, generation).map(read)
+    }
+
+    /// Caches `value`, read from the store at `generation` (taken *before* the read), in this
+    /// thread's stripe.
+    pub fn fill(&self, key: K, value: V, generation: u64) {
+        self.local().fill(self.per_stripe, key, value, generation);
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> PerThread<K, V> {
+    /// The value cached for `key` in this thread's stripe at `generation`.
+    pub fn get(&self, key: &K, generation: u64) -> Option<V> {
+        self.get_with(key, generation, V::clone)
     }
 }
 
@@ -111,5 +170,27 @@ mod tests {
         c.fill(2, 2, 0);
         c.fill(3, 3, 0);
         assert_eq!((c.get(&1, 0), c.get(&3, 0)), (None, Some(3)));
+    }
+
+    #[test]
+    fn each_thread_fills_its_own_stripe_under_the_same_rules() {
+        let c: Arc<PerThread<u32, u32>> = Arc::new(PerThread::new(STRIPES * 2));
+        c.fill(1, 10, 5);
+        assert_eq!(c.get(&1, 5), Some(10));
+        assert_eq!(c.get(&1, 6), None, "another generation misses");
+        c.fill(1, 11, 4);
+        assert_eq!(c.get(&1, 5), Some(10), "a fill read before the latest one is dropped");
+        // A thread whose stripe is another one's sees nothing of this one's.
+        let (c2, mine) = (c.clone(), crate::sync::stripe(STRIPES));
+        let other = std::thread::spawn(move || (crate::sync::stripe(STRIPES), c2.get(&1, 5)))
+            .join()
+            .unwrap();
+        if other.0 != mine {
+            assert_eq!(other.1, None);
+        }
+        // Past its share (2 per stripe here), a stripe starts over.
+        c.fill(2, 20, 5);
+        c.fill(3, 30, 5);
+        assert_eq!((c.get(&1, 5), c.get(&3, 5)), (None, Some(30)));
     }
 }

@@ -81,23 +81,23 @@ pub fn get(call: &Call) -> Result<Response> {
             | u8::from(call.req.context_path().is_empty()) << 2;
         let generation = generation + store.generation(crate::store::Topic::Applications);
         let key = (call.access.key, crate::store::directory::fold(name), variant);
-        let body = match call.app.rendered_users.get(&key, generation) {
+        let body = match call.app.rendered_users.get_with(&key, generation, |b| b.to_vec()) {
             Some(hit) => hit,
             None => {
                 let (user, dir) = call.access.find_user(store, name)?;
                 let entity = entities::user(&call.links, &user, &dir.name, expand.attributes);
-                let rendered: std::sync::Arc<[u8]> = call.reply(200, "user", &entity).body.into();
+                let rendered = call.reply(200, "user", &entity).body;
                 // Large entities (many attributes) are not kept: the cache is bounded in entries,
                 // and its memory should be too.
                 if rendered.len() <= 64 << 10 {
-                    call.app.rendered_users.fill(key, rendered.clone(), generation);
+                    call.app.rendered_users.fill(key, rendered.clone().into(), generation);
                 }
                 rendered
             }
         };
         return Ok(Response::new(200)
             .header("Content-Type", call.format.content_type())
-            .with_body(body.to_vec()));
+            .with_body(body));
     }
     let store = &call.app.store;
     let (user, dir) = match call.param("key")? {

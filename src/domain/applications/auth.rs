@@ -28,10 +28,13 @@
 use super::{address, Deps};
 use crate::crypto;
 use crate::domain::audit::{self, Action, Attempt};
-use crate::domain::throttle::Kind;
+use crate::domain::throttle::{Kind, KNOWN_REFRESH_MS};
 use crate::error::{Error, Result};
 use crate::store::applications::{ApplicationRecord, ApplicationType, DirectoryMapping};
+use crate::store::cache::PerThread;
+use crate::store::records::Millis;
 use crate::sync::{MutexExt, RwLockExt};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -58,7 +61,7 @@ pub struct AppPrincipal {
 
 /// One verified (name, password) pair and the application as it was then.
 #[derive(Clone)]
-struct Verified {
+pub(crate) struct Verified {
     app: Arc<ApplicationRecord>,
     mappings: Arc<[DirectoryMapping]>,
     /// `app.remote_addresses`, parsed once.
@@ -69,14 +72,58 @@ struct Verified {
 
 /// Verified credentials, keyed by `Keys::cache_key(name, password)`: the map never holds
 /// anything a password could be recovered from.
-#[derive(Default)]
 pub struct VerifiedCache {
     map: RwLock<HashMap<[u8; 32], Verified>>,
+    /// What `map` holds, copied into each worker's stripe on first use with nothing shared
+    /// (`Local`): a steady stream of calls reads only its own core's lines.
+    local: PerThread<[u8; 32], Local>,
     /// Pairs being verified now, and the signal that one finished.
     pending: Mutex<HashSet<[u8; 32]>>,
     finished: Condvar,
     /// A hash of nothing, verified against when the name is unknown.
     decoy: OnceLock<String>,
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        VerifiedCache {
+            map: RwLock::default(),
+            local: PerThread::new(CACHE_MAX),
+            pending: Mutex::default(),
+            finished: Condvar::new(),
+            decoy: OnceLock::new(),
+        }
+    }
+}
+
+/// A worker's own copy of a [`Verified`] pair.
+struct Local {
+    verified: Verified,
+    /// The peer and time this worker last told the throttle of a success for the pair: it
+    /// keeps that for [`KNOWN_REFRESH_MS`] anyway, so telling it again sooner changes nothing.
+    told: RefCell<(String, Millis)>,
+}
+
+impl Local {
+    fn of(v: &Verified) -> Local {
+        let verified = Verified {
+            app: Arc::new((*v.app).clone()),
+            mappings: v.mappings.iter().cloned().collect(),
+            remote_rules: v.remote_rules.iter().cloned().collect(),
+            generation: v.generation,
+        };
+        Local { verified, told: RefCell::new((String::new(), 0)) }
+    }
+
+    /// Tells the throttle of a success unless this worker told it of the same one lately.
+    fn succeeded(&self, d: &Deps<'_>, peer: &str, name: &str, now: Millis) {
+        let mut told = self.told.borrow_mut();
+        if told.0 != peer || now.saturating_sub(told.1) >= KNOWN_REFRESH_MS {
+            d.throttle.succeeded(Kind::Application, peer, name, now);
+            peer.clone_into(&mut told.0);
+            told.1 = now;
+        }
+    }
 }
 
 impl VerifiedCache {
@@ -159,11 +206,20 @@ pub fn authenticate(
         return Err(e);
     }
     let key = d.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
-    let verified = match d.state.verified.get(&key, d.store.applications_generation()) {
+    let cache = &d.state.verified;
+    let generation = d.store.applications_generation();
+    let hit = cache.local.get_with(&key, generation, |local| {
+        local.succeeded(d, peer, name, now);
+        validate_client(d, &local.verified, peer, &forwarded_for)
+    });
+    if let Some(result) = hit {
+        return result;
+    }
+    let verified = match cache.get(&key, generation) {
         Some(hit) => hit,
         None => {
-            let _turn = d.state.verified.turn(key);
-            if let Some(hit) = d.state.verified.get(&key, d.store.applications_generation()) {
+            let _turn = cache.turn(key);
+            if let Some(hit) = cache.get(&key, d.store.applications_generation()) {
                 d.throttle.succeeded(Kind::Application, peer, name, now);
                 return validate_client(d, &hit, peer, &forwarded_for);
             }
@@ -173,10 +229,11 @@ pub fn authenticate(
                     failed(d, &attempt(false), name);
                 }
             })?;
-            d.state.verified.put(key, v.clone());
+            cache.put(key, v.clone());
             v
         }
     };
+    cache.local.fill(key, Local::of(&verified), verified.generation);
     d.throttle.succeeded(Kind::Application, peer, name, now);
     validate_client(d, &verified, peer, &forwarded_for)
 }
