@@ -75,6 +75,10 @@ pub struct Access {
     /// Whether answers derived from this view may be cached under its key (false for a view
     /// built from an application record older than the latest change).
     pub cacheable: bool,
+    /// The store's directory and applications generations, summed, as they were before the
+    /// view was read: what an answer derived from it may be cached under, since a change after
+    /// that may have changed the view itself.
+    pub generation: u64,
 }
 
 fn denied(op: Operation, dir: &MappedDirectory) -> Error {
@@ -119,6 +123,7 @@ impl AccessCache {
             if a.generation != apps {
                 let mut fresh = Access::of_application(store, a, a.id)?;
                 fresh.cacheable = false;
+                fresh.generation = generation;
                 return Ok(Arc::new(fresh));
             }
         }
@@ -142,10 +147,12 @@ impl AccessCache {
                 return Ok(hit);
             }
         }
-        let built = Arc::new(match caller {
+        let mut built = match caller {
             Caller::Application(a) => Access::of_application(store, a, key)?,
             Caller::Reader(id) => Access::read_only(store, id, key)?,
-        });
+        };
+        built.generation = generation;
+        let built = Arc::new(built);
         self.0.fill(key, built.clone(), generation);
         Ok(built)
     }
@@ -176,6 +183,7 @@ impl Access {
             read_only: true,
             lowercase_output: false,
             cacheable: true,
+            generation: 0,
         })
     }
 
@@ -205,6 +213,7 @@ impl Access {
             read_only: false,
             lowercase_output: app.lowercase_output,
             cacheable: true,
+            generation: 0,
         })
     }
 

@@ -70,16 +70,15 @@ pub fn get(call: &Call) -> Result<Response> {
     let expand = Expand::parse(call.param("expand")?);
     if call.param("key")?.is_none() && call.access.cacheable {
         let store = &call.app.store;
-        let generation = store.generation(crate::store::Topic::Directory);
         let name = username(call)?;
         // Everything the bytes depend on: the caller's view (which directory a name resolves
         // to), the name, format, expansion, and the base of the links. The records and the
-        // view change only with the generation (a view also with the applications': its key
-        // then names a new view only once rebuilt, and the map starts over on either change).
+        // view change only with the generations the view was read at (a view read before a
+        // change fills under its older number, which the cache then drops).
         let variant = u8::from(call.format == crate::http::body::Format::Xml)
             | u8::from(expand.attributes) << 1
             | u8::from(call.req.context_path().is_empty()) << 2;
-        let generation = generation + store.generation(crate::store::Topic::Applications);
+        let generation = call.access.generation;
         let key = (call.access.key, crate::store::directory::fold(name), variant);
         let body = match call.app.rendered_users.get_with(&key, generation, |b| b.to_vec()) {
             Some(hit) => hit,
