@@ -92,10 +92,9 @@ impl Directories<'_> {
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<GroupRecord> {
         validate::attributes(Resource::Group, &attributes)?;
-        if let Some(group) = self.store.group(dir, name)? {
-            validate::merged_attributes(Resource::Group, &group.attributes, &attributes)?;
-        }
-        self.store.store_group_attributes(dir, name, attributes, self.clock.now_ms())
+        let within_limit =
+            |own: &_, added: &_| validate::merged_attributes(Resource::Group, own, added);
+        self.store.store_group_attributes(dir, name, attributes, &within_limit, self.clock.now_ms())
     }
 
     /// Deletes one attribute of the group (one it does not have is no error).

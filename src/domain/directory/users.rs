@@ -199,10 +199,9 @@ impl Directories<'_> {
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<UserRecord> {
         validate::attributes(Resource::User, &attributes)?;
-        if let Some(user) = self.store.user(dir, name)? {
-            validate::merged_attributes(Resource::User, &user.attributes, &attributes)?;
-        }
-        self.store.store_user_attributes(dir, name, attributes, self.clock.now_ms())
+        let within_limit =
+            |own: &_, added: &_| validate::merged_attributes(Resource::User, own, added);
+        self.store.store_user_attributes(dir, name, attributes, &within_limit, self.clock.now_ms())
     }
 
     /// Deletes one attribute of the user (one it does not have is no error).

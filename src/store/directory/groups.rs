@@ -127,10 +127,11 @@ impl Store {
         dir: u64,
         name: &str,
         attributes: BTreeMap<String, Vec<String>>,
+        check: super::AttributeCheck<'_>,
         now: Millis,
     ) -> Result<GroupRecord> {
         self.change(Topic::Directory, |txn| {
-            super::store_attributes(txn, dir, name, attributes, now)
+            super::store_attributes(txn, dir, name, attributes, check, now)
         })
     }
 

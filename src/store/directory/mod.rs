@@ -283,14 +283,21 @@ fn update<E: Entity + Clone>(
     })
 }
 
+/// A rule on attributes being stored, given the entity's own and the new ones; it runs in the
+/// write transaction, so two concurrent stores cannot both pass it against the same old state.
+pub type AttributeCheck<'a> =
+    &'a dyn Fn(&BTreeMap<String, Vec<String>>, &BTreeMap<String, Vec<String>>) -> Result<()>;
+
 fn store_attributes<E: Entity>(
     txn: &WriteTransaction,
     dir: u64,
     name: &str,
     attributes: BTreeMap<String, Vec<String>>,
+    check: AttributeCheck<'_>,
     now: Millis,
 ) -> Result<E> {
     modify(txn, dir, name, now, |record: &mut E| {
+        check(record.attributes_mut(), &attributes)?;
         let stored: Vec<String> = attributes.keys().cloned().collect();
         record.attributes_mut().extend(attributes);
         Ok(Some(E::attributes_changed(record.name().to_string(), stored, Vec::new())))

@@ -261,10 +261,11 @@ impl Store {
         dir: u64,
         name: &str,
         attributes: BTreeMap<String, Vec<String>>,
+        check: super::AttributeCheck<'_>,
         now: Millis,
     ) -> Result<UserRecord> {
         self.change(Topic::Directory, |txn| {
-            super::store_attributes(txn, dir, name, attributes, now)
+            super::store_attributes(txn, dir, name, attributes, check, now)
         })
     }
 

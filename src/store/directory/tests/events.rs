@@ -10,11 +10,11 @@ fn every_change_logs_its_event_and_a_refused_one_logs_nothing() {
     add_groups(&s, &["Devs", "All"]);
     s.update_user(1, "bob", |_| Ok(()), T0).unwrap();
     s.rename_user(1, "bob", "Robert", T0).unwrap();
-    s.store_user_attributes(1, "robert", attrs(&[("a", &["1"])]), T0).unwrap();
+    s.store_user_attributes(1, "robert", attrs(&[("a", &["1"])]), &any, T0).unwrap();
     s.delete_user_attribute(1, "robert", "a", T0).unwrap();
     s.delete_user_attribute(1, "robert", "a", T0).unwrap(); // nothing to delete: no event
     s.update_group(1, "devs", |_| Ok(()), T0).unwrap();
-    s.store_group_attributes(1, "devs", attrs(&[("k", &["v"])]), T0).unwrap();
+    s.store_group_attributes(1, "devs", attrs(&[("k", &["v"])]), &any, T0).unwrap();
     s.delete_group_attribute(1, "devs", "k", T0).unwrap();
     s.add_user_to_group(1, "robert", "devs", T0).unwrap();
     s.add_group_to_group(1, "devs", "all", T0).unwrap();

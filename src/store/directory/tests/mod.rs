@@ -6,7 +6,7 @@ mod memberships;
 
 use super::super::records::{Change, DirectoryRecord, GroupRecord, Millis, UserRecord};
 use super::super::TempStore;
-use crate::error::{Error, Resource};
+use crate::error::{Error, Resource, Result};
 use crate::store::Topic;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -58,6 +58,11 @@ fn add_groups(s: &TempStore, names: &[&str]) {
     for n in names {
         s.create_group(&group(1, n)).unwrap();
     }
+}
+
+/// No rule on stored attributes.
+fn any(_: &BTreeMap<String, Vec<String>>, _: &BTreeMap<String, Vec<String>>) -> Result<()> {
+    Ok(())
 }
 
 fn attrs(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
@@ -193,8 +198,9 @@ fn attributes_are_stored_replaced_and_deleted_by_name() {
     let s = store();
     add_users(&s, &["bob"]);
     add_groups(&s, &["devs"]);
-    s.store_user_attributes(1, "bob", attrs(&[("a", &["1"]), ("b", &["2", "3"])]), T0 + 1).unwrap();
-    let u = s.store_user_attributes(1, "BOB", attrs(&[("b", &["4"])]), T0 + 2).unwrap();
+    s.store_user_attributes(1, "bob", attrs(&[("a", &["1"]), ("b", &["2", "3"])]), &any, T0 + 1)
+        .unwrap();
+    let u = s.store_user_attributes(1, "BOB", attrs(&[("b", &["4"])]), &any, T0 + 2).unwrap();
     assert_eq!(u.attributes, attrs(&[("a", &["1"]), ("b", &["4"])]));
     assert_eq!(u.updated, T0 + 2);
     let u = s.delete_user_attribute(1, "bob", "a", T0 + 3).unwrap();
@@ -203,15 +209,34 @@ fn attributes_are_stored_replaced_and_deleted_by_name() {
     let same = s.delete_user_attribute(1, "bob", "zzz", T0 + 4).unwrap();
     assert_eq!(same, u);
     assert_eq!(s.user(1, "bob").unwrap().unwrap(), u);
-    assert_not_found(s.store_user_attributes(1, "x", attrs(&[]), T0), Resource::User);
+    assert_not_found(s.store_user_attributes(1, "x", attrs(&[]), &any, T0), Resource::User);
     assert_not_found(s.delete_user_attribute(1, "x", "a", T0), Resource::User);
 
-    let g = s.store_group_attributes(1, "DEVS", attrs(&[("k", &["v"])]), T0 + 5).unwrap();
+    let g = s.store_group_attributes(1, "DEVS", attrs(&[("k", &["v"])]), &any, T0 + 5).unwrap();
     assert_eq!((g.attributes.len(), g.updated), (1, T0 + 5));
     let g = s.delete_group_attribute(1, "devs", "k", T0 + 6).unwrap();
     assert!(g.attributes.is_empty());
     assert_eq!(s.group(1, "devs").unwrap().unwrap(), g);
-    assert_not_found(s.store_group_attributes(1, "x", attrs(&[]), T0), Resource::Group);
+    assert_not_found(s.store_group_attributes(1, "x", attrs(&[]), &any, T0), Resource::Group);
+}
+
+#[test]
+fn an_attribute_rule_sees_the_stored_attributes_and_its_refusal_changes_nothing() {
+    let s = store();
+    add_users(&s, &["bob"]);
+    s.store_user_attributes(1, "bob", attrs(&[("a", &["1"])]), &any, T0 + 1).unwrap();
+    let token = s.event_token().unwrap();
+    let seen = std::cell::RefCell::new(Vec::new());
+    let refuse = |own: &BTreeMap<String, Vec<String>>, added: &BTreeMap<String, Vec<String>>| {
+        seen.borrow_mut().push((own.len(), added.len()));
+        Err(Error::Invalid(Resource::User, "too many".into()))
+    };
+    let refused = s.store_user_attributes(1, "bob", attrs(&[("b", &["2"])]), &refuse, T0 + 2);
+    assert!(matches!(refused, Err(Error::Invalid(Resource::User, _))), "{refused:?}");
+    assert_eq!(*seen.borrow(), [(1, 1)], "the rule saw the record as stored");
+    let u = s.user(1, "bob").unwrap().unwrap();
+    assert_eq!((u.attributes, u.updated), (attrs(&[("a", &["1"])]), T0 + 1));
+    assert!(s.events_since(&token).unwrap().0.is_empty(), "no event for a refused change");
 }
 
 #[test]
