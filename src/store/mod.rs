@@ -90,11 +90,14 @@ impl Store {
                         path.display()
                     )))
                 }
-                Some(v @ 1..=3) => {
+                Some(v @ 1..=4) => {
                     if v < 3 {
                         migrate_token_records(&txn)?;
                     }
-                    directory::migrate_to_schema_4(&txn)?;
+                    if v < 4 {
+                        directory::migrate_to_schema_4(&txn)?;
+                    }
+                    sessions::migrate_to_schema_5(&txn)?;
                     meta.insert("schema_version", SCHEMA_VERSION)?;
                     log::info!("migrated the store from schema {v} to {SCHEMA_VERSION}");
                 }
@@ -420,6 +423,47 @@ mod tests {
         // The store id is made once: a token from before a reopen is still this store's.
         let store = Store::open(&path).unwrap();
         assert!(store.events_since(&token).unwrap().0.is_empty());
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn opening_a_schema_4_file_indexes_its_sessions_by_expiry_so_the_purge_drops_them() {
+        let path = std::env::temp_dir().join(format!(
+            "throng-migrate-{}.redb",
+            crate::crypto::hex(&crate::crypto::random_bytes::<6>())
+        ));
+        let session = |expires| records::SessionRecord {
+            directory_id: 1,
+            user: "bob".into(),
+            application: "app".into(),
+            created: 1,
+            expires,
+            timeout: 1000,
+            user_key: "1:bob".into(),
+            user_created: 1,
+            remote_address: None,
+        };
+        {
+            // Two sessions as a schema 4 store written before the expiry index held them.
+            let store = Store::open(&path).unwrap();
+            store.create_session(&[1; 32], &session(10), 100).unwrap();
+            store.create_session(&[2; 32], &session(1_000_000), 100).unwrap();
+            let txn = store.write().unwrap();
+            {
+                let mut expiry = txn.open_table(SESSION_EXPIRY).unwrap();
+                expiry.retain(|_, _| false).unwrap();
+                txn.open_table(META).unwrap().insert("schema_version", 4u64).unwrap();
+            }
+            txn.commit().unwrap();
+            assert_eq!(store.purge_sessions(100, 10).unwrap(), 0, "unindexed: never purged");
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.purge_sessions(100, 10).unwrap(), 1, "the expired one goes");
+        assert!(store.session(&[1; 32]).unwrap().is_none());
+        assert!(store.session(&[2; 32]).unwrap().is_some(), "the live one stays");
+        assert_eq!(store.delete_user_sessions(1, "bob", None).unwrap(), 1);
         drop(store);
         let _ = std::fs::remove_file(&path);
     }

@@ -33,6 +33,22 @@ pub(crate) fn end_user_sessions_in(
     Ok(doomed.len())
 }
 
+/// Schema 5: indexes by expiry the sessions stored before the index existed (schema 4 files
+/// written before it came), which the purge, reading only the index, would otherwise never
+/// drop. Rows already indexed are written again unchanged.
+pub(crate) fn migrate_to_schema_5(txn: &WriteTransaction) -> Result<usize> {
+    let sessions = txn.open_table(SESSIONS)?;
+    let mut expiry = txn.open_table(SESSION_EXPIRY)?;
+    let mut indexed = 0;
+    for entry in sessions.iter()? {
+        let (digest, record) = entry?;
+        let s: SessionRecord = decode(record.value())?;
+        expiry.insert((s.expires, digest.value()), ())?;
+        indexed += 1;
+    }
+    Ok(indexed)
+}
+
 /// Within `txn`: removes a session's record and its expiry row (not its per-user row).
 fn remove_session(txn: &WriteTransaction, digest: &[u8]) -> Result<Option<SessionRecord>> {
     let old = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| decode::<SessionRecord>(v.value()));

@@ -7,7 +7,7 @@
 use redb::TableDefinition;
 
 /// Version of the layout below; recorded in [`META`] under `schema_version`.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// `schema_version`, [`KEY_CHECK`], [`STORE_ID`], id counters, the change log's bounds.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
