@@ -31,8 +31,9 @@ pub fn current(call: &Call) -> Result<Response> {
     Ok(call.reply(200, "events", &list(token, Vec::new())))
 }
 
-/// About how many bytes of events one answer carries before it stops early (its token then
-/// marks the last event it carries).
+/// How many bytes of events one answer may reach before it stops early (its token then marks
+/// the last event it carries), counted by `Node::size_hint`, which bounds JSON and XML alike:
+/// an answer is at most this plus one event.
 const MAX_BYTES: usize = 8 << 20;
 
 /// `GET /event/{token}`: what changed since; 410 `EVENT_TOKEN_EXPIRED` when the log no longer

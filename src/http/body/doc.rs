@@ -32,16 +32,21 @@ pub enum Node<'a> {
 }
 
 impl Node<'_> {
-    /// About how many bytes this value renders to (its text and field names; markup not
-    /// counted): enough to bound an answer built of many values.
+    /// At most how many bytes this value renders to, in JSON or in XML, markup and escaping
+    /// included: the bound `/event` keeps its answers under.
     pub fn size_hint(&self) -> usize {
         match self {
-            Node::Null | Node::Bool(_) | Node::Int(_) | Node::Date(_) => 8,
-            Node::Str(s) => s.len() + 2,
-            Node::Join(a, b, c) => a.len() + b.len() + c.len() + 2,
-            Node::Obj(o) => o.fields.iter().map(|(n, v, _)| n.len() + 4 + v.size_hint()).sum(),
-            Node::List(items) => items.iter().map(Node::size_hint).sum::<usize>() + 2,
-            Node::Named(_, inner) => inner.size_hint(),
+            Node::Null | Node::Bool(_) => 5,
+            Node::Int(_) => 20,
+            // xs:dateTime with milliseconds and an offset: 2023-11-14T22:13:20.123+00:00.
+            Node::Date(_) => 32,
+            Node::Str(s) => escaped_len(s) + 2,
+            Node::Join(a, b, c) => escaped_len(a) + escaped_len(b) + escaped_len(c) + 2,
+            Node::Obj(o) => {
+                o.fields.iter().map(|(n, v, x)| field_size(n, v, *x)).sum::<usize>() + 2
+            }
+            Node::List(items) => items.iter().map(|i| i.size_hint() + 1).sum::<usize>() + 2,
+            Node::Named(tag, inner) => markup(tag) + inner.size_hint(),
         }
     }
 
@@ -61,6 +66,36 @@ impl Node<'_> {
             }
         }
     }
+}
+
+/// `<name></name>`: more than a JSON key (`"name":` and a comma) or an XML attribute
+/// (` name=""`) take.
+fn markup(name: &str) -> usize {
+    2 * name.len() + 5
+}
+
+/// A field's bound: its markup, its value, and the elements that wrap each item of a list.
+fn field_size(name: &str, value: &Node, xml: Xml) -> usize {
+    let per_item = match (xml, value) {
+        (Xml::Items(tag) | Xml::Wrapped(tag), Node::List(items)) => items.len() * markup(tag),
+        _ => 0,
+    };
+    markup(name) + value.size_hint() + per_item
+}
+
+/// Text's length once escaped, by the longer of the two escapes of each byte: `&quot;` and
+/// `&apos;` in XML, `\u001f` for a control character in JSON, `&amp;`, `&lt;`, `\\`.
+fn escaped_len(s: &str) -> usize {
+    s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'"' | b'\'' | 0..=0x1f => 5,
+                b'&' => 4,
+                b'<' | b'>' => 3,
+                b'\\' => 1,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 /// How XML renders a field.
@@ -451,6 +486,24 @@ mod tests {
                         .into()],
                 ),
             )
+    }
+
+    #[test]
+    fn the_size_hint_bounds_both_renderings_escapes_included() {
+        let nasty = "\"&<>'\\\u{1}".repeat(50);
+        for entity in [user(), Obj::new().attr("name", nasty.as_str()).elem("d", nasty.as_str())] {
+            let node = Node::Obj(entity.clone());
+            let (json, xml) = (entity.to_json().len(), entity.to_xml("user").len());
+            let hint = node.size_hint() + markup("user");
+            assert!(hint >= json && hint >= xml, "hint {hint}, json {json}, xml {xml}");
+        }
+        let events = Obj::new().items(
+            "events",
+            "event",
+            vec![Node::Named("userEvent", Box::new(Node::Obj(user()))); 20],
+        );
+        let hint = Node::Obj(events.clone()).size_hint() + markup("events");
+        assert!(hint >= events.to_xml("events").len() && hint >= events.to_json().len());
     }
 
     #[test]
