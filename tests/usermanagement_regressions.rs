@@ -258,6 +258,32 @@ fn lowercase_output_gives_the_application_lower_case_names() {
         call(&ts, "app", "GET", "/user?username=mixedcase", None).json()["name"],
         "MixedCase"
     );
+    // Locations name what the application created as it sees names, in lower case too.
+    let r = call(&ts, "lower", "POST", "/user", Some(user("NewPerson")));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let location = r.header("Location").unwrap_or_default().to_string();
+    assert!(location.ends_with("/user?username=newperson"), "{location}");
+    let r = call(
+        &ts,
+        "lower",
+        "POST",
+        "/group/user/direct?groupname=TeamA",
+        Some(json!({"name": "NewPerson"})),
+    );
+    let location = r.header("Location").unwrap_or_default().to_string();
+    assert!(
+        location.ends_with("/group/user/direct?groupname=teama&username=newperson"),
+        "{location}"
+    );
+    let r = call(
+        &ts,
+        "app",
+        "POST",
+        "/group/child-group/direct?groupname=TeamA",
+        Some(json!({"name": "TeamA"})),
+    );
+    assert_eq!(r.status, 400, "a cycle: nothing created, no Location");
+    assert_eq!(r.header("Location"), None);
 }
 
 #[test]

@@ -45,6 +45,19 @@ impl<'a> Links<'a> {
         self.to("/user?username=", name, "self")
     }
 
+    /// A `Location`: `{base}{path}?k=v&…`, each value a name as the application sees it
+    /// (lower case under "lowercase output", like every name it is given), percent-encoded.
+    pub fn location(&self, path: &str, names: &[(&str, &str)]) -> String {
+        let mut out = format!("{}{path}", self.base);
+        for (i, (key, name)) in names.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(key);
+            out.push('=');
+            out.push_str(&crate::http::request::percent_encode(&self.name(name)));
+        }
+        out
+    }
+
     pub fn group(&self, name: &'a str) -> Obj<'a> {
         self.to("/group?groupname=", name, "self")
     }

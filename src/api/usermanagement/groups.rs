@@ -9,7 +9,6 @@ use crate::domain::directory::{GroupChanges, NewGroup};
 use crate::error::{Error, Resource};
 use crate::http::body::Fields;
 use crate::http::failure::Result;
-use crate::http::request::percent_encode;
 use crate::http::Response;
 
 struct GroupBody {
@@ -57,7 +56,7 @@ pub fn create(call: &Call) -> Result<Response> {
             attributes: Default::default(),
         },
     )?;
-    let location = format!("{}/group?groupname={}", call.links.base, percent_encode(&created.name));
+    let location = call.links.location("/group", &[("groupname", &created.name)]);
     Ok(call
         .reply(201, "group", &entities::group(&call.links, &created, false))
         .header("Location", location))

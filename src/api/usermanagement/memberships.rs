@@ -15,7 +15,6 @@ use crate::error::{Error, Resource};
 use crate::http::body::doc::escape_into;
 use crate::http::body::{Format, Node};
 use crate::http::failure::Result;
-use crate::http::request::percent_encode;
 use crate::http::Response;
 
 /// Applies `start-index`/`max-results` to a list of names.
@@ -149,12 +148,10 @@ pub fn add_user_to_group(call: &Call) -> Result<Response> {
     let group = body_name(call)?;
     let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
     add_user(call, dir, &user.name, &group, MissingIs::Group)?;
-    Ok(call.created(format!(
-        "{}/user/group/direct?username={}&groupname={}",
-        call.links.base,
-        percent_encode(&user.name),
-        percent_encode(&group)
-    )))
+    Ok(call.created(
+        call.links
+            .location("/user/group/direct", &[("username", &user.name), ("groupname", &group)]),
+    ))
 }
 
 pub fn remove_user_from_group(call: &Call) -> Result<Response> {
@@ -218,12 +215,10 @@ pub fn add_group_user(call: &Call) -> Result<Response> {
     let user = body_name(call)?;
     let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
     add_user(call, dir, &user, &group.name, MissingIs::User)?;
-    Ok(call.created(format!(
-        "{}/group/user/direct?groupname={}&username={}",
-        call.links.base,
-        percent_encode(&group.name),
-        percent_encode(&user)
-    )))
+    Ok(call.created(
+        call.links
+            .location("/group/user/direct", &[("groupname", &group.name), ("username", &user)]),
+    ))
 }
 
 /// `DELETE /group/user/direct?groupname=G&username=U`: 204 (python-crowd's
@@ -262,11 +257,9 @@ pub fn add_child(call: &Call) -> Result<Response> {
     let child = body_name(call)?;
     let (parent, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
     add_group(call, dir, &child, &parent.name, &child)?;
-    Ok(call.created(format!(
-        "{}/group/child-group/direct?groupname={}&child-groupname={}",
-        call.links.base,
-        percent_encode(&parent.name),
-        percent_encode(&child)
+    Ok(call.created(call.links.location(
+        "/group/child-group/direct",
+        &[("groupname", &parent.name), ("child-groupname", &child)],
     )))
 }
 
@@ -324,11 +317,9 @@ pub fn add_parent(call: &Call) -> Result<Response> {
     let parent = body_name(call)?;
     let (child, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
     add_group(call, dir, &child.name, &parent, &parent)?;
-    Ok(call.created(format!(
-        "{}/group/parent-group/direct?groupname={}&parent-groupname={}",
-        call.links.base,
-        percent_encode(&child.name),
-        percent_encode(&parent)
+    Ok(call.created(call.links.location(
+        "/group/parent-group/direct",
+        &[("groupname", &child.name), ("parent-groupname", &parent)],
     )))
 }
 

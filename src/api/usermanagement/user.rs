@@ -9,7 +9,6 @@ use crate::domain::directory::{NewUser, UserChanges};
 use crate::error::Error;
 use crate::http::body::Fields;
 use crate::http::failure::Result;
-use crate::http::request::percent_encode;
 use crate::http::Response;
 use std::collections::BTreeMap;
 
@@ -141,7 +140,7 @@ pub fn create(call: &Call) -> Result<Response> {
             attributes: u.attributes,
         },
     )?;
-    let location = format!("{}/user?username={}", call.links.base, percent_encode(&created.name));
+    let location = call.links.location("/user", &[("username", &created.name)]);
     Ok(call
         .reply(201, "user", &entities::user(&call.links, &created, &dir.name, false))
         .header("Location", location))
