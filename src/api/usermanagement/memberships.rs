@@ -16,6 +16,7 @@ use crate::http::body::doc::escape_into;
 use crate::http::body::{Format, Node};
 use crate::http::failure::Result;
 use crate::http::Response;
+use crate::store::Store;
 
 /// Applies `start-index`/`max-results` to a list of names.
 fn page(call: &Call, names: Vec<String>) -> Result<Vec<String>> {
@@ -23,65 +24,113 @@ fn page(call: &Call, names: Vec<String>) -> Result<Vec<String>> {
     Ok(names.into_iter().skip(start).take(max.unwrap_or(usize::MAX)).collect())
 }
 
-fn user_items(
+/// The kind of entity named in a query (`username`, `groupname`) or listed in an answer.
+#[derive(Clone, Copy)]
+enum Kind {
+    User,
+    Group,
+}
+
+/// How the store lists the members or memberships of one entity.
+type Related = fn(&Store, u64, &str) -> crate::error::Result<Vec<String>>;
+
+/// A membership listing (Crowd's `/user/group/…`, `/group/user/…`, `/group/child-group/…`,
+/// `/group/parent-group/…`): the `of` entity named by the query, the names `related` reads,
+/// `listed` their kind. One of the `filter` parameters asks about a single one instead: it is
+/// answered alone, or 404 MEMBERSHIP_NOT_FOUND.
+fn listing(
+    call: &Call,
+    of: Kind,
+    related: Related,
+    listed: Kind,
+    filter: &[&str],
+) -> Result<Response> {
+    let store = &call.app.store;
+    let (name, dir) = match of {
+        Kind::User => {
+            let (user, dir) = call.access.find_user(store, call.required("username")?)?;
+            (user.name.clone(), dir)
+        }
+        Kind::Group => {
+            let (group, dir) = call.access.find_group(store, call.required("groupname")?)?;
+            (group.name, dir)
+        }
+    };
+    let names = related(store, dir.id, &name)?;
+    let mut wanted = None;
+    for f in filter {
+        wanted = wanted.or(call.param(f)?);
+    }
+    let expand = Expand::parse(call.param("expand")?);
+    match wanted {
+        Some(w) => {
+            let item = items(call, dir, vec![one_of(&names, w, &name)?], listed, expand)?;
+            let entity = match item.into_iter().next() {
+                Some(Node::Obj(o)) => o,
+                _ => crate::http::body::Obj::new(),
+            };
+            Ok(call.reply(200, listed.root(), &entity))
+        }
+        None => {
+            let items = items(call, dir, page(call, names)?, listed, expand)?;
+            let list = match listed {
+                Kind::User => entities::user_list(items),
+                Kind::Group => entities::group_list(items),
+            };
+            Ok(call.reply(200, listed.list_root(), &list))
+        }
+    }
+}
+
+impl Kind {
+    fn root(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Group => "group",
+        }
+    }
+
+    fn list_root(self) -> &'static str {
+        match self {
+            Kind::User => "users",
+            Kind::Group => "groups",
+        }
+    }
+}
+
+/// The entities of `names`, whole when the expansion asks for them, else name and link.
+fn items(
     call: &Call,
     dir: &MappedDirectory,
     names: Vec<String>,
+    kind: Kind,
     expand: Expand,
 ) -> Result<Vec<Node<'static>>> {
     // Owned: these lists are small pages, and the records they are read from live here only.
+    let store = &call.app.store;
+    let links = &call.links;
     names
         .into_iter()
         .map(|n| {
-            if expand.user {
-                let u = call
-                    .app
-                    .store
-                    .user(dir.id, &n)?
-                    .ok_or_else(|| Error::NotFound(Resource::User, n.clone()))?;
-                Ok(entities::user(&call.links, &u, &dir.name, expand.attributes)
-                    .into_owned()
-                    .into())
-            } else {
-                Ok(entities::minimal_user(&call.links, &n).into_owned().into())
-            }
+            let node: Node<'static> = match kind {
+                Kind::User if expand.user => {
+                    let u = store
+                        .user(dir.id, &n)?
+                        .ok_or_else(|| Error::NotFound(Resource::User, n.clone()))?;
+                    entities::user(links, &u, &dir.name, expand.attributes).into_owned().into()
+                }
+                Kind::User => entities::minimal_user(links, &n).into_owned().into(),
+                Kind::Group if expand.group => {
+                    let g = store
+                        .group(dir.id, &n)?
+                        .ok_or_else(|| Error::NotFound(Resource::Group, n.clone()))?;
+                    entities::group(links, &g, expand.attributes).into_owned().into()
+                }
+                Kind::Group => entities::minimal_group(links, &n).into_owned().into(),
+            };
+            Ok(node)
         })
         .collect()
-}
-
-fn group_items(
-    call: &Call,
-    dir: &MappedDirectory,
-    names: Vec<String>,
-    expand: Expand,
-) -> Result<Vec<Node<'static>>> {
-    names
-        .into_iter()
-        .map(|n| {
-            if expand.group {
-                let g = call
-                    .app
-                    .store
-                    .group(dir.id, &n)?
-                    .ok_or_else(|| Error::NotFound(Resource::Group, n.clone()))?;
-                Ok(entities::group(&call.links, &g, expand.attributes).into_owned().into())
-            } else {
-                Ok(entities::minimal_group(&call.links, &n).into_owned().into())
-            }
-        })
-        .collect()
-}
-
-fn users_reply(call: &Call, dir: &MappedDirectory, names: Vec<String>) -> Result<Response> {
-    let expand = Expand::parse(call.param("expand")?);
-    let items = user_items(call, dir, page(call, names)?, expand)?;
-    Ok(call.reply(200, "users", &entities::user_list(items)))
-}
-
-fn groups_reply(call: &Call, dir: &MappedDirectory, names: Vec<String>) -> Result<Response> {
-    let expand = Expand::parse(call.param("expand")?);
-    let items = group_items(call, dir, page(call, names)?, expand)?;
-    Ok(call.reply(200, "groups", &entities::group_list(items)))
 }
 
 fn membership_missing(child: &str, parent: &str) -> Error {
@@ -98,25 +147,6 @@ fn one_of(names: &[String], wanted: &str, parent: &str) -> crate::error::Result<
         .ok_or_else(|| membership_missing(wanted, parent))
 }
 
-fn single_user(call: &Call, dir: &MappedDirectory, name: String) -> Result<Response> {
-    let expand = Expand::parse(call.param("expand")?);
-    let item = user_items(call, dir, vec![name], Expand { user: expand.user, ..expand })?;
-    Ok(call.reply(200, "user", &node_obj(item)))
-}
-
-fn single_group(call: &Call, dir: &MappedDirectory, name: String) -> Result<Response> {
-    let expand = Expand::parse(call.param("expand")?);
-    let item = group_items(call, dir, vec![name], expand)?;
-    Ok(call.reply(200, "group", &node_obj(item)))
-}
-
-fn node_obj(mut items: Vec<Node>) -> crate::http::body::Obj {
-    match items.pop() {
-        Some(Node::Obj(o)) => o,
-        _ => crate::http::body::Obj::new(),
-    }
-}
-
 /// The name in a membership POST body: `{"name":"G"}` / `<group name="G"/>`.
 fn body_name(call: &Call) -> Result<String> {
     Ok(call.body()?.fields().required("name")?)
@@ -125,21 +155,11 @@ fn body_name(call: &Call) -> Result<String> {
 // ---- /user/group/{direct,nested} ----
 
 pub fn user_groups_direct(call: &Call) -> Result<Response> {
-    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
-    let groups = call.app.store.direct_groups_of_user(dir.id, &user.name)?;
-    match call.param("groupname")? {
-        Some(g) => single_group(call, dir, one_of(&groups, g, &user.name)?),
-        None => groups_reply(call, dir, groups),
-    }
+    listing(call, Kind::User, Store::direct_groups_of_user, Kind::Group, &["groupname"])
 }
 
 pub fn user_groups_nested(call: &Call) -> Result<Response> {
-    let (user, dir) = call.access.find_user(&call.app.store, call.required("username")?)?;
-    let groups = call.app.store.nested_groups_of_user(dir.id, &user.name)?;
-    match call.param("groupname")? {
-        Some(g) => single_group(call, dir, one_of(&groups, g, &user.name)?),
-        None => groups_reply(call, dir, groups),
-    }
+    listing(call, Kind::User, Store::nested_groups_of_user, Kind::Group, &["groupname"])
 }
 
 /// `POST /user/group/direct?username=U` `{"name":"G"}`: 201 (python-crowd's add_user_to_group
@@ -192,21 +212,11 @@ fn add_user(
 // ---- /group/user/{direct,nested} ----
 
 pub fn group_users_direct(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let users = call.app.store.direct_users_of_group(dir.id, &group.name)?;
-    match call.param("username")? {
-        Some(u) => single_user(call, dir, one_of(&users, u, &group.name)?),
-        None => users_reply(call, dir, users),
-    }
+    listing(call, Kind::Group, Store::direct_users_of_group, Kind::User, &["username"])
 }
 
 pub fn group_users_nested(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let users = call.app.store.nested_users_of_group(dir.id, &group.name)?;
-    match call.param("username")? {
-        Some(u) => single_user(call, dir, one_of(&users, u, &group.name)?),
-        None => users_reply(call, dir, users),
-    }
+    listing(call, Kind::Group, Store::nested_users_of_group, Kind::User, &["username"])
 }
 
 /// `POST /group/user/direct?groupname=G` `{"name":"U"}`: 201; a missing user is 400
@@ -234,21 +244,11 @@ pub fn remove_group_user(call: &Call) -> Result<Response> {
 // ---- /group/child-group and /group/parent-group ----
 
 pub fn children_direct(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let children = call.app.store.direct_child_groups(dir.id, &group.name)?;
-    match call.param("child-groupname")? {
-        Some(c) => single_group(call, dir, one_of(&children, c, &group.name)?),
-        None => groups_reply(call, dir, children),
-    }
+    listing(call, Kind::Group, Store::direct_child_groups, Kind::Group, &["child-groupname"])
 }
 
 pub fn children_nested(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let children = call.app.store.nested_child_groups(dir.id, &group.name)?;
-    match call.param("child-groupname")? {
-        Some(c) => single_group(call, dir, one_of(&children, c, &group.name)?),
-        None => groups_reply(call, dir, children),
-    }
+    listing(call, Kind::Group, Store::nested_child_groups, Kind::Group, &["child-groupname"])
 }
 
 /// `POST /group/child-group/direct?groupname=P` `{"name":"C"}`: 201; a missing parent is 404,
@@ -291,25 +291,23 @@ fn add_group(
 /// names the filter `child-groupname` (GroupsResource.getDirectParentGroups); the npm client
 /// sends `parent-groupname`: both are read.
 pub fn parents_direct(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let parents = call.app.store.direct_parent_groups(dir.id, &group.name)?;
-    match parent_filter(call)? {
-        Some(p) => single_group(call, dir, one_of(&parents, p, &group.name)?),
-        None => groups_reply(call, dir, parents),
-    }
+    listing(
+        call,
+        Kind::Group,
+        Store::direct_parent_groups,
+        Kind::Group,
+        &["parent-groupname", "child-groupname"],
+    )
 }
 
 pub fn parents_nested(call: &Call) -> Result<Response> {
-    let (group, dir) = call.access.find_group(&call.app.store, call.required("groupname")?)?;
-    let parents = call.app.store.nested_parent_groups(dir.id, &group.name)?;
-    match parent_filter(call)? {
-        Some(p) => single_group(call, dir, one_of(&parents, p, &group.name)?),
-        None => groups_reply(call, dir, parents),
-    }
-}
-
-fn parent_filter<'c>(call: &'c Call) -> Result<Option<&'c str>> {
-    Ok(call.param("parent-groupname")?.or(call.param("child-groupname")?))
+    listing(
+        call,
+        Kind::Group,
+        Store::nested_parent_groups,
+        Kind::Group,
+        &["parent-groupname", "child-groupname"],
+    )
 }
 
 /// `POST /group/parent-group/direct?groupname=C` `{"name":"P"}`: 201; 404 for C, 400 for P.
