@@ -24,29 +24,9 @@ command -v wrk >/dev/null || { echo "benches/idle.sh needs wrk (apt-get install 
 # The server and the holder each need a descriptor per idle connection, and some room.
 ulimit -n $((IDLE * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/throng-idle.XXXXXX")
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building throng (release)" >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-throng="$root/target/release/throng"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-THRONG_ADMIN_PASSWORD=bench-admin "$throng" serve --listen "127.0.0.1:$port" --data "$work/data" \
-    2>"$work/server.log" &
-pids+=($!)
-for _ in $(seq 200); do
-    curl -fs -o /dev/null "$url/status" && break
-    sleep 0.05
-done
+. "$here/common.sh"
+bench_setup idle
+start_throng
 
 # A service account for the load: its client id and secret, as Basic credentials.
 account=$(curl -fs -u admin:bench-admin -H 'Content-Type: application/json' \

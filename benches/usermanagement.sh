@@ -23,29 +23,9 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-8}
 command -v wrk >/dev/null || { echo "benches/usermanagement.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/throng-um.XXXXXX")
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building throng (release)" >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-throng="$root/target/release/throng"
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-THRONG_ADMIN_PASSWORD=bench-admin "$throng" serve --listen "127.0.0.1:$port" --data "$work/data" \
-    2>"$work/server.log" &
-pids+=($!)
-for _ in $(seq 200); do
-    curl -fs -o /dev/null "$url/status" && break
-    sleep 0.05
-done
+. "$here/common.sh"
+bench_setup um
+start_throng
 
 # A service account's token, and an application allowed from loopback.
 account=$(curl -fs -u admin:bench-admin -H 'Content-Type: application/json' \
