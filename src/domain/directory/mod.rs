@@ -22,6 +22,8 @@ use crate::error::{Resource, Result};
 use crate::store::directory::{fold, ADMIN_DIRECTORY, ADMIN_GROUP};
 use crate::store::records::DirectoryRecord;
 use crate::store::Store;
+use crate::sync::MutexExt;
+use std::sync::{Mutex, MutexGuard};
 
 /// Changes to the users, groups and memberships of the store's directories.
 pub struct Directories<'a> {
@@ -53,24 +55,38 @@ impl<'a> Directories<'a> {
     /// Ends a direct membership; see `Store::remove_user_from_group`. The last active
     /// administrator stays one (see [`Directories::keep_an_administrator`]).
     pub fn remove_user_from_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
-        if fold(group) == ADMIN_GROUP {
-            self.keep_an_administrator(dir, user, "leave crowd-administrators")?;
-        }
+        let _checked = if fold(group) == ADMIN_GROUP {
+            self.keep_an_administrator(dir, user, "leave crowd-administrators")?
+        } else {
+            None
+        };
         self.store.remove_user_from_group(dir, user, group, self.clock.now_ms())
     }
 
     /// Refuses a change that would leave no active administrator: `user` of `dir` is about
     /// to lose admin rights (`what` says how), and is the last active member of
     /// `crowd-administrators` in the first-start directory, the one that grants them. Without one, nobody could reach the admin APIs
-    /// again: the first-start password applies to an empty store only. (Checked before the
-    /// change's own transaction; two concurrent removals of the last two could both pass.)
-    pub(crate) fn keep_an_administrator(&self, dir: u64, user: &str, what: &str) -> Result<()> {
+    /// again: the first-start password applies to an empty store only.
+    ///
+    /// Passing, it returns a guard to hold until the change has committed: checks and changes
+    /// that could take admin rights away run one at a time, so two concurrent removals of the
+    /// last two administrators cannot both pass against the state before either.
+    pub(crate) fn keep_an_administrator(
+        &self,
+        dir: u64,
+        user: &str,
+        what: &str,
+    ) -> Result<Option<MutexGuard<'static, ()>>> {
+        // One lock for the process: there is one store per process in service, and in tests
+        // the few changes that take it only wait for each other.
+        static ADMIN_CHANGES: Mutex<()> = Mutex::new(());
         let target = (dir, fold(user));
         let mut others = 0;
         let mut is_admin = false;
         if dir != ADMIN_DIRECTORY {
-            return Ok(());
+            return Ok(None);
         }
+        let guard = ADMIN_CHANGES.locked();
         for d in [ADMIN_DIRECTORY] {
             let members = match self.store.direct_users_of_group(d, ADMIN_GROUP) {
                 Ok(m) => m,
@@ -98,7 +114,7 @@ impl<'a> Directories<'a> {
                 ),
             ));
         }
-        Ok(())
+        Ok(Some(guard))
     }
 
     /// Nests `child` in `parent`, refusing a cycle; see `Store::add_group_to_group`.

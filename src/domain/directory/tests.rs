@@ -146,3 +146,38 @@ fn groups_need_a_known_type_and_valid_fields() {
     d.delete_group(1, "devs").unwrap();
     assert!(store.group(1, "devs").unwrap().is_none());
 }
+
+/// Two administrators removed at once, each the other's only fellow: one removal must fail,
+/// however the two interleave (without one check-and-change at a time, both could pass
+/// against the state before either and leave nobody to reach the admin APIs).
+#[test]
+fn concurrent_removals_of_the_last_two_administrators_leave_one() {
+    for round in 0..20 {
+        let (store, clock) = setup();
+        let dirs = Directories::new(&store, &clock, ITERATIONS);
+        let group = NewGroup {
+            name: ADMIN_GROUP.into(),
+            kind: "GROUP".into(),
+            active: true,
+            ..Default::default()
+        };
+        dirs.create_group(ADMIN_DIRECTORY, group).unwrap();
+        for name in ["ann", "bob"] {
+            dirs.create_user(ADMIN_DIRECTORY, NewUser { name: name.into(), ..bob() }).unwrap();
+            dirs.add_user_to_group(ADMIN_DIRECTORY, name, ADMIN_GROUP).unwrap();
+        }
+        let start = std::sync::Barrier::new(2);
+        let removed = std::thread::scope(|s| {
+            let remove = |name: &'static str| {
+                let (dirs, start) = (&dirs, &start);
+                s.spawn(move || {
+                    start.wait();
+                    dirs.delete_user(ADMIN_DIRECTORY, name).is_ok()
+                })
+            };
+            let (a, b) = (remove("ann"), remove("bob"));
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        assert_eq!(removed.iter().filter(|r| **r).count(), 1, "round {round}: {removed:?}");
+    }
+}

@@ -132,9 +132,11 @@ impl Directories<'_> {
     /// Applies `changes` to the user. `Invalid(User)` for a bad field, `NotFound(User)`.
     pub fn update_user(&self, dir: u64, name: &str, changes: UserChanges) -> Result<UserRecord> {
         changes.check()?;
-        if changes.active == Some(false) {
-            self.keep_an_administrator(dir, name, "be deactivated")?;
-        }
+        let _checked = if changes.active == Some(false) {
+            self.keep_an_administrator(dir, name, "be deactivated")?
+        } else {
+            None
+        };
         self.store.update_user(
             dir,
             name,
@@ -155,7 +157,7 @@ impl Directories<'_> {
 
     /// Deletes a user and its memberships. `NotFound(User)`.
     pub fn delete_user(&self, dir: u64, name: &str) -> Result<()> {
-        self.keep_an_administrator(dir, name, "be deleted")?;
+        let _checked = self.keep_an_administrator(dir, name, "be deleted")?;
         self.store.delete_user(dir, name, self.clock.now_ms())
     }
 
@@ -172,7 +174,7 @@ impl Directories<'_> {
 
     /// Removes the user's password credential: it can no longer log in with one.
     pub fn clear_password(&self, dir: u64, name: &str) -> Result<()> {
-        self.keep_an_administrator(dir, name, "lose the password")?;
+        let _checked = self.keep_an_administrator(dir, name, "lose the password")?;
         self.set_password_hash(dir, name, None)
     }
 
