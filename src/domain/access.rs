@@ -10,7 +10,7 @@
 
 use crate::domain::applications::auth::AppPrincipal;
 use crate::error::{Error, Resource, Result};
-use crate::store::cache::PerThread;
+use crate::store::cache::{MixedState, PerThread};
 use crate::store::records::{GroupRecord, UserRecord};
 use crate::store::{Store, Topic};
 use std::sync::Arc;
@@ -102,7 +102,7 @@ pub enum Caller<'a> {
 /// good while neither the directories nor the applications changed: building one costs a few
 /// allocations on every usermanagement call otherwise. Kept per worker (`PerThread`): each
 /// builds its own view once per change, and then reads it without touching another core's.
-pub struct AccessCache(PerThread<u64, Arc<Access>>);
+pub struct AccessCache(PerThread<u64, Arc<Access>, MixedState>);
 
 impl Default for AccessCache {
     fn default() -> Self {

@@ -15,7 +15,7 @@
 //! Introspection (RFC 7662) is the readable view.
 
 use crate::crypto::{self, Keys};
-use crate::store::cache::PerThread;
+use crate::store::cache::{MixedState, PerThread};
 use crate::store::records::TokenRecord;
 use crate::sync::RwLockExt;
 use std::collections::HashMap;
@@ -124,7 +124,7 @@ pub fn verify_mac(keys: &Keys, token: &str) -> Option<Claims> {
 /// usermanagement read. Only tokens that passed [`verify_mac`] go in; a hit is the whole token
 /// compared in constant time, so a forged one is never taken for a known one. The MAC is all
 /// that is memoized: expiry, the client's state and revocation are checked on every call.
-pub struct VerifiedTokens(PerThread<u64, ([u8; TOKEN_LEN], Claims)>);
+pub struct VerifiedTokens(PerThread<u64, ([u8; TOKEN_LEN], Claims), MixedState>);
 
 impl Default for VerifiedTokens {
     fn default() -> Self {

@@ -366,6 +366,15 @@ impl Request {
             .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     }
 
+    /// With `Authorization: Bearer`, its token, empty when there is none (RFC 6750 §3.1: that
+    /// is an invalid token, not a missing one); `None` for any other scheme or no header.
+    /// One look at the headers, for the paths every bearer call takes.
+    pub fn bearer_scheme(&self) -> Option<&str> {
+        let value = self.authorization()?;
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+
     /// `Authorization: Bearer` token (RFC 6750 §2.1).
     pub fn bearer(&self) -> Option<&str> {
         let value = self.authorization()?;
@@ -428,6 +437,10 @@ mod tests {
         assert_eq!(r.basic().unwrap().pair(), ("u".repeat(300).as_str(), "p".repeat(300).as_str()));
         assert!(req(Some("Basic bm9jb2xvbg=="), None, "").basic().is_none(), "no colon");
         assert_eq!(req(Some("Bearer xyz"), None, "").bearer(), Some("xyz"));
+        assert_eq!(req(Some("bearer  xyz "), None, "").bearer_scheme(), Some("xyz"));
+        assert_eq!(req(Some("Bearer"), None, "").bearer_scheme(), Some(""));
+        assert_eq!(req(Some("Basic eHl6"), None, "").bearer_scheme(), None);
+        assert_eq!(req(None, None, "").bearer_scheme(), None);
         assert!(req(Some("Bearer xyz"), None, "").basic().is_none());
     }
 

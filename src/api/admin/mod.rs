@@ -48,9 +48,9 @@ pub const MAX_BATCH: usize = 1000;
 /// other caller must be an administrator by Basic. No credentials at all is a 401 with the
 /// Basic challenge, a valid non-admin user a 403.
 fn authenticate(app: &App, req: &Request, rest: &[&str]) -> Result<Principal> {
-    if req.has_auth_scheme("bearer") {
+    if let Some(token) = req.bearer_scheme() {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
-        let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
+        let claims = oauth::validate(app, token)?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }

@@ -34,9 +34,9 @@ use std::sync::Arc;
 /// (`domain::applications::auth`), and service accounts with a bearer token carrying the
 /// APPLICATION scope. No credentials at all is Crowd's 401 `Application failed to authenticate`.
 fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
-    if req.has_auth_scheme("bearer") {
+    if let Some(token) = req.bearer_scheme() {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
-        let claims = oauth::validate(app, req.bearer().unwrap_or(""))?;
+        let claims = oauth::validate(app, token)?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }

@@ -31,7 +31,7 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::throttle::{Kind, KNOWN_REFRESH_MS};
 use crate::error::{Error, Result};
 use crate::store::applications::{ApplicationRecord, ApplicationType, DirectoryMapping};
-use crate::store::cache::PerThread;
+use crate::store::cache::{MixedState, PerThread};
 use crate::store::records::Millis;
 use crate::sync::{MutexExt, RwLockExt};
 use std::cell::RefCell;
@@ -76,7 +76,7 @@ pub struct VerifiedCache {
     map: RwLock<HashMap<[u8; 32], Verified>>,
     /// What `map` holds, copied into each worker's stripe on first use with nothing shared
     /// (`Local`): a steady stream of calls reads only its own core's lines.
-    local: PerThread<[u8; 32], Local>,
+    local: PerThread<[u8; 32], Local, MixedState>,
     /// Pairs being verified now, and the signal that one finished.
     pending: Mutex<HashSet<[u8; 32]>>,
     finished: Condvar,
