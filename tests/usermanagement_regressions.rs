@@ -354,3 +354,30 @@ fn expired_passwords_must_be_changed_before_the_next_login() {
     // The administrator's own login (admin APIs) is not a directory login through an application.
     assert_eq!(ts.get("/rest/audit/1.0/events").admin().send().status, 200);
 }
+
+/// A `/group/membership` answer of megabytes (written after the head, not copied into it, and
+/// taken by the socket in many writes) arrives whole and in order, every group and
+/// membership once.
+#[test]
+fn a_group_membership_answer_of_megabytes_arrives_whole() {
+    use throng::bench::directory::{generate, Shape};
+    let mut ts = TestServer::start();
+    application(&ts, "app", json!([all_ops(1)]));
+    let bulk = generate(Shape::scaled(16_000), 1);
+    ts.with_store(|s| s.load_bulk(1, &bulk).unwrap());
+    let r = ts.get(&format!("{UM}/group/membership")).basic("app", PW).send();
+    assert_eq!(r.status, 200);
+    assert!(r.body.len() > 3 << 20, "{} bytes", r.body.len());
+    let text = r.text();
+    assert!(text.starts_with("<?xml") && text.ends_with("</groups></membership></memberships>"));
+    // Every group once (with crowd-administrators), every membership once (with admin's).
+    assert_eq!(text.matches("<membership group=").count(), bulk.groups.len() + 1);
+    assert_eq!(text.matches("<user name=").count(), bulk.user_memberships.len() + 1);
+    assert_eq!(text.matches("<group name=").count(), bulk.group_memberships.len());
+    let mut last = "";
+    for m in text.split("<membership group=\"").skip(1) {
+        let name = &m[..m.find('"').unwrap()];
+        assert!(name.to_lowercase() > last.to_lowercase(), "in order: {last} then {name}");
+        last = name;
+    }
+}

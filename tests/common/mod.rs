@@ -56,6 +56,17 @@ impl TestServer {
         self.server = Some(throng::start(self.config.clone()).expect("server restarts"));
     }
 
+    /// Stops the server, lets `change` write to its store directly (as a bulk load does), and
+    /// starts it again on the same data directory (a new port).
+    pub fn with_store(&mut self, change: impl FnOnce(&throng::store::Store)) {
+        self.server.take().unwrap().shutdown();
+        {
+            let path = self.config.data_dir.join(throng::app::DB_FILE);
+            change(&throng::store::Store::open(&path).expect("the store opens"));
+        }
+        self.server = Some(throng::start(self.config.clone()).expect("server restarts"));
+    }
+
     pub fn running(&self) -> &RunningServer {
         self.server.as_ref().unwrap()
     }
