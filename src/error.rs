@@ -21,6 +21,8 @@ pub enum Resource {
     Session,
     ServiceAccount,
     OAuthClient,
+    /// An application link (incoming or outgoing).
+    ApplicationLink,
 }
 
 /// Why a directory user could not be authenticated (Crowd's `INVALID_USER_AUTHENTICATION`,

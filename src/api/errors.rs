@@ -126,6 +126,7 @@ fn not_found_reason(r: Resource) -> &'static str {
         Resource::Session => "INVALID_SSO_TOKEN",
         Resource::ServiceAccount => "SERVICE_ACCOUNT_NOT_FOUND",
         Resource::OAuthClient => "OAUTH_CLIENT_NOT_FOUND",
+        Resource::ApplicationLink => "APPLICATION_LINK_NOT_FOUND",
     }
 }
 
@@ -139,6 +140,7 @@ fn not_found_message(r: Resource, id: &str) -> String {
         Resource::Session => "Token does not validate or has expired".to_string(),
         Resource::ServiceAccount => format!("Service account <{id}> does not exist"),
         Resource::OAuthClient => format!("OAuth 2.0 client <{id}> does not exist"),
+        Resource::ApplicationLink => format!("Application link <{id}> does not exist"),
     }
 }
 

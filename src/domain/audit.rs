@@ -42,6 +42,9 @@ pub enum Action {
     DirectoryCreated,
     /// A batch of memberships removed through the admin API, with its counts.
     MembershipsRemoved,
+    ApplicationLinkCreated,
+    ApplicationLinkUpdated,
+    ApplicationLinkDeleted,
 }
 
 impl Action {
@@ -64,6 +67,9 @@ impl Action {
             Action::MembershipsAdded => "MEMBERSHIPS_ADDED",
             Action::DirectoryCreated => "DIRECTORY_CREATED",
             Action::MembershipsRemoved => "MEMBERSHIPS_REMOVED",
+            Action::ApplicationLinkCreated => "APPLICATION_LINK_CREATED",
+            Action::ApplicationLinkUpdated => "APPLICATION_LINK_UPDATED",
+            Action::ApplicationLinkDeleted => "APPLICATION_LINK_DELETED",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::{decode, encode, next_id, Store};
 use crate::error::{Error, Resource, Result};
 use redb::{ReadableTable, WriteTransaction};
 
-fn client_ids(client: &OAuthClientRecord) -> Vec<&str> {
+pub(super) fn client_ids(client: &OAuthClientRecord) -> Vec<&str> {
     client
         .credentials
         .iter()
@@ -20,7 +20,7 @@ fn client_ids(client: &OAuthClientRecord) -> Vec<&str> {
         .collect()
 }
 
-fn put_client(
+pub(super) fn put_client(
     txn: &WriteTransaction,
     old: Option<&OAuthClientRecord>,
     new: &OAuthClientRecord,

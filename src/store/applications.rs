@@ -12,7 +12,7 @@
 //! what they hold at once.
 
 use super::audit;
-use super::records::{AuditRecord, Millis};
+use super::records::{AuditRecord, LinkDirection, Millis};
 use super::tables::*;
 use super::Topic;
 use super::{decode, encode, next_id, Store};
@@ -118,6 +118,9 @@ pub enum ApplicationAuth {
     /// HTTP Basic with the application's name and password; `hash` is
     /// `crypto::hash_password` output.
     Password { hash: String },
+    /// Bearer tokens of the incoming application link `link`'s OAuth client (Crowd 7.0's
+    /// directory sync over OAuth 2.0).
+    Link { link: u64 },
 }
 
 impl ApplicationAuth {
@@ -126,6 +129,15 @@ impl ApplicationAuth {
     pub fn password_hash(&self) -> Option<&str> {
         match self {
             ApplicationAuth::Password { hash } => Some(hash),
+            ApplicationAuth::Link { .. } => None,
+        }
+    }
+
+    /// The incoming link whose tokens the application takes, if it authenticates so.
+    pub fn link(&self) -> Option<u64> {
+        match self {
+            ApplicationAuth::Link { link } => Some(*link),
+            ApplicationAuth::Password { .. } => None,
         }
     }
 }
@@ -331,6 +343,9 @@ fn put(
             return Err(Error::UnknownReference(Resource::Directory, m.directory_id.to_string()));
         }
     }
+    if let Some(link) = new.auth.link() {
+        check_link(txn, new, link)?;
+    }
     if let Some(old) = old {
         let old_key = old.name.to_lowercase();
         if old_key != key {
@@ -339,6 +354,29 @@ fn put(
     }
     names.insert(key.as_str(), new.id)?;
     txn.open_table(APPLICATIONS)?.insert(new.id, encode(new).as_slice())?;
+    Ok(())
+}
+
+/// An application that authenticates with link `link`: the link must be an incoming one, and
+/// no other application's, since a token from its client must name one application.
+fn check_link(txn: &WriteTransaction, app: &ApplicationRecord, link: u64) -> Result<()> {
+    let found = super::links::link_in(txn, link)?;
+    if !matches!(found.map(|l| l.direction), Some(LinkDirection::Incoming { .. })) {
+        return Err(Error::UnknownReference(Resource::ApplicationLink, link.to_string()));
+    }
+    for entry in txn.open_table(APPLICATIONS)?.iter()? {
+        let other: ApplicationRecord = decode(entry?.1.value())?;
+        if other.id != app.id && other.auth.link() == Some(link) {
+            return Err(Error::Invalid(
+                Resource::Application,
+                format!(
+                    "the application link is already how application '{}' authenticates; a \
+                     link's tokens must name one application",
+                    other.name
+                ),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod applications;
 pub mod audit;
 pub mod cache;
 pub mod directory;
+pub mod links;
 pub mod records;
 pub mod search;
 pub mod sessions;
@@ -134,6 +135,8 @@ impl Store {
             txn.open_table(AUDIT)?;
             txn.open_table(APPLICATIONS)?;
             txn.open_table(APPLICATION_NAMES)?;
+            txn.open_table(APP_LINKS)?;
+            txn.open_table(APP_LINK_NAMES)?;
         }
         txn.commit()?;
         Ok(Store {

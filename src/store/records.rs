@@ -191,7 +191,44 @@ pub struct ServiceAccountRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientOwner {
-    ServiceAccount { id: u64 },
+    ServiceAccount {
+        id: u64,
+    },
+    /// An incoming application link's client (`store::links`).
+    ApplicationLink {
+        id: u64,
+    },
+}
+
+/// An application link (Crowd 7: Settings → Application links, type External application):
+/// how OAuth 2.0 client credentials connect throng to another server, one way or the other.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AppLinkRecord {
+    pub id: u64,
+    /// Unique among links, compared case-insensitively.
+    pub name: String,
+    /// The admin who created it.
+    pub author: String,
+    pub created: Millis,
+    pub updated: Millis,
+    pub direction: LinkDirection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LinkDirection {
+    /// Another server calls throng: it holds the client id and secret of `oauth_client`
+    /// (an `OAuthClientRecord` owned by the link), and its tokens carry `scopes`.
+    Incoming { redirect_url: String, oauth_client: String, scopes: Vec<String> },
+    /// throng calls another server's token endpoint with a client id and a secret, the
+    /// secret sealed with the master key (`crypto::Keys::seal_secret`), never stored plain.
+    Outgoing {
+        service_provider: String,
+        token_url: String,
+        client_id: String,
+        secret_sealed: String,
+        scopes: Vec<String>,
+    },
 }
 
 /// One OAuth 2.0 client configuration: Crowd's "oAuth2Config", with every credential it holds.

@@ -79,3 +79,10 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 pub const APPLICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("applications");
 /// lower-cased application name → application id: names are unique case-insensitively.
 pub const APPLICATION_NAMES: TableDefinition<&str, u64> = TableDefinition::new("application_names");
+
+// ---- Application links (`store::links`) ------------------------------------------------------
+
+/// link id → `AppLinkRecord`.
+pub const APP_LINKS: TableDefinition<u64, &[u8]> = TableDefinition::new("app_links");
+/// lower-cased link name → link id: names are unique case-insensitively.
+pub const APP_LINK_NAMES: TableDefinition<&str, u64> = TableDefinition::new("app_link_names");
