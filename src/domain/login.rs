@@ -15,50 +15,28 @@
 use crate::app::App;
 use crate::crypto;
 use crate::domain::access::{Access, MappedDirectory};
-use crate::domain::audit::FailureLog;
 use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::clock::Clock;
-use crate::domain::throttle::Kind;
-use crate::domain::throttle::{KdfSlots, Throttle};
+use crate::domain::throttle::{Guards, Kind};
 use crate::error::{Error, LoginFailure, Resource, Result};
 use crate::store::records::UserRecord;
-use crate::store::writer::Writer;
 use crate::store::Store;
 use std::sync::{Arc, OnceLock};
 
 /// Hash verified against for unknown users, so timing does not tell which names exist.
 static DECOY: OnceLock<String> = OnceLock::new();
 
-/// What checking a user's password needs, and nothing more: the store, the clock, the guards
-/// against guessing, and where failures are counted.
+/// What checking a user's password needs, and nothing more: the store, the clock and the
+/// guards against guessing.
 pub struct Deps<'a> {
     pub store: &'a Store,
     pub clock: &'a Clock,
-    pub throttle: &'a Throttle,
-    pub kdf: &'a KdfSlots,
-    pub failures: &'a FailureLog,
-    pub writer: &'a Writer,
-    pub pbkdf2_iterations: u32,
+    pub guards: Guards<'a>,
 }
 
 impl<'a> Deps<'a> {
     pub fn of(app: &'a App) -> Deps<'a> {
-        Deps {
-            store: &app.store,
-            clock: &app.clock,
-            throttle: &app.throttle,
-            kdf: &app.kdf,
-            failures: &app.failures,
-            writer: &app.writer,
-            pbkdf2_iterations: app.config.pbkdf2_iterations,
-        }
-    }
-
-    /// Counts a failed or throttled attempt into the aggregated audit log.
-    fn failed(&self, a: &Attempt<'_>, target: impl FnOnce() -> String) {
-        if self.failures.record(a, target) {
-            self.writer.wake();
-        }
+        Deps { store: &app.store, clock: &app.clock, guards: Guards::of(app) }
     }
 }
 
@@ -95,8 +73,8 @@ pub fn authenticate<'a>(
     // fifty typos lock every user of it out.
     let bucket = format!("{}\u{1f}{}", access.name, crate::store::directory::fold(name));
     let source = bucket.as_str();
-    if let Err(e) = app.throttle.check(Kind::User, source, name, now) {
-        app.failed(&attempt(true), target);
+    if let Err(e) = app.guards.throttle.check(Kind::User, source, name, now) {
+        app.guards.failed(&attempt(true), target);
         return Err(e);
     }
     let found = match access.find_user(app.store, name) {
@@ -115,20 +93,20 @@ pub fn authenticate<'a>(
     if let Some(password) = password {
         let stored = found.as_ref().and_then(|(u, _)| u.password_hash.as_deref());
         let ok = {
-            let Some(_slot) = app.kdf.try_acquire() else {
+            let Some(_slot) = app.guards.kdf.try_acquire() else {
                 return Err(Error::Unavailable {
                     retry_after_secs: 1,
                     message: "too many password checks in progress; try again in a moment".into(),
                 });
             };
             let hash = stored.unwrap_or_else(|| {
-                DECOY.get_or_init(|| crypto::hash_password("decoy", app.pbkdf2_iterations))
+                DECOY.get_or_init(|| crypto::hash_password("decoy", app.guards.pbkdf2_iterations))
             });
             crypto::verify_password(password, hash) && stored.is_some()
         };
         if !ok {
-            app.throttle.failed(Kind::User, source, name, now);
-            app.failed(&attempt(false), target);
+            app.guards.throttle.failed(Kind::User, source, name, now);
+            app.guards.failed(&attempt(false), target);
             return Err(match (&found, unknown) {
                 (None, Unknown::UserNotFound) => {
                     Error::UnknownReference(Resource::User, name.to_string())
@@ -136,7 +114,7 @@ pub fn authenticate<'a>(
                 _ => bad(),
             });
         }
-        app.throttle.succeeded(Kind::User, source, name, now);
+        app.guards.throttle.succeeded(Kind::User, source, name, now);
     }
     let Some((user, dir)) = found else {
         return Err(match unknown {

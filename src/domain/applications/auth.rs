@@ -119,7 +119,7 @@ impl Local {
     fn succeeded(&self, d: &Deps<'_>, peer: &str, name: &str, now: Millis) {
         let mut told = self.told.borrow_mut();
         if told.0 != peer || now.saturating_sub(told.1) >= KNOWN_REFRESH_MS {
-            d.throttle.succeeded(Kind::Application, peer, name, now);
+            d.guards.throttle.succeeded(Kind::Application, peer, name, now);
             peer.clone_into(&mut told.0);
             told.1 = now;
         }
@@ -201,7 +201,7 @@ pub fn authenticate(
     };
     // Failures count against the TCP peer: X-Forwarded-For is the caller's word until the
     // caller is known, and an application is not known yet.
-    if let Err(e) = d.throttle.check(Kind::Application, peer, name, now) {
+    if let Err(e) = d.guards.throttle.check(Kind::Application, peer, name, now) {
         failed(d, &attempt(true), name);
         return Err(e);
     }
@@ -220,12 +220,12 @@ pub fn authenticate(
         None => {
             let _turn = cache.turn(key);
             if let Some(hit) = cache.get(&key, d.store.applications_generation()) {
-                d.throttle.succeeded(Kind::Application, peer, name, now);
+                d.guards.throttle.succeeded(Kind::Application, peer, name, now);
                 return validate_client(d, &hit, peer, &forwarded_for);
             }
             let v = verify(d, name, password).inspect_err(|e| {
                 if matches!(e, Error::Unauthenticated) {
-                    d.throttle.failed(Kind::Application, peer, name, now);
+                    d.guards.throttle.failed(Kind::Application, peer, name, now);
                     failed(d, &attempt(false), name);
                 }
             })?;
@@ -234,7 +234,7 @@ pub fn authenticate(
         }
     };
     cache.local.fill(key, Local::of(&verified), verified.generation);
-    d.throttle.succeeded(Kind::Application, peer, name, now);
+    d.guards.throttle.succeeded(Kind::Application, peer, name, now);
     validate_client(d, &verified, peer, &forwarded_for)
 }
 
@@ -245,7 +245,7 @@ fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
     let app = d.store.application_by_name(name)?;
     let stored = app.as_ref().and_then(|a| a.auth.password_hash());
     let password_ok = {
-        let Some(_slot) = d.kdf.try_acquire() else {
+        let Some(_slot) = d.guards.kdf.try_acquire() else {
             return Err(Error::Unavailable {
                 retry_after_secs: 1,
                 message: "too many password checks in progress; try again in a moment".into(),
@@ -258,7 +258,7 @@ fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
                 .state
                 .verified
                 .decoy
-                .get_or_init(|| crypto::hash_password("decoy", d.pbkdf2_iterations)),
+                .get_or_init(|| crypto::hash_password("decoy", d.guards.pbkdf2_iterations)),
         };
         crypto::verify_password(password, hash) && stored.is_some()
     };
@@ -317,7 +317,5 @@ fn failed(d: &Deps<'_>, a: &Attempt<'_>, presented: &str) {
             format!("unknown application (sha256 {})", audit::digest(&presented.to_lowercase()))
         }
     };
-    if d.failures.record(a, target) {
-        d.writer.wake();
-    }
+    d.guards.failed(a, target);
 }

@@ -17,15 +17,14 @@ pub mod auth;
 
 use crate::app::App;
 use crate::crypto::{self, Keys};
-use crate::domain::audit::{Action, Actor, FailureLog};
+use crate::domain::audit::{Action, Actor};
 use crate::domain::clock::Clock;
 use crate::domain::directory::validate;
-use crate::domain::throttle::{KdfSlots, Throttle};
+use crate::domain::throttle::Guards;
 use crate::error::{Error, Resource, Result};
 use crate::store::applications::{
     ApplicationAuth, ApplicationRecord, ApplicationType, DirectoryMapping, Operation,
 };
-use crate::store::writer::Writer;
 use crate::store::Store;
 
 /// Most remote addresses, trusted proxies, mappings or allowed groups in one application.
@@ -36,13 +35,8 @@ pub struct Deps<'a> {
     pub store: &'a Store,
     pub keys: &'a Keys,
     pub clock: &'a Clock,
-    pub throttle: &'a Throttle,
-    pub kdf: &'a KdfSlots,
-    /// Failed authentications, aggregated, and the writer that commits them.
-    pub failures: &'a FailureLog,
-    pub writer: &'a Writer,
+    pub guards: Guards<'a>,
     pub state: &'a Applications,
-    pub pbkdf2_iterations: u32,
 }
 
 impl<'a> Deps<'a> {
@@ -51,12 +45,8 @@ impl<'a> Deps<'a> {
             store: &app.store,
             keys: &app.keys,
             clock: &app.clock,
-            throttle: &app.throttle,
-            kdf: &app.kdf,
-            failures: &app.failures,
-            writer: &app.writer,
+            guards: Guards::of(app),
             state: &app.applications,
-            pbkdf2_iterations: app.config.pbkdf2_iterations,
         }
     }
 }
@@ -295,7 +285,7 @@ pub fn create(
     if draft.password.as_deref().is_none_or(str::is_empty) {
         return Err(Error::bad_request("'password' (with its 'value') is required"));
     }
-    let mut patch = Patch::validate(draft, d.pbkdf2_iterations)?;
+    let mut patch = Patch::validate(draft, d.guards.pbkdf2_iterations)?;
     if let Some(addr) = request_address {
         let addr = address_of_request(addr)?;
         let list = patch.remote_addresses.get_or_insert_with(Vec::new);
@@ -376,7 +366,7 @@ pub fn update(
     if draft.password.as_deref() == Some("") {
         return Err(invalid("the application password must not be empty"));
     }
-    let patch = Patch::validate(draft, d.pbkdf2_iterations)?;
+    let patch = Patch::validate(draft, d.guards.pbkdf2_iterations)?;
     let now = d.clock.now_ms();
     d.store.update_application(id, |app| {
         let changed = patch.apply(app);
