@@ -138,7 +138,8 @@ pub fn finish(which: Api, response: Response) -> Response {
 fn admin_actor(app: &App, req: &Request) -> Result<Actor> {
     let basic = req.basic();
     let basic = basic.as_ref().map(|b| b.pair());
-    let name = crate::domain::admin::authenticate(app, basic, &req.remote)?;
+    let deps = crate::domain::admin::Deps::of(app);
+    let name = crate::domain::admin::authenticate(&deps, basic, &req.remote)?;
     Ok(Actor { name, remote: req.remote.clone() })
 }
 

@@ -13,14 +13,15 @@
 //! audited as `ADMIN_AUTHENTICATION_FAILED`, aggregated (`domain::audit::FailureLog`).
 
 use crate::app::App;
-use crate::crypto;
+use crate::crypto::{self, Keys};
 use crate::domain::audit::{self, Action, Attempt};
-use crate::domain::throttle::Kind;
+use crate::domain::clock::Clock;
+use crate::domain::throttle::{Guards, Kind};
 use crate::error::{Error, Result};
 use crate::store::cache::Generational;
 use crate::store::directory::{ADMIN_DIRECTORY, ADMIN_GROUP};
 use crate::store::records::UserRecord;
-use crate::store::Topic;
+use crate::store::{Store, Topic};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -56,11 +57,33 @@ impl AdminCache {
     }
 }
 
+/// What authenticating an admin needs, and nothing more: the store, the key of the cache's
+/// digests, the clock, the cache itself and the guards against guessing.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub clock: &'a Clock,
+    pub admins: &'a AdminCache,
+    pub guards: Guards<'a>,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(app: &'a App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            keys: &app.keys,
+            clock: &app.clock,
+            admins: &app.admins,
+            guards: Guards::of(app),
+        }
+    }
+}
+
 /// Authenticates an admin from Basic credentials presented from `remote` and returns the
 /// user's name as stored. Wrong or missing credentials are `Unauthenticated`; a valid
 /// non-admin user is `Forbidden`; too many failures are `TooManyRequests`; every KDF slot
 /// busy is `Unavailable`.
-pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Result<String> {
+pub fn authenticate(app: &Deps<'_>, basic: Option<(&str, &str)>, remote: &str) -> Result<String> {
     let Some((name, password)) = basic else {
         return Err(Error::Unauthenticated);
     };
@@ -74,8 +97,8 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
     };
     // Before the cache too: otherwise a throttled guesser would still learn, from a cache hit,
     // when it guessed a password someone else just used.
-    if let Err(e) = app.throttle.check(Kind::Admin, remote, name, now) {
-        audit::failed_attempt(app, &attempt(true), || {
+    if let Err(e) = app.guards.throttle.check(Kind::Admin, remote, name, now) {
+        app.guards.failed(&attempt(true), || {
             audit_target(name, app.store.find_user(name).ok().flatten().as_ref())
         });
         return Err(e);
@@ -83,14 +106,14 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
     let generation = app.store.generation(Topic::Directory);
     if let Some(user) = app.admins.lookup(&key, generation) {
-        app.throttle.succeeded(Kind::Admin, remote, name, now);
+        app.guards.throttle.succeeded(Kind::Admin, remote, name, now);
         return Ok(user);
     }
     // Administrators live in the first-start directory only (ADMIN_DIRECTORY's comment).
     let user = app.store.user(ADMIN_DIRECTORY, name)?;
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let password_ok = {
-        let Some(_slot) = app.kdf.try_acquire() else {
+        let Some(_slot) = app.guards.kdf.try_acquire() else {
             return Err(Error::Unavailable {
                 retry_after_secs: 1,
                 message: "too many password checks in progress; try again in a moment".into(),
@@ -102,20 +125,20 @@ pub fn authenticate(app: &App, basic: Option<(&str, &str)>, remote: &str) -> Res
             None => app
                 .admins
                 .decoy
-                .get_or_init(|| crypto::hash_password("decoy", app.config.pbkdf2_iterations)),
+                .get_or_init(|| crypto::hash_password("decoy", app.guards.pbkdf2_iterations)),
         };
         crypto::verify_password(password, hash) && stored.is_some()
     };
     let user = match user {
         Some(u) if password_ok && u.active => u,
         other => {
-            app.throttle.failed(Kind::Admin, remote, name, now);
-            audit::failed_attempt(app, &attempt(false), || audit_target(name, other.as_ref()));
+            app.guards.throttle.failed(Kind::Admin, remote, name, now);
+            app.guards.failed(&attempt(false), || audit_target(name, other.as_ref()));
             return Err(Error::Unauthenticated);
         }
     };
     // The password is right: whatever the membership check says, this pair is no stranger.
-    app.throttle.succeeded(Kind::Admin, remote, name, now);
+    app.guards.throttle.succeeded(Kind::Admin, remote, name, now);
     if !app.store.is_direct_member(ADMIN_DIRECTORY, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }

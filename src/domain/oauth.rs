@@ -206,7 +206,7 @@ pub fn authenticate_caller(
 ) -> Result<Caller> {
     if let ClientCredentials::Basic { id, secret } = creds {
         if !is_client_id_shaped(id) {
-            return match admin::authenticate(app, Some((id, secret)), remote) {
+            return match admin::authenticate(&admin::Deps::of(app), Some((id, secret)), remote) {
                 Ok(name) => Ok(Caller::Admin(name)),
                 Err(Error::Forbidden(_) | Error::Unauthenticated) => Err(invalid_client()),
                 Err(e) => Err(e),
