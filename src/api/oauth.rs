@@ -101,7 +101,7 @@ pub fn token(app: &App, req: &Request) -> Result<Response> {
     let basic = req.basic();
     let creds = client_credentials(&basic, req, &params)?;
     let issued = oauth::issue(
-        app,
+        &oauth::Deps::of(app),
         params.single("grant_type")?,
         creds,
         params.single("scope")?,
@@ -122,10 +122,10 @@ fn token_param<'a>(params: &'a Params<'_>) -> crate::error::Result<&'a str> {
         .ok_or_else(|| Error::oauth(OAuthCode::InvalidRequest, "token is required"))
 }
 
-fn caller(app: &App, req: &Request, params: &Params<'_>) -> Result<Caller> {
+fn caller(d: &oauth::Deps<'_>, req: &Request, params: &Params<'_>) -> Result<Caller> {
     let basic = req.basic();
     let creds = client_credentials(&basic, req, params)?;
-    Ok(oauth::authenticate_caller(app, creds, &req.remote)?)
+    Ok(oauth::authenticate_caller(d, creds, &req.remote)?)
 }
 
 #[derive(Serialize)]
@@ -144,9 +144,10 @@ struct Introspection<'a> {
 
 pub fn introspect(app: &App, req: &Request) -> Result<Response> {
     let params = req.oauth_params()?;
-    let caller = caller(app, req, &params)?;
+    let d = oauth::Deps::of(app);
+    let caller = caller(&d, req, &params)?;
     let token = token_param(&params)?;
-    let response = match oauth::introspect(app, &caller, token) {
+    let response = match oauth::introspect(&d, &caller, token) {
         Some((c, sub)) => Response::json(
             200,
             &Introspection {
@@ -169,9 +170,10 @@ pub fn introspect(app: &App, req: &Request) -> Result<Response> {
 
 pub fn revoke(app: &App, req: &Request) -> Result<Response> {
     let params = req.oauth_params()?;
-    let caller = caller(app, req, &params)?;
+    let d = oauth::Deps::of(app);
+    let caller = caller(&d, req, &params)?;
     // RFC 7009 §2.1: an unknown token_type_hint is ignored; only access tokens exist here.
-    oauth::revoke(app, &caller, token_param(&params)?, &req.remote)?;
+    oauth::revoke(&d, &caller, token_param(&params)?, &req.remote)?;
     Ok(Response::new(200).no_store())
 }
 

@@ -6,15 +6,68 @@
 //! two in-memory maps. Neither waits on the disk.
 
 use crate::app::App;
-use crate::domain::admin;
+use crate::crypto::Keys;
+use crate::domain::admin::{self, AdminCache};
 use crate::domain::audit::{self, Action, Actor, Attempt};
-use crate::domain::registry::SecretEntry;
-use crate::domain::throttle::Kind;
-use crate::domain::tokens::{self, Claims};
+use crate::domain::clock::Clock;
+use crate::domain::registry::{ClientRegistry, SecretEntry};
+use crate::domain::throttle::{Guards, Kind};
+use crate::domain::tokens::{self, Claims, RevokedSet, VerifiedTokens};
 use crate::error::{Error, OAuthCode, Result};
+use crate::store::writer::Writer;
+use crate::store::Store;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// What the OAuth rules need, and nothing more: the in-memory registry, revoked set and
+/// verified tokens the hot path reads, the keys that sign and check tokens, the writer issued
+/// tokens go to, the store a revocation is written to, the admin cache and guards that
+/// authenticate callers, and the token lifetime.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub clock: &'a Clock,
+    pub clients: &'a ClientRegistry,
+    pub revoked: &'a RevokedSet,
+    pub verified_tokens: &'a VerifiedTokens,
+    pub writer: &'a Writer,
+    pub admins: &'a AdminCache,
+    pub guards: Guards<'a>,
+    pub token_ttl: Duration,
+}
+
+impl<'a> Deps<'a> {
+    /// Built on every bearer request; inlined there with `validate`, so only the five parts
+    /// it reads are ever loaded.
+    #[inline]
+    pub fn of(app: &'a App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            keys: &app.keys,
+            clock: &app.clock,
+            clients: &app.clients,
+            revoked: &app.revoked,
+            verified_tokens: &app.verified_tokens,
+            writer: &app.writer,
+            admins: &app.admins,
+            guards: Guards::of(app),
+            token_ttl: app.config.token_ttl,
+        }
+    }
+
+    /// The same parts, as the admin check takes them.
+    fn admin(&self) -> admin::Deps<'a> {
+        admin::Deps {
+            store: self.store,
+            keys: self.keys,
+            clock: self.clock,
+            admins: self.admins,
+            guards: self.guards,
+        }
+    }
+}
 
 /// Client credentials as the request presented them.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +94,7 @@ fn invalid_client() -> Error {
 /// (`domain::throttle`), and past their limits the attempt is refused with 429 before the secret
 /// is looked at. Failed and refused attempts go to the aggregated audit log.
 pub fn authenticate_client(
-    app: &App,
+    app: &Deps<'_>,
     creds: ClientCredentials<'_>,
     remote: &str,
 ) -> Result<Arc<SecretEntry>> {
@@ -61,18 +114,18 @@ pub fn authenticate_client(
         throttled,
         now,
     };
-    if let Err(e) = app.throttle.check(Kind::Client, remote, id, now) {
-        audit::failed_attempt(app, &attempt(true), || audit_target(app, id));
+    if let Err(e) = app.guards.throttle.check(Kind::Client, remote, id, now) {
+        app.guards.failed(&attempt(true), || audit_target(app, id));
         return Err(e);
     }
     match app.clients.verify(id, secret, now) {
         Some(entry) => {
-            app.throttle.succeeded(Kind::Client, remote, id, now);
+            app.guards.throttle.succeeded(Kind::Client, remote, id, now);
             Ok(entry)
         }
         None => {
-            app.throttle.failed(Kind::Client, remote, id, now);
-            audit::failed_attempt(app, &attempt(false), || audit_target(app, id));
+            app.guards.throttle.failed(Kind::Client, remote, id, now);
+            app.guards.failed(&attempt(false), || audit_target(app, id));
             Err(invalid_client())
         }
     }
@@ -81,7 +134,7 @@ pub fn authenticate_client(
 /// How a failed authentication names the client id it was given. A known id is recorded as
 /// is; anything else may be a secret pasted into the wrong field, so only a short digest of it
 /// is kept, enough to tell repeated attempts apart.
-fn audit_target(app: &App, presented: &str) -> String {
+fn audit_target(app: &Deps<'_>, presented: &str) -> String {
     if app.clients.secret(presented).is_some() {
         presented.to_string()
     } else {
@@ -98,7 +151,7 @@ pub struct Issued {
 
 /// The client-credentials grant, after parsing: checks the grant, the client and the scope.
 pub fn issue(
-    app: &App,
+    app: &Deps<'_>,
     grant_type: Option<&str>,
     creds: ClientCredentials<'_>,
     scope: Option<&str>,
@@ -121,12 +174,12 @@ pub fn issue(
     // A token never outlives the credential that obtained it: its expiry, or for a rotated-out
     // pair its grace end. Whole seconds, rounded down; under a second left is no credential.
     let now = app.clock.now_secs();
-    let ttl = app.config.token_ttl.as_secs().min((entry.usable_until / 1000).saturating_sub(now));
+    let ttl = app.token_ttl.as_secs().min((entry.usable_until / 1000).saturating_sub(now));
     if ttl == 0 {
         return Err(invalid_client());
     }
     let (access_token, claims) =
-        tokens::mint(&app.keys, entry.client.key, entry.client_id_bytes, granted, now, ttl);
+        tokens::mint(app.keys, entry.client.key, entry.client_id_bytes, granted, now, ttl);
     app.writer.token(claims);
     Ok(Issued { access_token, expires_in: ttl, scope: tokens::scope_text(granted) })
 }
@@ -157,12 +210,14 @@ fn grant_scope(allowed: &[String], requested: Option<&str>) -> Result<u8> {
 
 /// A live token's claims, or `InvalidToken`: bad MAC, expired, revoked, client archived, or
 /// issued before the client's `tokens_not_before`.
-pub fn validate(app: &App, token: &str) -> Result<Claims> {
+#[inline]
+pub fn validate(app: &Deps<'_>, token: &str) -> Result<Claims> {
     live_claims(app, token).ok_or(Error::InvalidToken)
 }
 
-fn live_claims(app: &App, token: &str) -> Option<Claims> {
-    let claims = app.verified_tokens.verify(&app.keys, token)?;
+#[inline]
+fn live_claims(app: &Deps<'_>, token: &str) -> Option<Claims> {
+    let claims = app.verified_tokens.verify(app.keys, token)?;
     let now_ms = app.clock.now_ms();
     if claims.expires * 1000 <= now_ms {
         return None;
@@ -200,13 +255,13 @@ impl Caller {
 /// an admin by Basic. A Basic user name shaped like a client id (32 hex) is always treated as
 /// a client, so which path runs reveals nothing about which names exist.
 pub fn authenticate_caller(
-    app: &App,
+    app: &Deps<'_>,
     creds: ClientCredentials<'_>,
     remote: &str,
 ) -> Result<Caller> {
     if let ClientCredentials::Basic { id, secret } = creds {
         if !is_client_id_shaped(id) {
-            return match admin::authenticate(&admin::Deps::of(app), Some((id, secret)), remote) {
+            return match admin::authenticate(&app.admin(), Some((id, secret)), remote) {
                 Ok(name) => Ok(Caller::Admin(name)),
                 Err(Error::Forbidden(_) | Error::Unauthenticated) => Err(invalid_client()),
                 Err(e) => Err(e),
@@ -221,7 +276,7 @@ fn is_client_id_shaped(id: &str) -> bool {
 }
 
 /// RFC 7662: the claims of a live token the caller may see, else `None` (`{"active":false}`).
-pub fn introspect(app: &App, caller: &Caller, token: &str) -> Option<(Claims, String)> {
+pub fn introspect(app: &Deps<'_>, caller: &Caller, token: &str) -> Option<(Claims, String)> {
     let claims = live_claims(app, token)?;
     if !caller.may_see(&claims) {
         return None;
@@ -232,7 +287,7 @@ pub fn introspect(app: &App, caller: &Caller, token: &str) -> Option<(Claims, St
 
 /// RFC 7009: revokes a live token the caller may revoke, durably. Anything else is a silent
 /// success, so the answer never tells whether a token exists.
-pub fn revoke(app: &App, caller: &Caller, token: &str, remote: &str) -> Result<()> {
+pub fn revoke(app: &Deps<'_>, caller: &Caller, token: &str, remote: &str) -> Result<()> {
     let Some(claims) = live_claims(app, token) else {
         return Ok(());
     };

@@ -383,8 +383,8 @@ impl Drop for KdfPermit<'_> {
 pub struct Guards<'a> {
     pub throttle: &'a Throttle,
     pub kdf: &'a KdfSlots,
-    pub failures: &'a FailureLog,
-    pub writer: &'a Writer,
+    failures: &'a FailureLog,
+    writer: &'a Writer,
     pub pbkdf2_iterations: u32,
 }
 

@@ -36,7 +36,7 @@ use std::sync::Arc;
 fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
     if let Some(token) = req.bearer_scheme() {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
-        let claims = oauth::validate(app, token)?;
+        let claims = oauth::validate(&oauth::Deps::of(app), token)?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }
