@@ -7,9 +7,9 @@
 //! the throttle refused without checking their credentials (`domain::throttle`). A failed
 //! admin login is `ADMIN_AUTHENTICATION_FAILED`, a failed application login (usermanagement
 //! Basic) `APPLICATION_AUTHENTICATION_FAILED`; no password is ever recorded, and a name that
-//! does not exist only as a digest.
+//! does not exist only as a digest. Password checks count their failures here through
+//! `domain::throttle::Guards`, which also wakes the writer.
 
-use crate::app::App;
 use crate::crypto;
 use crate::store::audit::AuditWrite;
 use crate::store::records::{AuditRecord, Millis};
@@ -395,14 +395,6 @@ impl FailureLog {
         let mut h = self.hasher.build_hasher();
         crate::domain::throttle::hash_folded(&mut h, identity);
         h.finish()
-    }
-}
-
-/// Records a failed or throttled authentication in the aggregated log and wakes the writer
-/// when a new record opened.
-pub fn failed_attempt(app: &App, a: &Attempt<'_>, target: impl FnOnce() -> String) {
-    if app.failures.record(a, target) {
-        app.writer.wake();
     }
 }
 
