@@ -201,27 +201,28 @@ fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Resul
     let current = accounts::current_secret(c)
         .ok_or_else(|| Error::Internal(format!("client {} has no current secret", c.id)))?;
     let rotated = accounts::rotated_secret(c, app.clock.now_ms());
+    let d = accounts::Deps::of(app);
     Ok(ClientView {
         id: c.id.clone(),
         client_id: current.client_id.clone(),
-        client_secret: accounts::reveal(app, current)?,
+        client_secret: accounts::reveal(&d, current)?,
         name: c.name.clone(),
         redirects: Vec::new(),
         supported_grant_types: vec![oauth::GRANT_CLIENT_CREDENTIALS],
         user_key: c.user_key.clone(),
         scope: c.scopes.join(" "),
         rotated_client_id: rotated.map(|r| r.client_id.clone()),
-        rotated_client_secret: rotated.map(|r| accounts::reveal(app, r)).transpose()?,
+        rotated_client_secret: rotated.map(|r| accounts::reveal(&d, r)).transpose()?,
         expiry_duration: c.expiry_duration,
     })
 }
 
 pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<Response> {
-    let client = accounts::rotate(app, actor, client_id)?;
+    let client = accounts::rotate(&accounts::Deps::of(app), actor, client_id)?;
     Ok(Response::json(200, &client_view(app, &client)?).no_store())
 }
 
 pub fn client(app: &App, id: &str) -> Result<Response> {
-    let client = accounts::client(app, id)?;
+    let client = accounts::client(&accounts::Deps::of(app), id)?;
     Ok(Response::json(200, &client_view(app, &client)?).no_store())
 }

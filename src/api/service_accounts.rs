@@ -126,7 +126,7 @@ fn view(
 }
 
 fn account_view(app: &App, a: &ServiceAccountRecord) -> Result<AccountView> {
-    let client = accounts::client_of(app, a)?;
+    let client = accounts::client_of(&accounts::Deps::of(app), a)?;
     Ok(view(app, a, client.as_ref(), None))
 }
 
@@ -149,7 +149,7 @@ pub fn create(app: &App, req: &Request, actor: &Actor) -> Result<Response> {
         body.expiry_duration.ok_or_else(|| Error::bad_request("expiryDuration is required"))?;
     let expiry = accounts::validate_expiry(expiry.as_i128().unwrap_or(0))?;
     let created = accounts::create(
-        app,
+        &accounts::Deps::of(app),
         actor,
         NewAccount { display_name, description, scopes, expiry_duration: expiry },
     )?;
@@ -163,7 +163,7 @@ pub fn create(app: &App, req: &Request, actor: &Actor) -> Result<Response> {
 }
 
 pub fn get(app: &App, id: &str) -> Result<Response> {
-    let account = accounts::get(app, parse_id(id)?)?;
+    let account = accounts::get(&accounts::Deps::of(app), parse_id(id)?)?;
     Ok(Response::json(200, &account_view(app, &account)?))
 }
 
@@ -174,12 +174,12 @@ pub fn update(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Respo
         body.display_name.as_deref().map(accounts::validate_display_name).transpose()?;
     let description =
         body.description.as_deref().map(accounts::validate_description).transpose()?;
-    let account = accounts::update(app, actor, id, display_name, description)?;
+    let account = accounts::update(&accounts::Deps::of(app), actor, id, display_name, description)?;
     Ok(Response::json(200, &account_view(app, &account)?))
 }
 
 pub fn archive(app: &App, actor: &Actor, id: &str) -> Result<Response> {
-    accounts::archive(app, actor, parse_id(id)?)?;
+    accounts::archive(&accounts::Deps::of(app), actor, parse_id(id)?)?;
     Ok(Response::no_content())
 }
 

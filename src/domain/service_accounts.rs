@@ -5,13 +5,16 @@
 //! Source: https://confluence.atlassian.com/enterprise/service-accounts-in-crowd-1573749299.html
 
 use crate::app::App;
-use crate::crypto;
+use crate::crypto::{self, Keys};
 use crate::domain::audit::{Action, Actor};
-use crate::domain::registry::Change;
+use crate::domain::clock::Clock;
+use crate::domain::registry::{Change, ClientRegistry};
 use crate::error::{Error, Resource, Result};
 use crate::store::records::{
     ClientOwner, Credential, OAuthClientRecord, SecretCredential, ServiceAccountRecord,
 };
+use crate::store::Store;
+use std::time::Duration;
 
 /// The only scope Crowd 7.0 offers service accounts.
 pub const APPLICATION_SCOPE: &str = "APPLICATION";
@@ -19,6 +22,29 @@ pub const APPLICATION_SCOPE: &str = "APPLICATION";
 pub const MAX_EXPIRY_DURATION: u64 = 63_072_000;
 pub const MAX_DISPLAY_NAME: usize = 255;
 pub const MAX_DESCRIPTION: usize = 1000;
+
+/// What service accounts need, and nothing more: the store, the keys that seal their secrets,
+/// the clock, the client registry every change must reach at once, and how long a rotated-out
+/// secret keeps working.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub keys: &'a Keys,
+    pub clock: &'a Clock,
+    pub clients: &'a ClientRegistry,
+    pub rotation_grace: Duration,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(app: &'a App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            keys: &app.keys,
+            clock: &app.clock,
+            clients: &app.clients,
+            rotation_grace: app.config.rotation_grace,
+        }
+    }
+}
 
 /// A validated request to create an account.
 #[derive(Debug)]
@@ -76,7 +102,11 @@ pub fn validate_expiry(seconds: i128) -> Result<u64> {
 
 /// A fresh client id (32 lowercase hex) and secret (64 lowercase hex, 256 bits), the shapes
 /// Crowd shows; both are in the unreserved alphabet so Basic auth needs no URL-encoding.
-fn new_secret_credential(app: &App, now: u64, expiry_duration: u64) -> (SecretCredential, String) {
+fn new_secret_credential(
+    app: &Deps<'_>,
+    now: u64,
+    expiry_duration: u64,
+) -> (SecretCredential, String) {
     let client_id = crypto::hex(&crypto::random_bytes::<16>());
     let secret = crypto::hex(&crypto::random_bytes::<32>());
     let cred = SecretCredential {
@@ -90,7 +120,7 @@ fn new_secret_credential(app: &App, now: u64, expiry_duration: u64) -> (SecretCr
     (cred, secret)
 }
 
-pub fn create(app: &App, actor: &Actor, new: NewAccount) -> Result<Created> {
+pub fn create(app: &Deps<'_>, actor: &Actor, new: NewAccount) -> Result<Created> {
     let now = app.clock.now_ms();
     let (cred, secret) = new_secret_credential(app, now, new.expiry_duration);
     let name = format!("service-account-{}", crypto::uuid_v4());
@@ -140,7 +170,7 @@ pub fn create(app: &App, actor: &Actor, new: NewAccount) -> Result<Created> {
     Ok(Created { account, client, secret })
 }
 
-pub fn get(app: &App, id: u64) -> Result<ServiceAccountRecord> {
+pub fn get(app: &Deps<'_>, id: u64) -> Result<ServiceAccountRecord> {
     app.store
         .service_account(id)?
         .ok_or_else(|| Error::NotFound(Resource::ServiceAccount, id.to_string()))
@@ -148,7 +178,7 @@ pub fn get(app: &App, id: u64) -> Result<ServiceAccountRecord> {
 
 /// Changes only the display name and description.
 pub fn update(
-    app: &App,
+    app: &Deps<'_>,
     actor: &Actor,
     id: u64,
     display_name: Option<String>,
@@ -179,7 +209,7 @@ pub fn update(
 }
 
 /// Archives an account for good: inactive, its OAuth client and every token gone at once.
-pub fn archive(app: &App, actor: &Actor, id: u64) -> Result<ServiceAccountRecord> {
+pub fn archive(app: &Deps<'_>, actor: &Actor, id: u64) -> Result<ServiceAccountRecord> {
     let now = app.clock.now_ms();
     let (account, _) = app.clients.mutate(
         || {
@@ -193,7 +223,10 @@ pub fn archive(app: &App, actor: &Actor, id: u64) -> Result<ServiceAccountRecord
 }
 
 /// The account's OAuth client, while it is not archived.
-pub fn client_of(app: &App, account: &ServiceAccountRecord) -> Result<Option<OAuthClientRecord>> {
+pub fn client_of(
+    app: &Deps<'_>,
+    account: &ServiceAccountRecord,
+) -> Result<Option<OAuthClientRecord>> {
     if !account.active {
         return Ok(None);
     }
@@ -229,7 +262,7 @@ pub fn rotated_secret(client: &OAuthClientRecord, now: u64) -> Option<&SecretCre
 }
 
 /// Decrypts a stored secret for an admin who asks to see it.
-pub fn reveal(app: &App, cred: &SecretCredential) -> Result<String> {
+pub fn reveal(app: &Deps<'_>, cred: &SecretCredential) -> Result<String> {
     crypto::b64url_decode(&cred.secret_sealed)
         .and_then(|sealed| app.keys.open_secret(&sealed, &cred.client_id))
         .ok_or_else(|| {
@@ -243,7 +276,7 @@ pub fn reveal(app: &App, cred: &SecretCredential) -> Result<String> {
 /// Rotates the credentials of the client whose *current* client id is `client_id`: a new
 /// pair becomes current, the old one keeps working for the grace period, and any pair
 /// rotated out earlier stops at once.
-pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRecord> {
+pub fn rotate(app: &Deps<'_>, actor: &Actor, client_id: &str) -> Result<OAuthClientRecord> {
     let now = app.clock.now_ms();
     let client = app
         .store
@@ -254,7 +287,7 @@ pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRe
             "client id {client_id} was already rotated out; rotate with the current client id"
         )));
     }
-    let grace = app.config.rotation_grace.as_millis() as u64;
+    let grace = app.rotation_grace.as_millis() as u64;
     let (fresh, _) = new_secret_credential(app, now, client.expiry_duration);
     app.clients.mutate(
         || {
@@ -294,7 +327,7 @@ pub fn rotate(app: &App, actor: &Actor, client_id: &str) -> Result<OAuthClientRe
     )
 }
 
-pub fn client(app: &App, id: &str) -> Result<OAuthClientRecord> {
+pub fn client(app: &Deps<'_>, id: &str) -> Result<OAuthClientRecord> {
     app.store
         .oauth_client(id)?
         .ok_or_else(|| Error::NotFound(Resource::OAuthClient, id.to_string()))
