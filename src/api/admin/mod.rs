@@ -211,7 +211,8 @@ fn run_batch(
             })
         })
         .collect::<crate::error::Result<Vec<_>>>()?;
-    let outcomes = batch::run(app, &acting.actor, kind, fixed, &items, acting.admin)?;
+    let outcomes =
+        batch::run(&app.directories(), &acting.actor, kind, fixed, &items, acting.admin)?;
     let mut result = BatchResult { successes: Vec::new(), failures: Vec::new() };
     for (item, outcome) in items.iter().zip(outcomes) {
         let entity = ids::encode(item.directory, &item.name);

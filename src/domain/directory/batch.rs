@@ -13,7 +13,6 @@
 //! for the whole call): an item of another directory than the batch's user or group fails.
 
 use super::Directories;
-use crate::app::App;
 use crate::domain::audit::{Action, Actor};
 use crate::error::{Error, Resource, Result};
 use crate::store::directory::{fold, ADMIN_DIRECTORY, ADMIN_GROUP};
@@ -106,7 +105,7 @@ fn is_item_failure(e: &Error) -> bool {
 /// directory). `NotFound` of `fixed` refuses the whole batch before any write. A fault ends
 /// it at once, with what was done before it committed and audited.
 pub fn run(
-    app: &App,
+    d: &Directories<'_>,
     actor: &Actor,
     batch: Batch,
     fixed: &DirectoryEntity,
@@ -115,14 +114,13 @@ pub fn run(
 ) -> Result<Vec<Result<()>>> {
     let dir = fixed.directory;
     let stored = match batch.fixed() {
-        Resource::User => app.store.user(dir, &fixed.name)?.map(|u| u.name),
-        _ => app.store.group(dir, &fixed.name)?.map(|g| g.name),
+        Resource::User => d.store.user(dir, &fixed.name)?.map(|u| u.name),
+        _ => d.store.group(dir, &fixed.name)?.map(|g| g.name),
     };
     let Some(stored) = stored else {
         return Err(Error::NotFound(batch.fixed(), fixed.name.clone()));
     };
     let fixed = &DirectoryEntity { directory: dir, name: stored };
-    let d = app.directories();
     let mut outcomes = Vec::with_capacity(items.len());
     let mut fault = None;
     for item in items {
@@ -138,7 +136,7 @@ pub fn run(
                 "only an administrator may change the memberships of {ADMIN_GROUP}"
             )))
         } else {
-            batch.apply(&d, dir, &fixed.name, &item.name)
+            batch.apply(d, dir, &fixed.name, &item.name)
         };
         match outcome {
             Err(e) if !is_item_failure(&e) => {
@@ -149,7 +147,7 @@ pub fn run(
         }
     }
     if !outcomes.is_empty() {
-        audit(app, actor, batch, fixed, &outcomes)?;
+        audit(d, actor, batch, fixed, &outcomes)?;
     }
     match fault {
         Some(e) => Err(e),
@@ -173,7 +171,7 @@ fn other_directory(batch: Batch, item: &DirectoryEntity, dir: u64) -> Error {
 
 /// One record for the batch: who, which user or group, how many items succeeded and failed.
 fn audit(
-    app: &App,
+    d: &Directories<'_>,
     actor: &Actor,
     batch: Batch,
     fixed: &DirectoryEntity,
@@ -186,7 +184,7 @@ fn audit(
         "{subject} of directory {}; {items}: {succeeded} succeeded, {failed} failed",
         fixed.directory
     );
-    let record = actor.record(app.clock.now_ms(), batch.action(), &fixed.name, details);
-    app.store.append_audit(record)?;
+    let record = actor.record(d.clock.now_ms(), batch.action(), &fixed.name, details);
+    d.store.append_audit(record)?;
     Ok(())
 }
