@@ -166,6 +166,11 @@ fn already_exists(r: Resource, id: &str) -> (u16, &'static str, String) {
         Resource::Application => {
             (409, "APPLICATION_ALREADY_EXISTS", format!("Application <{id}> already exists"))
         }
+        Resource::ApplicationLink => (
+            409,
+            "APPLICATION_LINK_ALREADY_EXISTS",
+            format!("Application link <{id}> already exists"),
+        ),
         Resource::User => (400, "INVALID_USER", format!("User <{id}> already exists")),
         Resource::Group => (400, "INVALID_GROUP", format!("Group <{id}> already exists")),
         r => (400, invalid_reason(r), format!("{r:?} <{id}> already exists")),

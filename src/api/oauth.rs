@@ -13,6 +13,7 @@ use crate::error::{Error, OAuthCode};
 use crate::http::failure::{Failure, Result};
 use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
+use crate::store::records::{AppLinkRecord, ClientOwner, LinkDirection};
 use serde::Serialize;
 use serde_json::json;
 
@@ -181,10 +182,10 @@ pub fn revoke(app: &App, req: &Request) -> Result<Response> {
 /// the rotated pair and the expiry duration).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ClientView {
+pub struct ClientView {
     id: String,
     client_id: String,
-    client_secret: String,
+    pub client_secret: String,
     name: String,
     redirects: Vec<String>,
     supported_grant_types: Vec<&'static str>,
@@ -197,7 +198,7 @@ struct ClientView {
     expiry_duration: u64,
 }
 
-fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Result<ClientView> {
+pub fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Result<ClientView> {
     let current = accounts::current_secret(c)
         .ok_or_else(|| Error::Internal(format!("client {} has no current secret", c.id)))?;
     let rotated = accounts::rotated_secret(c, app.clock.now_ms());
@@ -207,7 +208,17 @@ fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Resul
         client_id: current.client_id.clone(),
         client_secret: accounts::reveal(&d, current)?,
         name: c.name.clone(),
-        redirects: Vec::new(),
+        // An incoming application link's client redirects where the link says.
+        redirects: match c.owner {
+            ClientOwner::ApplicationLink { id } => match app.store.app_link(id)? {
+                Some(AppLinkRecord {
+                    direction: LinkDirection::Incoming { redirect_url, .. },
+                    ..
+                }) => vec![redirect_url],
+                _ => Vec::new(),
+            },
+            ClientOwner::ServiceAccount { .. } => Vec::new(),
+        },
         supported_grant_types: vec![oauth::GRANT_CLIENT_CREDENTIALS],
         user_key: c.user_key.clone(),
         scope: c.scopes.join(" "),

@@ -9,6 +9,7 @@ pub mod applications;
 pub mod audit;
 pub mod clock;
 pub mod directory;
+pub mod links;
 pub mod login;
 pub mod oauth;
 pub mod registry;

@@ -102,7 +102,7 @@ pub fn validate_expiry(seconds: i128) -> Result<u64> {
 
 /// A fresh client id (32 lowercase hex) and secret (64 lowercase hex, 256 bits), the shapes
 /// Crowd shows; both are in the unreserved alphabet so Basic auth needs no URL-encoding.
-fn new_secret_credential(
+pub(crate) fn new_secret_credential(
     app: &Deps<'_>,
     now: u64,
     expiry_duration: u64,

@@ -15,6 +15,7 @@
 pub mod directories;
 pub mod groups;
 pub mod ids;
+pub mod links;
 pub mod users;
 pub mod views;
 
@@ -105,6 +106,7 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         (["directory", "detailed"], _) => Err(only(&["GET", "POST"])),
         (["directory", "detailed", id], Get | Head) => directories::get(app, id),
         (["directory", "detailed", _], _) => Err(only(&["GET"])),
+        (["application-links", rest @ ..], _) => links::dispatch(app, req, who, rest),
         _ => Err(Failure::NoRoute),
     }
 }

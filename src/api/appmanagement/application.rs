@@ -7,6 +7,7 @@ use crate::domain::audit::Actor;
 use crate::http::body::Obj;
 use crate::http::failure::Result;
 use crate::http::{Request, Response};
+use crate::store::applications::ApplicationRecord;
 
 /// `GET /application[?name=N]`: `{"applications":[…]}`, or only the one named N (an empty
 /// list if none is). Crowd answers the single entity for `name` (404 when none); throng's
@@ -14,7 +15,12 @@ use crate::http::{Request, Response};
 pub fn list(d: &Deps<'_>, req: &Request) -> Result<Response> {
     let name = req.query_params()?.single("name")?.map(str::to_string);
     let found = apps::list(d, name.as_deref())?;
-    let items = found.iter().map(|a| entity::application(a).into()).collect();
+    let links = found.iter().map(|a| link_name(d, a)).collect::<Result<Vec<_>>>()?;
+    let items = found
+        .iter()
+        .zip(&links)
+        .map(|(a, l)| entity::application(a, l.as_deref()).into())
+        .collect();
     let body = Obj::new().items("applications", "application", items);
     Ok(Response::entity(200, format(req), "applications", &body))
 }
@@ -27,14 +33,17 @@ pub fn create(d: &Deps<'_>, req: &Request, actor: &Actor, base: &str) -> Result<
     let draft = entity::read_application(req)?;
     let request_address = with_address.then_some(req.remote.as_str());
     let created = apps::create(d, actor, draft, request_address)?;
-    let body = entity::application(&created);
+    let link = link_name(d, &created)?;
+    let body = entity::application(&created, link.as_deref());
     Ok(Response::entity(201, format(req), "application", &body)
         .header("Location", format!("{base}/application/{}", created.id)))
 }
 
 pub fn get(d: &Deps<'_>, req: &Request, id: &str) -> Result<Response> {
     let found = apps::get(d, id)?;
-    Ok(Response::entity(200, format(req), "application", &entity::application(&found)))
+    let link = link_name(d, &found)?;
+    let body = entity::application(&found, link.as_deref());
+    Ok(Response::entity(200, format(req), "application", &body))
 }
 
 /// `PUT /application/{id}`: 204. Crowd refuses a body without an `id` as well as one with
@@ -49,4 +58,12 @@ pub fn update(d: &Deps<'_>, req: &Request, actor: &Actor, id: &str) -> Result<Re
 pub fn delete(d: &Deps<'_>, actor: &Actor, id: &str) -> Result<Response> {
     apps::delete(d, actor, id)?;
     Ok(Response::no_content())
+}
+
+/// The name of the application link `a` authenticates with, if it does.
+fn link_name(d: &Deps<'_>, a: &ApplicationRecord) -> Result<Option<String>> {
+    match a.auth.link() {
+        Some(id) => Ok(d.store.app_link(id)?.map(|l| l.name)),
+        None => Ok(None),
+    }
 }

@@ -32,23 +32,30 @@ use crate::http::failure::Result;
 use crate::http::Request;
 use crate::store::applications::{ApplicationRecord, DirectoryMapping};
 
-/// An application as the API shows it.
-pub fn application<'a>(a: &'a ApplicationRecord) -> Obj<'a> {
-    Obj::new()
+/// An application as the API shows it; `link` names the incoming application link it
+/// authenticates with, if it does (a throng extension: `application-link`, left out for an
+/// application with a password).
+pub fn application<'a>(a: &'a ApplicationRecord, link: Option<&'a str>) -> Obj<'a> {
+    let head = Obj::new()
         .attr("id", a.id)
         .elem("name", a.name.as_str())
         .elem("type", a.kind.as_str())
         .elem("description", a.description.as_str())
-        .elem("active", a.active)
-        .wrapped(
-            "directory-mappings",
-            "directory-mapping",
-            a.mappings.iter().map(mapping).collect(),
-        )
-        .wrapped("remote-addresses", "remote-address", values(&a.remote_addresses))
-        .elem("lowercase-output", a.lowercase_output)
-        .elem("aliasing-enabled", a.aliasing_enabled)
-        .wrapped("trusted-proxies", "trusted-proxy", values(&a.trusted_proxies))
+        .elem("active", a.active);
+    // Only there when set: the §8 shape that clients and checks know stays as it is.
+    let head = match link {
+        Some(name) => head.elem("application-link", name),
+        None => head,
+    };
+    head.wrapped(
+        "directory-mappings",
+        "directory-mapping",
+        a.mappings.iter().map(mapping).collect(),
+    )
+    .wrapped("remote-addresses", "remote-address", values(&a.remote_addresses))
+    .elem("lowercase-output", a.lowercase_output)
+    .elem("aliasing-enabled", a.aliasing_enabled)
+    .wrapped("trusted-proxies", "trusted-proxy", values(&a.trusted_proxies))
 }
 
 fn mapping(m: &DirectoryMapping) -> Node<'_> {
@@ -163,6 +170,7 @@ pub fn read_application(req: &Request) -> Result<ApplicationDraft> {
         description: f.str("description")?,
         active: f.bool("active")?,
         password,
+        application_link: f.str("application-link")?,
         mappings,
         remote_addresses: list_of("remote-addresses", "remote-address")?,
         trusted_proxies: list_of("trusted-proxies", "trusted-proxy")?,

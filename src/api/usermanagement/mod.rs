@@ -31,20 +31,34 @@ use std::sync::Arc;
 /// Authenticates the caller before routing, as Crowd does: a bad credential is 401 even on a
 /// path that does not exist (python-crowd's auth_ping relies on it). Callers are applications
 /// by Basic with their name and password, validated by address as Crowd does
-/// (`domain::applications::auth`), and service accounts with a bearer token carrying the
-/// APPLICATION scope. No credentials at all is Crowd's 401 `Application failed to authenticate`.
+/// (`domain::applications::auth`), and OAuth 2.0 clients with a bearer token carrying the
+/// APPLICATION scope: an incoming application link's client acts as the application that
+/// takes the link as its authentication method (same mappings and address rules, Crowd 7.0's
+/// directory sync over OAuth 2.0); a service account's reads as itself. No credentials at
+/// all is Crowd's 401 `Application failed to authenticate`.
 fn authenticate(app: &App, req: &Request, _: &[&str]) -> Result<Principal> {
+    let forwarded_for: Vec<&str> = req.header_values("X-Forwarded-For").collect();
     if let Some(token) = req.bearer_scheme() {
         // `Bearer` with no token is an invalid token too (RFC 6750 §3.1), not a missing one.
         let claims = oauth::validate(&oauth::Deps::of(app), token)?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
         }
-        return Ok(Principal::Bearer(claims));
+        let d = Deps::of(app);
+        return Ok(
+            match applications::auth::by_link_token(
+                &d,
+                &claims.client,
+                &req.remote,
+                &forwarded_for,
+            )? {
+                Some(application) => Principal::Application(application),
+                None => Principal::Bearer(claims),
+            },
+        );
     }
     let basic = req.basic();
     let basic = basic.as_ref().map(|b| b.pair());
-    let forwarded_for = req.header_values("X-Forwarded-For").collect();
     Ok(applications::auth::authenticate(&Deps::of(app), basic, &req.remote, forwarded_for)
         .map(Principal::Application)?)
 }

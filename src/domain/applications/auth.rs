@@ -32,7 +32,7 @@ use crate::domain::throttle::{Kind, KNOWN_REFRESH_MS};
 use crate::error::{Error, Result};
 use crate::store::applications::{ApplicationRecord, ApplicationType, DirectoryMapping};
 use crate::store::cache::{MixedState, PerThread};
-use crate::store::records::Millis;
+use crate::store::records::{ClientOwner, Millis};
 use crate::sync::{MutexExt, RwLockExt};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -82,6 +82,10 @@ pub struct VerifiedCache {
     finished: Condvar,
     /// A hash of nothing, verified against when the name is unknown.
     decoy: OnceLock<String>,
+    /// Per OAuth client (its 16-byte key, as tokens carry it): the application that takes
+    /// the client's incoming link as its authentication method, or `None` for a client that
+    /// is no link's (a service account's).
+    by_client: PerThread<[u8; 16], Option<Local>, MixedState>,
 }
 
 impl Default for VerifiedCache {
@@ -89,6 +93,7 @@ impl Default for VerifiedCache {
         VerifiedCache {
             map: RwLock::default(),
             local: PerThread::new(CACHE_MAX),
+            by_client: PerThread::new(CACHE_MAX),
             pending: Mutex::default(),
             finished: Condvar::new(),
             decoy: OnceLock::new(),
@@ -236,6 +241,58 @@ pub fn authenticate(
     cache.local.fill(key, Local::of(&verified), verified.generation);
     d.guards.throttle.succeeded(Kind::Application, peer, name, now);
     validate_client(d, &verified, peer, &forwarded_for)
+}
+
+/// A bearer token's caller, when its client is an incoming application link's: the
+/// application that authenticates with that link, validated as a Basic caller is (active,
+/// then the client address: Crowd's 403 for an address not allowed, the known problem of
+/// directory sync over OAuth 2.0). `None` when the client is no link's (a service account
+/// reads as itself). A link that no application takes is refused, saying so.
+///
+/// The token itself was checked before (`oauth::validate`); this is a per-worker lookup
+/// while no application changes, so link callers stay on the token hot path.
+pub fn by_link_token(
+    d: &Deps<'_>,
+    client: &[u8; 16],
+    peer: &str,
+    forwarded_for: &[&str],
+) -> Result<Option<AppPrincipal>> {
+    let cache = &d.state.verified;
+    let generation = d.store.applications_generation();
+    let hit = cache.by_client.get_with(client, generation, |found| {
+        found.as_ref().map(|local| validate_client(d, &local.verified, peer, forwarded_for))
+    });
+    if let Some(result) = hit {
+        return result.transpose();
+    }
+    let found = link_application(d, client, generation)?;
+    let result = found.as_ref().map(|v| validate_client(d, v, peer, forwarded_for)).transpose();
+    cache.by_client.fill(*client, found.as_ref().map(Local::of), generation);
+    result
+}
+
+/// The application behind the client `key`'s link, read at `generation` (taken before).
+fn link_application(d: &Deps<'_>, key: &[u8; 16], generation: u64) -> Result<Option<Verified>> {
+    let Some(client) = d.store.oauth_client(&crypto::uuid_text(key))? else {
+        return Ok(None);
+    };
+    let ClientOwner::ApplicationLink { id: link } = client.owner else {
+        return Ok(None);
+    };
+    let Some(app) = d.store.applications()?.into_iter().find(|a| a.auth.link() == Some(link))
+    else {
+        return Err(Error::Forbidden(format!(
+            "the application link '{}' is not the authentication method of any application; \
+             choose it as one application's authentication method",
+            client.name
+        )));
+    };
+    Ok(Some(Verified {
+        mappings: app.mappings.clone().into(),
+        remote_rules: address::parse_rules(&app.remote_addresses).into(),
+        app: Arc::new(app),
+        generation,
+    }))
 }
 
 /// Checks the password against the stored hash (or the decoy) under a KDF slot.

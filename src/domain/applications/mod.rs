@@ -25,6 +25,7 @@ use crate::error::{Error, Resource, Result};
 use crate::store::applications::{
     ApplicationAuth, ApplicationRecord, ApplicationType, DirectoryMapping, Operation,
 };
+use crate::store::records::LinkDirection;
 use crate::store::Store;
 
 /// Most remote addresses, trusted proxies, mappings or allowed groups in one application.
@@ -70,6 +71,8 @@ pub struct ApplicationDraft {
     pub description: Option<String>,
     pub active: Option<bool>,
     pub password: Option<String>,
+    /// The name of an incoming application link to authenticate with instead of a password.
+    pub application_link: Option<String>,
     pub mappings: Option<Vec<MappingDraft>>,
     pub remote_addresses: Option<Vec<String>>,
     pub trusted_proxies: Option<Vec<String>>,
@@ -194,6 +197,8 @@ struct Patch {
     description: Option<String>,
     active: Option<bool>,
     password_hash: Option<String>,
+    /// An incoming link to authenticate with (its id), instead of a password.
+    link: Option<u64>,
     mappings: Option<Vec<DirectoryMapping>>,
     remote_addresses: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
@@ -203,9 +208,17 @@ struct Patch {
 
 impl Patch {
     /// Checks every field, then (only then) hashes the password.
-    fn validate(d: ApplicationDraft, iterations: u32) -> Result<Patch> {
+    fn validate(store: &Store, d: ApplicationDraft, iterations: u32) -> Result<Patch> {
         let password = d.password.as_deref().map(validate_password).transpose()?;
+        if password.is_some() && d.application_link.is_some() {
+            return Err(invalid(
+                "an application authenticates with a password or with an application link, \
+                 not both",
+            ));
+        }
+        let link = d.application_link.as_deref().map(|n| incoming_link(store, n)).transpose()?;
         let patch = Patch {
+            link,
             name: d.name.as_deref().map(validate_name).transpose()?,
             kind: d.kind.as_deref().map(validate_kind).transpose()?,
             description: d.description.as_deref().map(validate_description).transpose()?,
@@ -253,12 +266,29 @@ impl Patch {
             app.auth = ApplicationAuth::Password { hash };
             changed.push("password");
         }
+        if let Some(link) = self.link {
+            set(
+                &mut changed,
+                "application-link",
+                &mut app.auth,
+                Some(ApplicationAuth::Link { link }),
+            );
+        }
         set(&mut changed, "directory-mappings", &mut app.mappings, self.mappings);
         set(&mut changed, "remote-addresses", &mut app.remote_addresses, self.remote_addresses);
         set(&mut changed, "trusted-proxies", &mut app.trusted_proxies, self.trusted_proxies);
         set(&mut changed, "lowercase-output", &mut app.lowercase_output, self.lowercase_output);
         set(&mut changed, "aliasing-enabled", &mut app.aliasing_enabled, self.aliasing_enabled);
         changed
+    }
+}
+
+/// The incoming application link of that name (its id): what an application may take as its
+/// authentication method.
+fn incoming_link(store: &Store, name: &str) -> Result<u64> {
+    match store.app_link_by_name(name)? {
+        Some(l) if matches!(l.direction, LinkDirection::Incoming { .. }) => Ok(l.id),
+        _ => Err(Error::UnknownReference(Resource::ApplicationLink, name.to_string())),
     }
 }
 
@@ -282,10 +312,12 @@ pub fn create(
     if draft.kind.is_none() {
         return Err(Error::bad_request("'type' is required"));
     }
-    if draft.password.as_deref().is_none_or(str::is_empty) {
-        return Err(Error::bad_request("'password' (with its 'value') is required"));
+    if draft.password.as_deref().is_none_or(str::is_empty) && draft.application_link.is_none() {
+        return Err(Error::bad_request(
+            "'password' (with its 'value') or 'application-link' is required",
+        ));
     }
-    let mut patch = Patch::validate(draft, d.guards.pbkdf2_iterations)?;
+    let mut patch = Patch::validate(d.store, draft, d.guards.pbkdf2_iterations)?;
     if let Some(addr) = request_address {
         let addr = address_of_request(addr)?;
         let list = patch.remote_addresses.get_or_insert_with(Vec::new);
@@ -294,14 +326,18 @@ pub fn create(
         }
     }
     let now = d.clock.now_ms();
-    let password_hash = patch.password_hash.take().expect("required above");
+    let auth = match (patch.password_hash.take(), patch.link.take()) {
+        (Some(hash), _) => ApplicationAuth::Password { hash },
+        (None, Some(link)) => ApplicationAuth::Link { link },
+        (None, None) => unreachable!("required above"),
+    };
     let mut app = ApplicationRecord {
         id: 0,
         name: String::new(),
         kind: ApplicationType::GenericApplication,
         description: String::new(),
         active: false,
-        auth: ApplicationAuth::Password { hash: password_hash },
+        auth,
         remote_addresses: Vec::new(),
         trusted_proxies: Vec::new(),
         mappings: Vec::new(),
@@ -366,7 +402,7 @@ pub fn update(
     if draft.password.as_deref() == Some("") {
         return Err(invalid("the application password must not be empty"));
     }
-    let patch = Patch::validate(draft, d.guards.pbkdf2_iterations)?;
+    let patch = Patch::validate(d.store, draft, d.guards.pbkdf2_iterations)?;
     let now = d.clock.now_ms();
     d.store.update_application(id, |app| {
         let changed = patch.apply(app);
@@ -460,7 +496,8 @@ mod tests {
             ..ApplicationDraft::default()
         };
         // u32::MAX iterations would take minutes: the error must come first.
-        assert!(Patch::validate(draft, u32::MAX).is_err());
+        let store = crate::store::TempStore::new();
+        assert!(Patch::validate(&store, draft, u32::MAX).is_err());
         let addrs = validate_addresses("x", &["10.0.0.1".into(), " 10.0.0.1".into()]).unwrap();
         assert_eq!(addrs, ["10.0.0.1"]);
     }
