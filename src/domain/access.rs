@@ -208,7 +208,7 @@ impl Access {
         Ok(Access {
             key,
             reader: None,
-            name: app.name.clone(),
+            name: app.name.to_string(),
             directories,
             read_only: false,
             lowercase_output: app.lowercase_output,

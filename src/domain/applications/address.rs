@@ -25,6 +25,7 @@
 
 use crate::error::{Error, Resource, Result};
 use crate::sync::MutexExt;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -177,22 +178,23 @@ pub fn matches_rules(client: IpAddr, rules: &[Rule], resolver: &Resolver) -> boo
     })
 }
 
-/// The address a request is judged by: `ip` when it is one, and its text for messages.
+/// The address a request is judged by: `ip` when it is one, and its text for messages
+/// (the peer's own, borrowed, in the common case: this runs on every application call).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientAddress {
+pub struct ClientAddress<'a> {
     pub ip: Option<IpAddr>,
-    pub text: String,
+    pub text: Cow<'a, str>,
 }
 
-impl ClientAddress {
-    fn of(ip: IpAddr) -> ClientAddress {
+impl ClientAddress<'_> {
+    fn of(ip: IpAddr) -> ClientAddress<'static> {
         let ip = canonical(ip);
-        ClientAddress { ip: Some(ip), text: ip.to_string() }
+        ClientAddress { ip: Some(ip), text: Cow::Owned(ip.to_string()) }
     }
 
     /// Something that is not an address: it matches no rule, and is shown shortened.
-    fn unreadable(text: &str) -> ClientAddress {
-        ClientAddress { ip: None, text: text.chars().take(64).collect() }
+    fn unreadable(text: &str) -> ClientAddress<'static> {
+        ClientAddress { ip: None, text: Cow::Owned(text.chars().take(64).collect()) }
     }
 }
 
@@ -222,12 +224,12 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
 /// address nobody trusted vouches past, the client. An entry there that is not an address
 /// is taken as it is and matches nothing; if every entry is a trusted proxy, the left-most is
 /// the client.
-pub fn effective_client(
-    peer: &str,
+pub fn effective_client<'a>(
+    peer: &'a str,
     forwarded_for: &[&str],
     trusted_proxies: &[String],
     resolver: &Resolver,
-) -> ClientAddress {
+) -> ClientAddress<'a> {
     let Ok(peer_ip) = peer.parse::<IpAddr>() else {
         return ClientAddress::unreadable(peer);
     };
@@ -239,7 +241,7 @@ pub fn effective_client(
         // common case needs no formatting (this runs on every application call).
         let ip = canonical(peer_ip);
         return if ip == peer_ip {
-            ClientAddress { ip: Some(ip), text: peer.to_string() }
+            ClientAddress { ip: Some(ip), text: Cow::Borrowed(peer) }
         } else {
             ClientAddress::of(peer_ip)
         };
@@ -542,7 +544,7 @@ mod tests {
         let (r, _) = fake(DNS_TTL, Duration::ZERO);
         let trusted = rules(&["127.0.0.1", "10.9.0.0/16"]);
         let eff = |peer: &str, xff: &[&str], trusted: &[String]| {
-            effective_client(peer, xff, trusted, &r).text
+            effective_client(peer, xff, trusted, &r).text.into_owned()
         };
         // No trusted proxies, or an untrusted peer: the header is ignored.
         assert_eq!(eff("192.0.2.1", &["10.1.1.1"], &[]), "192.0.2.1");
@@ -566,7 +568,7 @@ mod tests {
         assert_eq!(eff("127.0.0.1", &["::ffff:203.0.113.7"], &trusted), "203.0.113.7");
         // Garbage where the client should be matches nothing, and says what it was.
         let junk = effective_client("127.0.0.1", &["unknown, 10.9.1.1"], &trusted, &r);
-        assert_eq!(junk, ClientAddress { ip: None, text: "unknown".into() });
+        assert_eq!(junk, ClientAddress { ip: None, text: Cow::Borrowed("unknown") });
         // Every entry a trusted proxy: the left-most is the client.
         assert_eq!(eff("127.0.0.1", &["10.9.2.2, 10.9.1.1"], &trusted), "10.9.2.2");
         // An empty header is no header.

@@ -46,14 +46,12 @@ const CACHE_MAX: usize = 1024;
 pub struct AppPrincipal {
     pub id: u64,
     /// As stored (the caller may have written it in another case).
-    pub name: String,
+    pub name: Arc<str>,
     pub kind: ApplicationType,
     /// The directories it sees, in lookup order, and what it may do in each.
     pub mappings: Arc<[DirectoryMapping]>,
     pub lowercase_output: bool,
     pub aliasing_enabled: bool,
-    /// The client address the request was judged by (`address::effective_client`).
-    pub address: String,
     /// The applications generation its record was read at: a view built from a record read
     /// before a change must not be cached as the current one (`domain::access`).
     pub generation: u64,
@@ -66,6 +64,8 @@ pub(crate) struct Verified {
     mappings: Arc<[DirectoryMapping]>,
     /// `app.remote_addresses`, parsed once.
     remote_rules: Arc<[address::Rule]>,
+    /// `app.name`, for principals, which clone it on every call.
+    name: Arc<str>,
     /// The store's application generation before the record was read.
     generation: u64,
 }
@@ -112,6 +112,7 @@ struct Local {
 impl Local {
     fn of(v: &Verified) -> Local {
         let verified = Verified {
+            name: Arc::from(&*v.name),
             app: Arc::new((*v.app).clone()),
             mappings: v.mappings.iter().cloned().collect(),
             remote_rules: v.remote_rules.iter().cloned().collect(),
@@ -288,6 +289,7 @@ fn link_application(d: &Deps<'_>, key: &[u8; 16], generation: u64) -> Result<Opt
         )));
     };
     Ok(Some(Verified {
+        name: app.name.as_str().into(),
         mappings: app.mappings.clone().into(),
         remote_rules: address::parse_rules(&app.remote_addresses).into(),
         app: Arc::new(app),
@@ -321,6 +323,7 @@ fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
     };
     match app {
         Some(app) if password_ok => Ok(Verified {
+            name: app.name.as_str().into(),
             mappings: app.mappings.clone().into(),
             remote_rules: address::parse_rules(&app.remote_addresses).into(),
             app: Arc::new(app),
@@ -351,16 +354,18 @@ fn validate_client(
             v.app.name,
             if v.app.active { "" } else { " (inactive)" }
         );
-        return Err(Error::ClientRefused { address: client.text, application: v.app.name.clone() });
+        return Err(Error::ClientRefused {
+            address: client.text.into_owned(),
+            application: v.app.name.clone(),
+        });
     }
     Ok(AppPrincipal {
         id: v.app.id,
-        name: v.app.name.clone(),
+        name: v.name.clone(),
         kind: v.app.kind,
         mappings: v.mappings.clone(),
         lowercase_output: v.app.lowercase_output,
         aliasing_enabled: v.app.aliasing_enabled,
-        address: client.text,
         generation: v.generation,
     })
 }
