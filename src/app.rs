@@ -52,6 +52,10 @@ pub struct App {
     pub kdf: KdfSlots,
     /// Failed authentications on their way to the audit log, aggregated.
     pub failures: Arc<FailureLog>,
+    /// The HTTP client for calls to other servers (`remote::client`).
+    pub outbound: crate::remote::client::Outbound,
+    /// Tokens held for outgoing application links (`remote::tokens`).
+    pub outgoing_tokens: crate::remote::tokens::OutgoingTokens,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
     /// `{base_url}/rest/usermanagement/1` and `{base_url}/crowd/rest/usermanagement/1`.
@@ -107,6 +111,7 @@ impl App {
         let (writer, thread) = Writer::start(store.clone(), policy, above);
         let throttle = Throttle::new(config.auth_failure_limit, config.auth_failure_period);
         let kdf = KdfSlots::new(config.kdf_slots());
+        let outbound = crate::remote::client::Outbound::new(&config).map_err(Error::Internal)?;
         let app = App {
             config,
             store,
@@ -123,6 +128,8 @@ impl App {
             throttle,
             kdf,
             failures,
+            outbound,
+            outgoing_tokens: Default::default(),
             usermanagement_bases: [
                 format!("{base_url}/rest/usermanagement/1"),
                 format!("{base_url}{}/rest/usermanagement/1", crate::http::request::CONTEXT_PATH),

@@ -78,6 +78,15 @@ pub struct Config {
     /// Most change events kept for incremental sync; a client whose token is older gets 410
     /// and synchronises in full.
     pub event_max_rows: u64,
+
+    // Calls to other servers (application links, remote directories: `remote`).
+    /// PEM file of the CA certificates to trust for https:// calls instead of the bundled
+    /// Mozilla roots (a private CA); `None` trusts the bundled roots.
+    pub outbound_ca: Option<PathBuf>,
+    /// Connecting, and then each read and write of a call, may take this long.
+    pub outbound_timeout: Duration,
+    /// Largest answer body read from another server.
+    pub outbound_max_body: usize,
 }
 
 impl Default for Config {
@@ -109,6 +118,9 @@ impl Default for Config {
             session_timeout: Duration::from_secs(30 * 60),
             max_sessions_per_user: 100,
             event_max_rows: 100_000,
+            outbound_ca: None,
+            outbound_timeout: Duration::from_secs(10),
+            outbound_max_body: 64 << 20,
         }
     }
 }
@@ -146,6 +158,9 @@ impl fmt::Debug for Config {
             .field("session_timeout", &self.session_timeout)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("event_max_rows", &self.event_max_rows)
+            .field("outbound_ca", &self.outbound_ca)
+            .field("outbound_timeout", &self.outbound_timeout)
+            .field("outbound_max_body", &self.outbound_max_body)
             .finish()
     }
 }
@@ -310,6 +325,25 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
         value: "N",
         help: "change events kept for incremental sync [default: 100000]",
     },
+    OptionSpec {
+        flag: "--outbound-ca",
+        env: "THRONG_OUTBOUND_CA",
+        value: "FILE",
+        help: "PEM CA certificates to trust for https:// calls to other servers, instead of \
+               the bundled Mozilla roots",
+    },
+    OptionSpec {
+        flag: "--outbound-timeout",
+        env: "THRONG_OUTBOUND_TIMEOUT",
+        value: "DURATION",
+        help: "connect, read and write timeout of calls to other servers [default: 10s]",
+    },
+    OptionSpec {
+        flag: "--outbound-max-body",
+        env: "THRONG_OUTBOUND_MAX_BODY",
+        value: "BYTES",
+        help: "largest answer read from another server [default: 67108864]",
+    },
 ];
 
 impl Config {
@@ -429,6 +463,15 @@ impl Config {
         }
         if let Some((src, v)) = lookup("--event-max-rows") {
             cfg.event_max_rows = parse_number(&src, &v, 1, usize::MAX)? as u64;
+        }
+        if let Some((_, v)) = lookup("--outbound-ca") {
+            cfg.outbound_ca = Some(PathBuf::from(v));
+        }
+        if let Some((src, v)) = lookup("--outbound-timeout") {
+            cfg.outbound_timeout = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--outbound-max-body") {
+            cfg.outbound_max_body = parse_number(&src, &v, 1024, 1 << 32)?;
         }
         cfg.admin_password = env("THRONG_ADMIN_PASSWORD").filter(|p| !p.is_empty());
         cfg.validate()?;

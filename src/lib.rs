@@ -23,6 +23,7 @@ pub mod datadir;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod remote;
 pub mod store;
 pub mod sync;
 

@@ -257,3 +257,56 @@ fn outgoing_links_keep_their_secret_sealed_and_shown_masked() {
         "{actions:?}"
     );
 }
+
+/// An outgoing link from one throng to another's token endpoint: its test gets a token, and
+/// each way it can fail says why in the other server's own words or in plain ones.
+#[test]
+fn an_outgoing_link_test_gets_a_token_from_another_throng_or_says_why_not() {
+    let a = TestServer::start();
+    let b = TestServer::start();
+    let link = incoming(&a, "from-b");
+    let (id, secret) = credentials(&link);
+    let token_url = format!("{}/rest/oauth2/latest/token", a.url());
+    let outgoing = |name: &str, url: &str, secret: &str| {
+        let body = json!({"name": name, "direction": "OUTGOING", "serviceProvider": "throng A",
+            "tokenUrl": url, "clientId": id, "clientSecret": secret});
+        let r = b.post(LINKS).admin().json(&body).send();
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_u64().unwrap()
+    };
+    let test = |link: u64| {
+        let r = b.post(&format!("{LINKS}/{link}/test")).admin().send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let good = test(outgoing("to-a", &token_url, &secret));
+    assert_eq!(
+        (
+            good["ok"].as_bool(),
+            good["tokenType"].as_str(),
+            good["expiresIn"].as_u64(),
+            good["scope"].as_str()
+        ),
+        (Some(true), Some("bearer"), Some(3600), Some("APPLICATION")),
+        "{good}"
+    );
+    let wrong = test(outgoing("wrong-secret", &token_url, "not-the-secret"));
+    assert_eq!(
+        (wrong["ok"].as_bool(), wrong["status"].as_u64(), wrong["error"].as_str()),
+        (Some(false), Some(401), Some("invalid_client")),
+        "{wrong}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let nobody = test(outgoing("nobody", &format!("http://{closed}/token"), &secret));
+    assert_eq!(nobody["ok"], false);
+    assert!(nobody["message"].as_str().unwrap().contains("nothing listens"), "{nobody}");
+    let not_oauth = test(outgoing("not-oauth", &format!("{}/status", a.url()), &secret));
+    assert_eq!(
+        (not_oauth["ok"].as_bool(), not_oauth["status"].as_u64()),
+        (Some(false), Some(405)),
+        "{not_oauth}"
+    );
+    // Testing an incoming link is a mistake, said so.
+    let r = b.post(&format!("{LINKS}/{}/test", incoming(&b, "in")["id"])).admin().send();
+    assert_eq!(r.status, 400, "{}", r.text());
+}

@@ -12,6 +12,9 @@
 //!  "scopes":["APPLICATION"]}
 //! ```
 //!
+//! `POST …/{id}/test` asks an outgoing link's token endpoint for a token, now, and says what
+//! came back: the token's type, lifetime and scope, or the other server's refusal verbatim.
+//!
 //! An incoming link shows its client (`oauthClient`, Crowd's client entity, secret included,
 //! as `/rest/oauth2/latest/client/{id}` shows it to admins) and the application that
 //! authenticates with it. An outgoing link's secret is never shown again: only its last four
@@ -52,6 +55,8 @@ pub fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Res
         ([id], Put) => update(app, req, actor, id),
         ([id], Delete) => delete(app, actor, id),
         ([_], _) => Err(only(&["GET", "PUT", "DELETE"])),
+        ([id, "test"], Post) => test(app, id),
+        ([_, "test"], _) => Err(only(&["POST"])),
         _ => Err(Failure::NoRoute),
     }
 }
@@ -254,4 +259,65 @@ fn update(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response>
 fn delete(app: &App, actor: &Actor, id: &str) -> Result<Response> {
     links::delete(&Deps::of(app), actor, link_id(id)?)?;
     Ok(Response::no_content())
+}
+
+/// What a test of an outgoing link found.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TestView {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    /// The other server's status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    /// Its RFC 6749 `error`, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+fn test(app: &App, id: &str) -> Result<Response> {
+    use crate::remote::tokens::{self, TokenFailure};
+    let d = Deps::of(app);
+    let link = links::get(&d, link_id(id)?)?;
+    if !matches!(link.direction, LinkDirection::Outgoing { .. }) {
+        return Err(Error::bad_request(format!(
+            "application link '{}' is incoming: the other server tests it by asking throng for a token",
+            link.name
+        ))
+        .into());
+    }
+    let view = match tokens::request(&d, &app.outbound, &link) {
+        Ok(g) => TestView {
+            ok: true,
+            token_type: Some(g.token_type),
+            expires_in: g.expires_in,
+            scope: g.scope,
+            status: Some(200),
+            error: None,
+            message: None,
+        },
+        Err(failure) => {
+            let (status, error) = match &failure {
+                TokenFailure::Refused { status, error, .. } => (Some(*status), error.clone()),
+                _ => (None, None),
+            };
+            TestView {
+                ok: false,
+                token_type: None,
+                expires_in: None,
+                scope: None,
+                status,
+                error,
+                message: Some(failure.to_string()),
+            }
+        }
+    };
+    Ok(Response::json(200, &view).no_store())
 }

@@ -1,0 +1,6 @@
+//! Calls to other servers: the one HTTP client throng has ([`client`]), and the access
+//! tokens its outgoing application links hold ([`tokens`]). Nothing here serves requests;
+//! `domain` and `api` reach other servers only through these.
+
+pub mod client;
+pub mod tokens;
