@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod appmanagement;
 pub mod audit;
+pub mod directorymanagement;
 pub mod errors;
 pub mod oauth;
 pub mod service_accounts;
@@ -88,6 +89,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &usermanagement::NAMESPACE,
     &appmanagement::NAMESPACE,
     &admin::NAMESPACE,
+    &directorymanagement::NAMESPACE,
 ];
 
 /// The namespace that owns `segs`, with the segments below its prefix.

@@ -3,4 +3,5 @@
 //! `domain` and `api` reach other servers only through these.
 
 pub mod client;
+pub mod crowd;
 pub mod tokens;
