@@ -75,6 +75,11 @@ fn an_incoming_links_token_acts_as_the_application_that_takes_it() {
         .json(&json!({"name": "other", "password": {"value": "pw"}}))
         .send();
     assert_eq!(refused.status, 403, "{}", refused.text());
+    // On the admin API a link's token is no service account: it would reach every directory.
+    let admin = ts.get("/rest/admin/1.0/directory/detailed").bearer(&token).send();
+    assert_eq!(admin.status, 403, "{}", admin.text());
+    assert!(admin.text().contains("acts as its application on /rest/usermanagement/1 only"));
+    assert_eq!(ts.get("/rest/admin/1.0/directory/detailed").bearer(&reader).send().status, 200);
 
     // Crowd's known problem: the application's remote addresses leave the caller out.
     let path = format!("{APPS}/{}/remote_address?address=127.0.0.1", app["id"]);
@@ -207,6 +212,14 @@ fn outgoing_links_keep_their_secret_sealed_and_shown_masked() {
             "clientSecret",
         ),
         (json!({"name": "x", "direction": "INCOMING"}), "redirectUrl"),
+        (
+            json!({"name": "x", "direction": "OUTGOING", "serviceProvider": "C", "tokenUrl": "http://h/t", "clientId": "a", "clientSecret": "short"}),
+            "a secret too short to mask",
+        ),
+        (
+            json!({"name": "x", "direction": "INCOMING", "redirectUrl": "https://h", "expiryDuration": 3600.5}),
+            "fractional expiry",
+        ),
         (
             json!({"name": "x", "direction": "INCOMING", "redirectUrl": "https://h", "clientSecret": "mine"}),
             "incoming",

@@ -144,6 +144,9 @@ fn password_settings_wrong_servers_and_dead_credentials_each_say_what_to_fix() {
         json!({"serverUrl": "ftp://h", "applicationName": "x", "applicationPassword": "y"}),
         json!({"serverUrl": a.url(), "applicationName": "x"}),
         json!({"serverUrl": a.url(), "applicationName": "x", "applicationLink": "no-such-link"}),
+        // A link's token goes only to the server that issues it.
+        json!({"serverUrl": b.url(), "applicationName": "jira", "applicationLink": "to-a"}),
+        json!({"serverUrl": format!("{}?x=1", a.url()), "applicationName": "x", "applicationPassword": "y"}),
     ] {
         let r = b.post(TEST).admin().json(&bad).send();
         assert_eq!(r.status, 400, "{bad}: {}", r.text());

@@ -66,8 +66,12 @@ fn test_crowd(app: &App, req: &Request) -> Result<Response> {
     let s: Settings = req.json()?;
     let base = s.server_url.ok_or_else(|| Error::bad_request("serverUrl is required"))?;
     let base = base.trim_end_matches('/').to_string();
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(Error::bad_request("serverUrl must be an http:// or https:// URL").into());
+    links::url("serverUrl", &base)?;
+    if base.contains(['?', '#']) || origin(&base).contains('@') {
+        return Err(Error::bad_request(
+            "serverUrl is the server's base URL: no query, fragment or user in it",
+        )
+        .into());
     }
     let application =
         s.application_name.ok_or_else(|| Error::bad_request("applicationName is required"))?;
@@ -77,8 +81,19 @@ fn test_crowd(app: &App, req: &Request) -> Result<Response> {
             let link = app
                 .store
                 .app_link_by_name(&name)?
-                .filter(|l| matches!(l.direction, LinkDirection::Outgoing { .. }))
                 .ok_or(Error::UnknownReference(Resource::ApplicationLink, name))?;
+            let LinkDirection::Outgoing { token_url, .. } = &link.direction else {
+                return Err(Error::UnknownReference(Resource::ApplicationLink, link.name).into());
+            };
+            // The link's token is for the server that issues it: it goes nowhere else.
+            if origin(token_url) != origin(&base) {
+                return Err(Error::bad_request(format!(
+                    "the link's token endpoint ({}) is on another server than serverUrl: its \
+                     tokens go only to the server that issues them",
+                    origin(token_url)
+                ))
+                .into());
+            }
             CrowdAuth::Link { application, link }
         }
         _ => {
@@ -103,5 +118,12 @@ fn test_crowd(app: &App, req: &Request) -> Result<Response> {
         message: o.message,
         hint: o.hint,
     };
-    Ok(Response::json(200, &view))
+    Ok(Response::json(200, &view).no_store())
+}
+
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
 }

@@ -185,7 +185,7 @@ pub fn revoke(app: &App, req: &Request) -> Result<Response> {
 pub struct ClientView {
     id: String,
     client_id: String,
-    pub client_secret: String,
+    client_secret: String,
     name: String,
     redirects: Vec<String>,
     supported_grant_types: Vec<&'static str>,

@@ -70,7 +70,7 @@ pub struct Created {
     pub client: Option<(OAuthClientRecord, String)>,
 }
 
-fn url(what: &str, value: &str) -> Result<()> {
+pub(crate) fn url(what: &str, value: &str) -> Result<()> {
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
     if host.is_none_or(str::is_empty)
@@ -94,6 +94,19 @@ fn scopes(list: &[String]) -> Result<()> {
         return Err(Error::bad_request(
             "scopes must be one or more scope names, e.g. [\"APPLICATION\"]",
         ));
+    }
+    Ok(())
+}
+
+/// The shortest secret an outgoing link keeps: it is shown as its last four characters, which
+/// must not be most of it.
+const MIN_SECRET: usize = 8;
+
+fn secret_rule(secret: &str) -> Result<()> {
+    if secret.chars().count() < MIN_SECRET {
+        return Err(Error::bad_request(format!(
+            "clientSecret must be at least {MIN_SECRET} characters"
+        )));
     }
     Ok(())
 }
@@ -168,9 +181,7 @@ pub fn create(d: &Deps<'_>, actor: &Actor, new: NewLink) -> Result<Created> {
             text("serviceProvider", &service_provider)?;
             url("tokenUrl", &token_url)?;
             text("clientId", &client_id)?;
-            if client_secret.is_empty() {
-                return Err(Error::bad_request("clientSecret is required"));
-            }
+            secret_rule(&client_secret)?;
             scopes(&s)?;
             let (link, _) = d.store.create_app_link(
                 |id| {
@@ -222,14 +233,11 @@ pub fn update(d: &Deps<'_>, actor: &Actor, id: u64, changes: LinkChanges) -> Res
         .client_secret
         .as_deref()
         .map(|s| {
-            if s.is_empty() {
-                return Err(Error::bad_request("clientSecret must not be empty"));
-            }
-            Ok(crypto::b64url(&d.keys.seal_secret(s, &seal_context(id))))
+            secret_rule(s)?;
+            Ok::<_, Error>(crypto::b64url(&d.keys.seal_secret(s, &seal_context(id))))
         })
         .transpose()?;
-    let renamed = changes.name.clone();
-    let updated = d.store.update_app_link(id, |link| {
+    let change = |link: &mut AppLinkRecord| {
         let mut changed = Vec::new();
         let mut set = |what: &'static str, field: &mut String, value: Option<String>| {
             if let Some(v) = value.filter(|v| v != field) {
@@ -294,25 +302,11 @@ pub fn update(d: &Deps<'_>, actor: &Actor, id: u64, changes: LinkChanges) -> Res
         }
         link.updated = now;
         Ok(Some(actor.record(now, Action::ApplicationLinkUpdated, &link.name, changed.join(","))))
-    })?;
-    // An incoming link's client carries its name (introspection's `sub`, audit records).
-    if let (Some(_), LinkDirection::Incoming { oauth_client, .. }) = (renamed, &updated.direction) {
-        d.clients.mutate(
-            || {
-                d.store.update_oauth_client(
-                    oauth_client,
-                    |c| {
-                        c.name = updated.name.clone();
-                        Ok(())
-                    },
-                    |c| {
-                        actor.record(now, Action::ApplicationLinkUpdated, &c.name, "client renamed")
-                    },
-                )
-            },
-            |c| Change::Upsert(c.clone()),
-        )?;
-    }
+    };
+    let (updated, _) = d.clients.mutate(
+        || d.store.update_app_link(id, change),
+        |(_, renamed)| renamed.clone().map_or(Change::None, Change::Upsert),
+    )?;
     Ok(updated)
 }
 

@@ -9,7 +9,8 @@
 //! - TLS certificates are verified, against the bundled Mozilla roots or only the CA
 //!   certificates of `--outbound-ca`.
 //! - Redirects are not followed: a token endpoint or a directory that moved says so, and
-//!   credentials are never sent on to wherever a redirect points.
+//!   credentials are never sent on to wherever a redirect points. No proxy is taken from the
+//!   environment, for the same reason.
 //!
 //! A call that got an answer returns it whatever its status ([`Answer`]); [`CallError`] is a
 //! call that got none, in words an operator can act on.
@@ -90,6 +91,9 @@ impl Outbound {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // No proxy from the environment (ureq reads ALL_PROXY and HTTPS_PROXY otherwise):
+            // where throng's credentials go is the configured URL, and only that.
+            .proxy(None)
             .timeout_connect(Some(t))
             .timeout_per_read(Some(t))
             .timeout_per_write(Some(t))

@@ -173,7 +173,13 @@ pub fn test(server: &CrowdServer<'_>) -> TestOutcome {
         (status, None) => fail(
             Some(status),
             None,
-            format!("{} answered {status} without {CROWD_VERSION_HEADER}: {text}", server.base),
+            // Not Crowd: its content is the other server's business, so only its status and
+            // type are repeated.
+            format!(
+                "{} answered {status} ({}) without {CROWD_VERSION_HEADER}",
+                server.base,
+                answer.header("Content-Type").unwrap_or("no Content-Type")
+            ),
             "this is not a Crowd server's usermanagement API: the server URL should be Crowd's \
              base URL (e.g. https://crowd.example.com/crowd), without /rest/…"
                 .into(),

@@ -86,7 +86,8 @@ impl OutgoingTokens {
         let granted = request(d, out, link)?;
         // Given back a little before it runs out, so a call started with it still lands in
         // time: a tenth of its life, at most a minute.
-        let life = Duration::from_secs(granted.expires_in.unwrap_or(3600));
+        // At most a day, whatever the server says (a huge `expires_in` would overflow).
+        let life = Duration::from_secs(granted.expires_in.unwrap_or(3600).min(86_400));
         let until = Instant::now() + life - (life / 10).min(Duration::from_secs(60));
         self.held.locked().insert(
             link.id,

@@ -9,7 +9,7 @@ use super::accounts::{client_ids, put_client};
 use super::audit;
 use super::records::{AppLinkRecord, AuditRecord, LinkDirection, OAuthClientRecord};
 use super::tables::*;
-use super::{decode, encode, next_id, Store, Topic};
+use super::{decode, encode, next_id, Store};
 use crate::error::{Error, Resource, Result};
 use redb::{ReadableTable, WriteTransaction};
 
@@ -81,27 +81,45 @@ impl Store {
     }
 
     /// Changes a link in one transaction: `change` edits it and returns the audit record, or
-    /// `None` when nothing changed (nothing is written then). Its direction cannot change.
+    /// `None` when nothing changed (nothing is written then). Its direction cannot change. A
+    /// renamed incoming link's client takes the new name in the same transaction (it is
+    /// introspection's `sub`); that client is returned too, for the registry.
     pub fn update_app_link(
         &self,
         id: u64,
         change: impl FnOnce(&mut AppLinkRecord) -> Result<Option<AuditRecord>>,
-    ) -> Result<AppLinkRecord> {
+    ) -> Result<(AppLinkRecord, Option<OAuthClientRecord>)> {
         let txn = self.write()?;
         let old = link_in(&txn, id)?
             .ok_or_else(|| Error::NotFound(Resource::ApplicationLink, id.to_string()))?;
         let mut new = old.clone();
         let Some(record) = change(&mut new)? else {
-            return Ok(old);
+            return Ok((old, None));
         };
         new.id = old.id;
         if std::mem::discriminant(&new.direction) != std::mem::discriminant(&old.direction) {
             return Err(Error::bad_request("a link's direction cannot change"));
         }
         put(&txn, Some(&old), &new)?;
+        let mut renamed = None;
+        if let LinkDirection::Incoming { oauth_client, .. } = &new.direction {
+            if new.name != old.name {
+                let found: Option<OAuthClientRecord> = {
+                    let clients = txn.open_table(OAUTH_CLIENTS)?;
+                    let found = clients.get(oauth_client.as_str())?;
+                    found.map(|v| decode(v.value())).transpose()?
+                };
+                if let Some(mut client) = found {
+                    let before = client.clone();
+                    client.name = new.name.clone();
+                    put_client(&txn, Some(&before), &client)?;
+                    renamed = Some(client);
+                }
+            }
+        }
         audit::append(&txn, record)?;
         txn.commit()?;
-        Ok(new)
+        Ok((new, renamed))
     }
 
     /// Deletes a link and, for an incoming one, its client, every client id and every token
@@ -148,9 +166,8 @@ impl Store {
         }
         audit::append(&txn, audit_record(&link))?;
         txn.commit()?;
-        // Applications' views do not change, but a link's tokens may have been an
-        // application's way in: callers re-read.
-        self.changed(Topic::Applications);
+        // No application changes (one that takes the link refuses the delete), so no change
+        // notice: the registry drops the client, and with it every way its tokens had in.
         Ok((link, removed))
     }
 }
@@ -257,12 +274,14 @@ mod tests {
             Err(Error::AlreadyExists(Resource::ApplicationLink, _))
         ));
         assert_eq!(s.app_link_by_name("jira").unwrap().unwrap(), link);
-        let renamed = s
+        let (renamed, client_renamed) = s
             .update_app_link(link.id, |l| {
                 l.name = "Jira prod".into();
                 Ok(Some(audit(l)))
             })
             .unwrap();
+        assert_eq!(client_renamed.unwrap().name, "Jira prod", "its client in the same write");
+        assert_eq!(s.oauth_client(&client.id).unwrap().unwrap().name, "Jira prod");
         assert!(s.app_link_by_name("jira").unwrap().is_none());
         assert_eq!(s.app_link_by_name("JIRA PROD").unwrap().unwrap(), renamed);
         let (gone, removed) = s.delete_app_link(link.id, audit).unwrap();

@@ -192,7 +192,16 @@ fn create(app: &App, req: &Request, actor: &Actor) -> Result<Response> {
                 redirect_url: b
                     .redirect_url
                     .ok_or_else(|| Error::bad_request("redirectUrl is required"))?,
-                expiry_duration: b.expiry_duration.map(|n| n.as_i128().unwrap_or(0)),
+                expiry_duration: b
+                    .expiry_duration
+                    .map(|n| {
+                        n.as_i128().ok_or_else(|| {
+                            Error::bad_request(format!(
+                                "expiryDuration must be a whole number of seconds, not {n}"
+                            ))
+                        })
+                    })
+                    .transpose()?,
             }
         }
         Some("OUTGOING") => {
@@ -220,10 +229,7 @@ fn create(app: &App, req: &Request, actor: &Actor) -> Result<Response> {
         _ => return Err(Error::bad_request("direction must be INCOMING or OUTGOING").into()),
     };
     let created = links::create(&Deps::of(app), actor, new)?;
-    let mut v = view(app, &created.link)?;
-    if let (Some(client), Some((_, secret))) = (v.oauth_client.as_mut(), created.client) {
-        client.client_secret = secret;
-    }
+    let v = view(app, &created.link)?;
     Ok(Response::json(201, &v)
         .header(
             "Location",
@@ -242,6 +248,10 @@ fn update(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response>
     }
     if b.grant_type.as_deref().is_some_and(|g| g != CLIENT_CREDENTIALS) {
         return Err(Error::bad_request("grantType must be client_credentials").into());
+    }
+    let current = links::get(&Deps::of(app), link_id(id)?)?;
+    if b.grant_type.is_some() && matches!(current.direction, LinkDirection::Incoming { .. }) {
+        return Err(Error::bad_request("an incoming link has no grantType").into());
     }
     let changes = LinkChanges {
         name: b.name,

@@ -28,6 +28,7 @@ use crate::domain::service_accounts::APPLICATION_SCOPE;
 use crate::error::{Error, Resource};
 use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
+use crate::store::records::ClientOwner;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,18 @@ fn authenticate(app: &App, req: &Request, rest: &[&str]) -> Result<Principal> {
         let claims = oauth::validate(&oauth::Deps::of(app), token)?;
         if !claims.has_scope(APPLICATION_SCOPE) {
             return Err(Error::Forbidden("the token lacks the APPLICATION scope".into()).into());
+        }
+        // Only service accounts' tokens act here (Crowd 7.0 opens these to them). An incoming
+        // application link's token acts as its application, within that application's
+        // mappings, and only on usermanagement: here it would reach every directory.
+        let client = app.store.oauth_client(&crate::crypto::uuid_text(&claims.client))?;
+        if !client.is_some_and(|c| matches!(c.owner, ClientOwner::ServiceAccount { .. })) {
+            return Err(Error::Forbidden(
+                "an application link's token acts as its application on \
+                 /rest/usermanagement/1 only; the admin API takes service accounts' tokens"
+                    .into(),
+            )
+            .into());
         }
         return Ok(Principal::Bearer(claims));
     }

@@ -70,6 +70,18 @@ pub(crate) struct Verified {
     generation: u64,
 }
 
+impl Verified {
+    fn of(app: ApplicationRecord, generation: u64) -> Verified {
+        Verified {
+            name: app.name.as_str().into(),
+            mappings: app.mappings.clone().into(),
+            remote_rules: address::parse_rules(&app.remote_addresses).into(),
+            app: Arc::new(app),
+            generation,
+        }
+    }
+}
+
 /// Verified credentials, keyed by `Keys::cache_key(name, password)`: the map never holds
 /// anything a password could be recovered from.
 pub struct VerifiedCache {
@@ -82,10 +94,8 @@ pub struct VerifiedCache {
     finished: Condvar,
     /// A hash of nothing, verified against when the name is unknown.
     decoy: OnceLock<String>,
-    /// Per OAuth client (its 16-byte key, as tokens carry it): the application that takes
-    /// the client's incoming link as its authentication method, or `None` for a client that
-    /// is no link's (a service account's).
-    by_client: PerThread<[u8; 16], Option<Local>, MixedState>,
+    /// Per OAuth client (its 16-byte key, as tokens carry it): what its tokens act as.
+    by_client: PerThread<[u8; 16], LinkCaller, MixedState>,
 }
 
 impl Default for VerifiedCache {
@@ -99,6 +109,16 @@ impl Default for VerifiedCache {
             decoy: OnceLock::new(),
         }
     }
+}
+
+/// What a client's bearer tokens act as on usermanagement.
+enum LinkCaller {
+    /// The application that takes the client's incoming link.
+    Application(Local),
+    /// Itself: the client is no link's (a service account's).
+    Itself,
+    /// Nothing: the client is a link's that no application takes (the link's name).
+    Unbound(String),
 }
 
 /// A worker's own copy of a [`Verified`] pair.
@@ -260,41 +280,40 @@ pub fn by_link_token(
 ) -> Result<Option<AppPrincipal>> {
     let cache = &d.state.verified;
     let generation = d.store.applications_generation();
-    let hit = cache.by_client.get_with(client, generation, |found| {
-        found.as_ref().map(|local| validate_client(d, &local.verified, peer, forwarded_for))
-    });
-    if let Some(result) = hit {
-        return result.transpose();
+    let act = |caller: &LinkCaller| match caller {
+        LinkCaller::Application(local) => {
+            validate_client(d, &local.verified, peer, forwarded_for).map(Some)
+        }
+        LinkCaller::Itself => Ok(None),
+        LinkCaller::Unbound(link) => Err(Error::Forbidden(format!(
+            "the application link '{link}' is not the authentication method of any \
+             application; choose it as one application's authentication method"
+        ))),
+    };
+    if let Some(result) = cache.by_client.get_with(client, generation, act) {
+        return result;
     }
-    let found = link_application(d, client, generation)?;
-    let result = found.as_ref().map(|v| validate_client(d, v, peer, forwarded_for)).transpose();
-    cache.by_client.fill(*client, found.as_ref().map(Local::of), generation);
+    let caller = link_caller(d, client, generation)?;
+    let result = act(&caller);
+    cache.by_client.fill(*client, caller, generation);
     result
 }
 
-/// The application behind the client `key`'s link, read at `generation` (taken before).
-fn link_application(d: &Deps<'_>, key: &[u8; 16], generation: u64) -> Result<Option<Verified>> {
+/// What the client `key`'s tokens act as, read at `generation` (taken before). A client the
+/// store no longer has (deleted since its token was checked) is an invalid token, never a
+/// reader.
+fn link_caller(d: &Deps<'_>, key: &[u8; 16], generation: u64) -> Result<LinkCaller> {
     let Some(client) = d.store.oauth_client(&crypto::uuid_text(key))? else {
-        return Ok(None);
+        return Err(Error::InvalidToken);
     };
     let ClientOwner::ApplicationLink { id: link } = client.owner else {
-        return Ok(None);
+        return Ok(LinkCaller::Itself);
     };
     let Some(app) = d.store.applications()?.into_iter().find(|a| a.auth.link() == Some(link))
     else {
-        return Err(Error::Forbidden(format!(
-            "the application link '{}' is not the authentication method of any application; \
-             choose it as one application's authentication method",
-            client.name
-        )));
+        return Ok(LinkCaller::Unbound(client.name));
     };
-    Ok(Some(Verified {
-        name: app.name.as_str().into(),
-        mappings: app.mappings.clone().into(),
-        remote_rules: address::parse_rules(&app.remote_addresses).into(),
-        app: Arc::new(app),
-        generation,
-    }))
+    Ok(LinkCaller::Application(Local::of(&Verified::of(app, generation))))
 }
 
 /// Checks the password against the stored hash (or the decoy) under a KDF slot.
@@ -322,13 +341,7 @@ fn verify(d: &Deps<'_>, name: &str, password: &str) -> Result<Verified> {
         crypto::verify_password(password, hash) && stored.is_some()
     };
     match app {
-        Some(app) if password_ok => Ok(Verified {
-            name: app.name.as_str().into(),
-            mappings: app.mappings.clone().into(),
-            remote_rules: address::parse_rules(&app.remote_addresses).into(),
-            app: Arc::new(app),
-            generation,
-        }),
+        Some(app) if password_ok => Ok(Verified::of(app, generation)),
         _ => Err(Error::Unauthenticated),
     }
 }
