@@ -76,6 +76,9 @@ pub enum Error {
     /// A value breaks a rule of the thing it is for (an empty user name, a membership that
     /// would make a cycle); the text says which rule.
     Invalid(Resource, String),
+    /// The change would break what something else relies on (a link an application
+    /// authenticates with, a link another application has): 409, the text says what.
+    Conflict(String),
     /// A password that does not meet the policy.
     InvalidCredential(String),
     /// A user could not log in; the text says why, for the caller.
@@ -135,9 +138,10 @@ impl fmt::Display for Error {
                 write!(f, "{r:?} '{id}' not found")
             }
             Error::AlreadyExists(r, id) => write!(f, "{r:?} '{id}' already exists"),
-            Error::Invalid(_, m) | Error::InvalidCredential(m) | Error::Login(_, m) => {
-                f.write_str(m)
-            }
+            Error::Invalid(_, m)
+            | Error::InvalidCredential(m)
+            | Error::Login(_, m)
+            | Error::Conflict(m) => f.write_str(m),
             Error::NotPermitted(m) | Error::NotSupported(m) => f.write_str(m),
             Error::ClientRefused { address, application } => write!(
                 f,

@@ -139,7 +139,7 @@ fn a_links_client_rotates_like_a_service_accounts_and_goes_with_the_link() {
 
     // The link stays while an application authenticates with it.
     let delete = ts.delete(&format!("{LINKS}/{}", link["id"])).admin().send();
-    assert_eq!(delete.status, 400, "{}", delete.text());
+    assert_eq!(delete.status, 409, "{}", delete.text());
     assert!(
         delete.text().contains("application 'jira' authenticates with this link"),
         "{}",

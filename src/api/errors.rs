@@ -185,6 +185,7 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
         Error::UnknownReference(r, id) => (400, not_found_reason(*r), not_found_message(*r, id)),
         Error::AlreadyExists(r, id) => already_exists(*r, id),
         Error::Invalid(r, m) => (400, invalid_reason(*r), m.clone()),
+        Error::Conflict(m) => (409, "OPERATION_FAILED", m.clone()),
         Error::InvalidCredential(m) => (400, "INVALID_CREDENTIAL", m.clone()),
         Error::Login(failure, m) => match failure {
             LoginFailure::BadCredentials => (400, "INVALID_USER_AUTHENTICATION", m.clone()),
@@ -265,6 +266,7 @@ fn oauth(err: &Error) -> Response {
         // request's fault, in Crowd's words.
         Error::UnknownReference(..)
         | Error::AlreadyExists(..)
+        | Error::Conflict(_)
         | Error::Invalid(..)
         | Error::InvalidCredential(_)
         | Error::Login(..)

@@ -367,14 +367,11 @@ fn check_link(txn: &WriteTransaction, app: &ApplicationRecord, link: u64) -> Res
     for entry in txn.open_table(APPLICATIONS)?.iter()? {
         let other: ApplicationRecord = decode(entry?.1.value())?;
         if other.id != app.id && other.auth.link() == Some(link) {
-            return Err(Error::Invalid(
-                Resource::Application,
-                format!(
-                    "the application link is already how application '{}' authenticates; a \
-                     link's tokens must name one application",
-                    other.name
-                ),
-            ));
+            return Err(Error::Conflict(format!(
+                "the application link is already how application '{}' authenticates; a \
+                 link's tokens must name one application",
+                other.name
+            )));
         }
     }
     Ok(())

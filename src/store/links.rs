@@ -136,14 +136,11 @@ impl Store {
         for entry in txn.open_table(APPLICATIONS)?.iter()? {
             let app: super::applications::ApplicationRecord = decode(entry?.1.value())?;
             if app.auth.link() == Some(id) {
-                return Err(Error::Invalid(
-                    Resource::ApplicationLink,
-                    format!(
-                        "application '{}' authenticates with this link; give it another \
-                         authentication method first",
-                        app.name
-                    ),
-                ));
+                return Err(Error::Conflict(format!(
+                    "application '{}' authenticates with this link; give it another \
+                     authentication method first",
+                    app.name
+                )));
             }
         }
         txn.open_table(APP_LINKS)?.remove(id)?;
@@ -309,12 +306,9 @@ mod tests {
         s.create_application(|id| app(id, jira.id), app_audit).unwrap();
         assert!(matches!(
             s.create_application(|id| app(id, jira.id), app_audit),
-            Err(Error::Invalid(Resource::Application, _))
+            Err(Error::Conflict(_))
         ));
-        assert!(matches!(
-            s.delete_app_link(jira.id, audit),
-            Err(Error::Invalid(Resource::ApplicationLink, _))
-        ));
+        assert!(matches!(s.delete_app_link(jira.id, audit), Err(Error::Conflict(_))));
         assert!(s.app_link(jira.id).unwrap().is_some(), "refused: nothing removed");
     }
 }
