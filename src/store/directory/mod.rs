@@ -17,6 +17,7 @@ pub mod bulk;
 mod events;
 mod groups;
 mod memberships;
+pub mod snapshot;
 #[cfg(test)]
 mod tests;
 mod users;

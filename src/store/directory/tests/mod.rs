@@ -3,6 +3,7 @@
 
 mod events;
 mod memberships;
+mod snapshot;
 
 use super::super::records::{Change, DirectoryRecord, GroupRecord, Millis, UserRecord};
 use super::super::TempStore;

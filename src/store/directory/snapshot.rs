@@ -1,0 +1,304 @@
+//! A remote directory's whole state applied in one transaction: what a full synchronisation
+//! of a Crowd directory writes (issue: directory sync over OAuth 2.0). The directory becomes
+//! exactly the snapshot: users, groups and memberships it lacks are added, those it has
+//! differently are updated, those the snapshot lacks are removed, each change logged as its
+//! own event (so this server's own syncing clients follow incrementally), all or nothing: a
+//! directory is never half-synced, and a snapshot that contradicts itself (a membership naming
+//! nobody) changes nothing.
+//!
+//! What a synced user keeps of its own: its key, its creation time, and no password (synced
+//! users authenticate against the server they come from).
+
+use super::{events, fold, groups::insert_group, linked, users::insert_user};
+use crate::error::{Error, Resource, Result};
+use crate::store::records::{Change, GroupRecord, Millis, UserRecord};
+use crate::store::tables::*;
+use crate::store::{decode, encode, Store, Topic};
+use redb::{ReadableTable, WriteTransaction};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A directory's state as another server has it. Memberships name users and groups by name,
+/// in any case; each must be in the snapshot.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub users: Vec<UserRecord>,
+    pub groups: Vec<GroupRecord>,
+    /// (user, group)
+    pub user_memberships: Vec<(String, String)>,
+    /// (child, parent)
+    pub group_memberships: Vec<(String, String)>,
+}
+
+/// What applying a snapshot changed, entities and memberships together.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+}
+
+/// What of a user the other server decides.
+fn same_user(a: &UserRecord, b: &UserRecord) -> bool {
+    (&a.name, &a.first_name, &a.last_name, &a.display_name, &a.email, a.active, &a.attributes)
+        == (
+            &b.name,
+            &b.first_name,
+            &b.last_name,
+            &b.display_name,
+            &b.email,
+            b.active,
+            &b.attributes,
+        )
+}
+
+/// What of a group the other server decides.
+fn same_group(a: &GroupRecord, b: &GroupRecord) -> bool {
+    (&a.name, &a.description, &a.kind, a.active, &a.attributes)
+        == (&b.name, &b.description, &b.kind, b.active, &b.attributes)
+}
+
+/// Every record of `dir` in `table`, by folded name.
+fn all<T: serde::de::DeserializeOwned>(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<'static, (u64, &'static str), &'static [u8]>,
+    dir: u64,
+) -> Result<BTreeMap<String, T>> {
+    let t = txn.open_table(table)?;
+    let mut out = BTreeMap::new();
+    for entry in t.range((dir, "")..)? {
+        let (k, v) = entry?;
+        if k.value().0 != dir {
+            break;
+        }
+        out.insert(k.value().1.to_string(), decode(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Every link of `dir` in `table` as (from, to), folded names.
+fn links(
+    txn: &WriteTransaction,
+    table: redb::TableDefinition<'static, (u64, &'static str, &'static str), ()>,
+    dir: u64,
+) -> Result<BTreeSet<(String, String)>> {
+    let t = txn.open_table(table)?;
+    let mut out = BTreeSet::new();
+    for entry in t.range((dir, "", "")..)? {
+        let (k, _) = entry?;
+        let (d, from, to) = k.value();
+        if d != dir {
+            break;
+        }
+        out.insert((from.to_string(), to.to_string()));
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Makes directory `dir` exactly `snapshot`, in one transaction; see the module.
+    pub fn apply_snapshot(&self, dir: u64, snapshot: &Snapshot, now: Millis) -> Result<Applied> {
+        self.change(Topic::Directory, |txn| apply(txn, dir, snapshot, now))
+    }
+}
+
+fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Result<Applied> {
+    super::require_directory(txn, dir)?;
+    let mut applied = Applied::default();
+    let log = |change| events::append(txn, now, dir, change);
+
+    // Users.
+    let wanted: BTreeMap<String, &UserRecord> =
+        snap.users.iter().map(|u| (fold(&u.name), u)).collect();
+    let mut users: BTreeMap<String, UserRecord> = all(txn, USERS, dir)?;
+    for (lc, user) in &users {
+        if !wanted.contains_key(lc) {
+            remove_user(txn, dir, lc, user)?;
+            log(Change::UserDeleted { name: user.name.clone() })?;
+            applied.removed += 1;
+        }
+    }
+    users.retain(|lc, _| wanted.contains_key(lc));
+    for (lc, new) in &wanted {
+        match users.get(lc) {
+            None => {
+                let record = UserRecord {
+                    directory_id: dir,
+                    key: String::new(),
+                    password_hash: None,
+                    password_expired: false,
+                    created: if new.created == 0 { now } else { new.created },
+                    updated: now,
+                    ..(*new).clone()
+                };
+                insert_user(txn, &record)?;
+                applied.added += 1;
+            }
+            Some(old) if !same_user(old, new) => {
+                let record = UserRecord {
+                    name: new.name.clone(),
+                    first_name: new.first_name.clone(),
+                    last_name: new.last_name.clone(),
+                    display_name: new.display_name.clone(),
+                    email: new.email.clone(),
+                    active: new.active,
+                    attributes: new.attributes.clone(),
+                    updated: now,
+                    ..old.clone()
+                };
+                txn.open_table(USERS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
+                log(Change::UserUpdated { name: record.name.clone() })?;
+                applied.updated += 1;
+            }
+            Some(_) => {}
+        }
+    }
+
+    // Groups.
+    let wanted_groups: BTreeMap<String, &GroupRecord> =
+        snap.groups.iter().map(|g| (fold(&g.name), g)).collect();
+    let groups: BTreeMap<String, GroupRecord> = all(txn, GROUPS, dir)?;
+    for (lc, group) in &groups {
+        if !wanted_groups.contains_key(lc) {
+            remove_group(txn, dir, lc)?;
+            log(Change::GroupDeleted { name: group.name.clone() })?;
+            applied.removed += 1;
+        }
+    }
+    for (lc, new) in &wanted_groups {
+        match groups.get(lc) {
+            None => {
+                let record = GroupRecord {
+                    directory_id: dir,
+                    created: if new.created == 0 { now } else { new.created },
+                    updated: now,
+                    ..(*new).clone()
+                };
+                insert_group(txn, &record)?;
+                applied.added += 1;
+            }
+            Some(old) if !same_group(old, new) => {
+                let record = GroupRecord {
+                    name: new.name.clone(),
+                    description: new.description.clone(),
+                    kind: new.kind.clone(),
+                    active: new.active,
+                    attributes: new.attributes.clone(),
+                    updated: now,
+                    ..old.clone()
+                };
+                txn.open_table(GROUPS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
+                log(Change::GroupUpdated { name: record.name.clone() })?;
+                applied.updated += 1;
+            }
+            Some(_) => {}
+        }
+    }
+
+    // Memberships: names as the snapshot writes them, for the events.
+    let user_name = |lc: &str| wanted.get(lc).map_or_else(|| lc.to_string(), |u| u.name.clone());
+    let group_name =
+        |lc: &str| wanted_groups.get(lc).map_or_else(|| lc.to_string(), |g| g.name.clone());
+    let mut want_users = BTreeSet::new();
+    for (u, g) in &snap.user_memberships {
+        let (u, g) = (fold(u), fold(g));
+        if !wanted.contains_key(&u) {
+            return Err(Error::UnknownReference(Resource::User, u));
+        }
+        if !wanted_groups.contains_key(&g) {
+            return Err(Error::UnknownReference(Resource::Group, g));
+        }
+        want_users.insert((g, u));
+    }
+    let have_users = links(txn, GROUP_USERS, dir)?;
+    {
+        let mut group_users = txn.open_table(GROUP_USERS)?;
+        let mut user_groups = txn.open_table(USER_GROUPS)?;
+        for (g, u) in have_users.difference(&want_users) {
+            group_users.remove((dir, g.as_str(), u.as_str()))?;
+            user_groups.remove((dir, u.as_str(), g.as_str()))?;
+        }
+        for (g, u) in want_users.difference(&have_users) {
+            group_users.insert((dir, g.as_str(), u.as_str()), ())?;
+            user_groups.insert((dir, u.as_str(), g.as_str()), ())?;
+        }
+    }
+    for (g, u) in have_users.difference(&want_users) {
+        log(Change::UserMembershipRemoved { user: user_name(u), group: group_name(g) })?;
+        applied.removed += 1;
+    }
+    for (g, u) in want_users.difference(&have_users) {
+        log(Change::UserMembershipAdded { user: user_name(u), group: group_name(g) })?;
+        applied.added += 1;
+    }
+
+    let mut want_groups = BTreeSet::new();
+    for (c, p) in &snap.group_memberships {
+        let (c, p) = (fold(c), fold(p));
+        for g in [&c, &p] {
+            if !wanted_groups.contains_key(g) {
+                return Err(Error::UnknownReference(Resource::Group, g.clone()));
+            }
+        }
+        want_groups.insert((p, c));
+    }
+    let have_groups = links(txn, GROUP_CHILDREN, dir)?;
+    {
+        let mut children = txn.open_table(GROUP_CHILDREN)?;
+        let mut parents = txn.open_table(GROUP_PARENTS)?;
+        for (p, c) in have_groups.difference(&want_groups) {
+            children.remove((dir, p.as_str(), c.as_str()))?;
+            parents.remove((dir, c.as_str(), p.as_str()))?;
+        }
+        for (p, c) in want_groups.difference(&have_groups) {
+            children.insert((dir, p.as_str(), c.as_str()), ())?;
+            parents.insert((dir, c.as_str(), p.as_str()), ())?;
+        }
+    }
+    for (p, c) in have_groups.difference(&want_groups) {
+        log(Change::GroupMembershipRemoved { child: group_name(c), parent: group_name(p) })?;
+        applied.removed += 1;
+    }
+    for (p, c) in want_groups.difference(&have_groups) {
+        log(Change::GroupMembershipAdded { child: group_name(c), parent: group_name(p) })?;
+        applied.added += 1;
+    }
+    Ok(applied)
+}
+
+/// Removes a user with its key, memberships and sessions (its event is the caller's).
+fn remove_user(txn: &WriteTransaction, dir: u64, lc: &str, user: &UserRecord) -> Result<()> {
+    txn.open_table(USERS)?.remove((dir, lc))?;
+    txn.open_table(USER_KEYS)?.remove(user.key.as_str())?;
+    let mut user_groups = txn.open_table(USER_GROUPS)?;
+    let mut group_users = txn.open_table(GROUP_USERS)?;
+    for g in linked(&user_groups, dir, lc)? {
+        user_groups.remove((dir, lc, g.as_str()))?;
+        group_users.remove((dir, g.as_str(), lc))?;
+    }
+    drop((user_groups, group_users));
+    crate::store::sessions::end_user_sessions_in(txn, dir, lc)?;
+    Ok(())
+}
+
+/// Removes a group with its user and group memberships (its event is the caller's).
+fn remove_group(txn: &WriteTransaction, dir: u64, lc: &str) -> Result<()> {
+    txn.open_table(GROUPS)?.remove((dir, lc))?;
+    let mut group_users = txn.open_table(GROUP_USERS)?;
+    let mut user_groups = txn.open_table(USER_GROUPS)?;
+    for u in linked(&group_users, dir, lc)? {
+        group_users.remove((dir, lc, u.as_str()))?;
+        user_groups.remove((dir, u.as_str(), lc))?;
+    }
+    drop((group_users, user_groups));
+    let mut children = txn.open_table(GROUP_CHILDREN)?;
+    let mut parents = txn.open_table(GROUP_PARENTS)?;
+    for c in linked(&children, dir, lc)? {
+        children.remove((dir, lc, c.as_str()))?;
+        parents.remove((dir, c.as_str(), lc))?;
+    }
+    for p in linked(&parents, dir, lc)? {
+        parents.remove((dir, lc, p.as_str()))?;
+        children.remove((dir, p.as_str(), lc))?;
+    }
+    Ok(())
+}
