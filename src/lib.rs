@@ -63,6 +63,12 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
+    /// The server's state, for tests and benchmarks that drive the layers below HTTP (a
+    /// remote directory read into this server's store, say).
+    pub fn app(&self) -> &App {
+        self.app.as_ref().expect("a running server has its app")
+    }
+
     /// Moves the server's clock forward, so expiry can be tested without sleeping.
     pub fn advance_clock(&self, by: Duration) {
         if let Some(app) = &self.app {

@@ -152,3 +152,103 @@ fn password_settings_wrong_servers_and_dead_credentials_each_say_what_to_fix() {
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
     }
 }
+
+/// The read of a full sync, between two throngs: B reads A's directory as A's application
+/// `jira` (by its link's token, and by Basic as `basic-app`) and applies it to a directory of
+/// its own, which then equals A's: users with their attributes, groups, user and nested
+/// memberships. A change on A reaches B on the next read, each change once.
+#[test]
+fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
+    use throng::remote::crowd::{CrowdAuth, CrowdServer};
+    use throng::store::directory::snapshot::Applied;
+    let a = TestServer::start();
+    let b = TestServer::start();
+    set_up(&a, &b);
+    let um = |method: &str, path: &str, body: Value| {
+        let r = a
+            .req(method, &format!("/rest/usermanagement/1{path}"))
+            .basic("basic-app", "app-pw")
+            .json(&body)
+            .send();
+        assert!(r.status < 300, "{method} {path}: {}", r.text());
+    };
+    // basic-app may not write: give it every operation first.
+    let apps = a
+        .get(&format!("{APPS}?name=basic-app"))
+        .admin()
+        .header("Accept", "application/json")
+        .send()
+        .json();
+    let id = &apps["applications"][0]["id"];
+    let all_ops = json!([{"directory-id": 1, "authenticate-all": true, "allowed-operations":
+        ["CREATE_USER", "CREATE_GROUP", "UPDATE_USER", "UPDATE_GROUP", "DELETE_USER", "UPDATE_USER_ATTRIBUTE"]}]);
+    assert_eq!(
+        a.put(&format!("{APPS}/{id}"))
+            .admin()
+            .json(&json!({"directory-mappings": all_ops}))
+            .send()
+            .status,
+        204
+    );
+    for name in ["ann", "Bob", "cid"] {
+        um(
+            "POST",
+            "/user",
+            json!({"name": name, "email": format!("{name}@a.example"), "password": {"value": "pw"}}),
+        );
+    }
+    um(
+        "POST",
+        "/user/attribute?username=ann",
+        json!({"attributes": [{"name": "team", "values": ["blue", "green"]}]}),
+    );
+    for g in ["devs", "staff"] {
+        um(
+            "POST",
+            "/group",
+            json!({"name": g, "type": "GROUP", "active": true, "description": format!("the {g}")}),
+        );
+    }
+    um("POST", "/group/user/direct?groupname=devs", json!({"name": "ann"}));
+    um("POST", "/group/user/direct?groupname=devs", json!({"name": "Bob"}));
+    um("POST", "/group/child-group/direct?groupname=staff", json!({"name": "devs"}));
+
+    let app = b.running().app();
+    let dir = app.store.create_directory("A", "CROWD", "", 1).unwrap().id;
+    let server = |auth| CrowdServer {
+        base: a.url(),
+        auth,
+        out: &app.outbound,
+        tokens: &app.outgoing_tokens,
+        links: throng::domain::links::Deps::of(app),
+    };
+    let link = app.store.app_link_by_name("to-a").unwrap().unwrap();
+    let by_link = server(CrowdAuth::Link { application: "jira".into(), link });
+    let snap = throng::remote::snapshot::read(&by_link, dir).unwrap();
+    let applied = app.store.apply_snapshot(dir, &snap, 2).unwrap();
+    // 4 users (admin too), 3 groups (crowd-administrators too), 4 memberships.
+    assert_eq!(applied, Applied { added: 11, updated: 0, removed: 0 });
+    let ann = app.store.user(dir, "ann").unwrap().unwrap();
+    assert_eq!(
+        (ann.email.as_str(), ann.attributes["team"].clone()),
+        ("ann@a.example", vec!["blue".to_string(), "green".into()])
+    );
+    assert_eq!(app.store.direct_users_of_group(dir, "devs").unwrap(), ["ann", "Bob"]);
+    assert_eq!(app.store.nested_groups_of_user(dir, "bob").unwrap(), ["devs", "staff"]);
+    assert_eq!(app.store.group(dir, "staff").unwrap().unwrap().description, "the staff");
+    assert!(ann.password_hash.is_none(), "synced users log in where they come from");
+
+    // A change on A: Bob goes, cid joins staff. The next read, by Basic this time, applies
+    // just that.
+    um("DELETE", "/user?username=Bob", json!({}));
+    um("POST", "/group/user/direct?groupname=staff", json!({"name": "cid"}));
+    let by_password =
+        server(CrowdAuth::Password { application: "basic-app".into(), password: "app-pw".into() });
+    let snap = throng::remote::snapshot::read(&by_password, dir).unwrap();
+    assert_eq!(
+        app.store.apply_snapshot(dir, &snap, 3).unwrap(),
+        Applied { added: 1, updated: 0, removed: 1 }
+    );
+    assert!(app.store.user(dir, "bob").unwrap().is_none());
+    assert_eq!(app.store.direct_users_of_group(dir, "staff").unwrap(), ["cid"]);
+}

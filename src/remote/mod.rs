@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod crowd;
+pub mod snapshot;
 pub mod tokens;

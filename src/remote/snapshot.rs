@@ -1,0 +1,213 @@
+//! A remote Crowd directory read whole, for a full synchronisation: its users and groups with
+//! their attributes (`/search?…&max-results=-1&expand=…,attributes`, JSON, the entities throng
+//! renders itself) and every membership (`/group/membership`, the XML-only document Crowd's
+//! directory-sync client reads, taken with a streaming reader, since a large directory has
+//! millions of elements). The result goes to `Store::apply_snapshot`.
+//!
+//! Every answer must be a 200 carrying `X-Embedded-Crowd-Version`; anything else stops the
+//! read with the server's words ([`ReadFailure`]), and nothing is applied.
+
+use super::client::Answer;
+use super::crowd::{CrowdFailure, CrowdServer, CROWD_VERSION_HEADER};
+use crate::store::directory::snapshot::Snapshot;
+use crate::store::records::{GroupRecord, UserRecord};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why a snapshot could not be read.
+#[derive(Debug)]
+pub enum ReadFailure {
+    Remote(CrowdFailure),
+    /// The server answered, but not with what a full sync needs.
+    Answer {
+        path: &'static str,
+        status: u16,
+        message: String,
+    },
+}
+
+impl fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadFailure::Remote(CrowdFailure::Call(e)) => write!(f, "no answer from {e}"),
+            ReadFailure::Remote(CrowdFailure::Token(t)) => write!(f, "{t}"),
+            ReadFailure::Answer { path, status, message } => {
+                write!(f, "{path}: {status}: {message}")
+            }
+        }
+    }
+}
+
+const USERS: &str = "/search?entity-type=user&max-results=-1&expand=user,attributes";
+const GROUPS: &str = "/search?entity-type=group&max-results=-1&expand=group,attributes";
+const MEMBERSHIPS: &str = "/group/membership";
+
+/// Reads the whole directory the server shows its application, as directory `dir` here.
+pub fn read(server: &CrowdServer<'_>, dir: u64) -> Result<Snapshot, ReadFailure> {
+    let users = json(server, USERS)?;
+    let groups = json(server, GROUPS)?;
+    let memberships = fetch(server, MEMBERSHIPS, "application/xml")?;
+    let mut snap = Snapshot {
+        users: list(&users, "users", USERS)?.iter().map(|u| user(dir, u)).collect(),
+        groups: list(&groups, "groups", GROUPS)?.iter().map(|g| group(dir, g)).collect(),
+        ..Snapshot::default()
+    };
+    read_memberships(&memberships.body, &mut snap).map_err(|message| ReadFailure::Answer {
+        path: MEMBERSHIPS,
+        status: 200,
+        message,
+    })?;
+    Ok(snap)
+}
+
+fn fetch(
+    server: &CrowdServer<'_>,
+    path: &'static str,
+    accept: &str,
+) -> Result<Answer, ReadFailure> {
+    let answer = server.get(path, accept).map_err(ReadFailure::Remote)?;
+    if answer.status != 200 || answer.header(CROWD_VERSION_HEADER).is_none() {
+        return Err(ReadFailure::Answer {
+            path,
+            status: answer.status,
+            message: if answer.header(CROWD_VERSION_HEADER).is_none() {
+                format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")
+            } else {
+                answer.text(500)
+            },
+        });
+    }
+    Ok(answer)
+}
+
+fn json(server: &CrowdServer<'_>, path: &'static str) -> Result<Value, ReadFailure> {
+    let answer = fetch(server, path, "application/json")?;
+    serde_json::from_slice(&answer.body).map_err(|e| ReadFailure::Answer {
+        path,
+        status: 200,
+        message: format!("not JSON: {e}"),
+    })
+}
+
+fn list<'a>(v: &'a Value, field: &str, path: &'static str) -> Result<&'a Vec<Value>, ReadFailure> {
+    v.get(field).and_then(Value::as_array).ok_or_else(|| ReadFailure::Answer {
+        path,
+        status: 200,
+        message: format!("no '{field}' list in the answer"),
+    })
+}
+
+fn text(v: &Value, field: &str) -> String {
+    v.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// `{"attributes":{"attributes":[{"name","values":[…]}]}}` as a map.
+fn attributes(v: &Value) -> BTreeMap<String, Vec<String>> {
+    let items = v.pointer("/attributes/attributes").and_then(Value::as_array);
+    items
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let values = a.get("values")?.as_array()?;
+            let values = values.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            Some((a.get("name")?.as_str()?.to_string(), values))
+        })
+        .collect()
+}
+
+fn user(dir: u64, v: &Value) -> UserRecord {
+    UserRecord {
+        directory_id: dir,
+        name: text(v, "name"),
+        first_name: text(v, "first-name"),
+        last_name: text(v, "last-name"),
+        display_name: text(v, "display-name"),
+        email: text(v, "email"),
+        active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
+        attributes: attributes(v),
+        ..UserRecord::default()
+    }
+}
+
+fn group(dir: u64, v: &Value) -> GroupRecord {
+    GroupRecord {
+        directory_id: dir,
+        name: text(v, "name"),
+        description: text(v, "description"),
+        kind: Some(text(v, "type")).filter(|t| !t.is_empty()).unwrap_or_else(|| "GROUP".into()),
+        active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
+        attributes: attributes(v),
+        ..GroupRecord::default()
+    }
+}
+
+/// `<memberships><membership group="G"><users><user name="U"/></users><groups><group
+/// name="C"/></groups></membership>…</memberships>`, streamed. A DOCTYPE is refused, as for
+/// request bodies (no entity is ever expanded).
+fn read_memberships(body: &[u8], snap: &mut Snapshot) -> Result<(), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the document is not UTF-8".to_string())?;
+    let mut reader = Reader::from_str(text);
+    let mut group: Option<String> = None;
+    loop {
+        match reader.read_event().map_err(|e| format!("invalid XML: {e}"))? {
+            Event::DocType(_) => return Err("a DOCTYPE is not accepted".into()),
+            Event::Start(e) | Event::Empty(e) => {
+                let name = e.local_name();
+                let wanted = match name.as_ref() {
+                    b"membership" => "group",
+                    b"user" | b"group" => "name",
+                    _ => continue,
+                };
+                let mut value = None;
+                for a in e.attributes() {
+                    let a = a.map_err(|e| format!("invalid XML: {e}"))?;
+                    if a.key.local_name().as_ref() == wanted.as_bytes() {
+                        let v = a
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .map_err(|e| format!("invalid XML: {e}"))?;
+                        value = Some(v.into_owned());
+                    }
+                }
+                let value = value.ok_or_else(|| {
+                    format!("a <{}> without its {wanted}", String::from_utf8_lossy(name.as_ref()))
+                })?;
+                match (name.as_ref(), &group) {
+                    (b"membership", _) => group = Some(value),
+                    (b"user", Some(g)) => snap.user_memberships.push((value, g.clone())),
+                    (b"group", Some(g)) => snap.group_memberships.push((value, g.clone())),
+                    _ => return Err("a member outside any <membership>".into()),
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == b"membership" => group = None,
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memberships_are_read_as_crowd_writes_them_and_a_doctype_is_refused() {
+        let doc = br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><memberships><membership group="devs"><users><user name="ann"/><user name="b&amp;b"/></users><groups><group name="rust"/></groups></membership><membership group="empty"><users></users><groups></groups></membership></memberships>"#;
+        let mut snap = Snapshot::default();
+        read_memberships(doc, &mut snap).unwrap();
+        assert_eq!(
+            snap.user_memberships,
+            [("ann".into(), "devs".into()), ("b&b".into(), "devs".into())]
+        );
+        assert_eq!(snap.group_memberships, [("rust".to_string(), "devs".to_string())]);
+        let evil = br#"<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x "y">]><memberships/>"#;
+        assert!(read_memberships(evil, &mut Snapshot::default()).is_err());
+        assert!(read_memberships(
+            br#"<memberships><user name="x"/></memberships>"#,
+            &mut Snapshot::default()
+        )
+        .is_err());
+    }
+}
