@@ -56,6 +56,8 @@ pub struct App {
     pub outbound: crate::remote::client::Outbound,
     /// Tokens held for outgoing application links (`remote::tokens`).
     pub outgoing_tokens: crate::remote::tokens::OutgoingTokens,
+    /// Directories being synchronised now (`remote::sync`).
+    pub syncs: crate::remote::sync::Running,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
     /// `{base_url}/rest/usermanagement/1` and `{base_url}/crowd/rest/usermanagement/1`.
@@ -130,6 +132,7 @@ impl App {
             failures,
             outbound,
             outgoing_tokens: Default::default(),
+            syncs: Default::default(),
             usermanagement_bases: [
                 format!("{base_url}/rest/usermanagement/1"),
                 format!("{base_url}{}/rest/usermanagement/1", crate::http::request::CONTEXT_PATH),

@@ -252,3 +252,105 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
     assert!(app.store.user(dir, "bob").unwrap().is_none());
     assert_eq!(app.store.direct_users_of_group(dir, "staff").unwrap(), ["cid"]);
 }
+
+/// A `CROWD` directory on B synchronised from A through `…/directory/detailed/{id}/
+/// synchronize`: it takes A's directory, shows how it went, and a sync that fails (A stops
+/// allowing B's address) says why in A's words and changes nothing.
+#[test]
+fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_nothing() {
+    let a = TestServer::start();
+    let b = TestServer::start();
+    let jira = set_up(&a, &b);
+    let r = b
+        .post("/rest/admin/1.0/directory/detailed")
+        .admin()
+        .json(&json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
+            "applicationName": "jira", "applicationLink": "to-a"}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_u64().unwrap();
+    assert_eq!(
+        (r.json()["type"].as_str(), r.json()["serverUrl"].as_str()),
+        (Some("CROWD"), Some(a.url().as_str()))
+    );
+    let sync = || {
+        let r =
+            b.post(&format!("/rest/admin/1.0/directory/detailed/{id}/synchronize")).admin().send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let first = sync();
+    // admin, crowd-administrators and admin's membership of it.
+    assert_eq!(
+        (first["state"].as_str(), first["added"].as_u64()),
+        (Some("SUCCEEDED"), Some(3)),
+        "{first}"
+    );
+    let detail = b.get(&format!("/rest/admin/1.0/directory/detailed/{id}")).admin().send().json();
+    assert_eq!(
+        (detail["userCount"].as_u64(), detail["groupCount"].as_u64()),
+        (Some(1), Some(1)),
+        "{detail}"
+    );
+    assert_eq!(detail["synchronisation"]["state"], "SUCCEEDED");
+
+    let path = format!("{APPS}/{jira}/remote_address?address=127.0.0.1");
+    assert_eq!(a.delete(&path).admin().send().status, 204);
+    let failed = sync();
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("forbidden from making requests to the application, jira"),
+        "{failed}"
+    );
+    let detail = b.get(&format!("/rest/admin/1.0/directory/detailed/{id}")).admin().send().json();
+    assert_eq!(detail["userCount"], 1, "a failed sync changes nothing");
+    let add = a
+        .post(&format!("{APPS}/{jira}/remote_address"))
+        .admin()
+        .json(&json!({"value": "127.0.0.1"}))
+        .send();
+    assert_eq!(add.status, 201);
+    let again = sync();
+    assert_eq!(
+        (again["state"].as_str(), again["added"].as_u64(), again["removed"].as_u64()),
+        (Some("SUCCEEDED"), Some(0), Some(0)),
+        "{again}"
+    );
+
+    // Only CROWD directories synchronise; an unknown one is 404; a password that does not
+    // open on A fails saying so.
+    assert_eq!(
+        b.post("/rest/admin/1.0/directory/detailed/1/synchronize").admin().send().status,
+        400
+    );
+    assert_eq!(
+        b.post("/rest/admin/1.0/directory/detailed/99/synchronize").admin().send().status,
+        404
+    );
+    let r = b
+        .post("/rest/admin/1.0/directory/detailed")
+        .admin()
+        .json(&json!({"name": "By password", "type": "CROWD", "serverUrl": a.url(),
+            "applicationName": "basic-app", "applicationPassword": "wrong"}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let wrong = b
+        .post(&format!("/rest/admin/1.0/directory/detailed/{}/synchronize", r.json()["id"]))
+        .admin()
+        .send()
+        .json();
+    assert_eq!(wrong["state"], "FAILED");
+    assert!(wrong["error"].as_str().unwrap().contains("401"), "{wrong}");
+    for bad in [
+        json!({"name": "x", "type": "CROWD", "applicationName": "jira", "applicationLink": "to-a"}),
+        json!({"name": "x", "type": "CROWD", "serverUrl": b.url(), "applicationName": "jira", "applicationLink": "to-a"}),
+        json!({"name": "x", "type": "CROWD", "serverUrl": a.url(), "applicationName": "jira"}),
+        json!({"name": "x", "type": "LDAP"}),
+    ] {
+        let r = b.post("/rest/admin/1.0/directory/detailed").admin().json(&bad).send();
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+}

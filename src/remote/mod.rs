@@ -5,4 +5,5 @@
 pub mod client;
 pub mod crowd;
 pub mod snapshot;
+pub mod sync;
 pub mod tokens;

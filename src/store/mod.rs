@@ -137,6 +137,7 @@ impl Store {
             txn.open_table(APPLICATION_NAMES)?;
             txn.open_table(APP_LINKS)?;
             txn.open_table(APP_LINK_NAMES)?;
+            txn.open_table(SYNC_STATUS)?;
         }
         txn.commit()?;
         Ok(Store {

@@ -18,6 +18,49 @@ pub struct DirectoryRecord {
     pub description: String,
     pub active: bool,
     pub created: Millis,
+    /// For a `CROWD` directory: the server it is synchronised from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteCrowd>,
+}
+
+/// Where a `CROWD` directory comes from, and how throng authenticates there: as an
+/// application of that server, by its password (sealed with the master key) or by an outgoing
+/// application link's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCrowd {
+    /// The server's base URL, without a trailing slash.
+    pub server_url: String,
+    /// The application throng is on that server.
+    pub application: String,
+    pub auth: RemoteAuth,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RemoteAuth {
+    Password { sealed: String },
+    Link { link: u64 },
+}
+
+/// How a directory's last synchronisation went, or the one running.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub state: String,
+    /// `FULL` (incremental comes later).
+    pub mode: String,
+    pub started: Millis,
+    #[serde(default)]
+    pub ended: Option<Millis>,
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    /// What went wrong, in the remote server's words when it answered.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Where a running sync is.
+    #[serde(default)]
+    pub progress: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

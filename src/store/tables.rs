@@ -86,3 +86,7 @@ pub const APPLICATION_NAMES: TableDefinition<&str, u64> = TableDefinition::new("
 pub const APP_LINKS: TableDefinition<u64, &[u8]> = TableDefinition::new("app_links");
 /// lower-cased link name → link id: names are unique case-insensitively.
 pub const APP_LINK_NAMES: TableDefinition<&str, u64> = TableDefinition::new("app_link_names");
+
+/// directory id → `SyncStatus` of a `CROWD` directory: its last synchronisation, or the one
+/// running. Not a directory change: writing it moves no change notice.
+pub const SYNC_STATUS: TableDefinition<u64, &[u8]> = TableDefinition::new("sync_status");

@@ -119,6 +119,10 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         (["directory", "detailed"], _) => Err(only(&["GET", "POST"])),
         (["directory", "detailed", id], Get | Head) => directories::get(app, id),
         (["directory", "detailed", _], _) => Err(only(&["GET"])),
+        (["directory", "detailed", id, "synchronize"], Post) => {
+            directories::synchronize(app, id, who)
+        }
+        (["directory", "detailed", _, "synchronize"], _) => Err(only(&["POST"])),
         (["application-links", rest @ ..], _) => links::dispatch(app, req, who, rest),
         _ => Err(Failure::NoRoute),
     }

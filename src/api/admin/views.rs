@@ -70,6 +70,48 @@ pub struct DirectoryDetail {
     pub created_date: String,
     pub user_count: u64,
     pub group_count: u64,
+    /// A `CROWD` directory's server and application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application_name: Option<String>,
+    /// How its last synchronisation went, or where the running one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synchronisation: Option<SyncView>,
+}
+
+/// A `SyncStatus` as the admin API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    pub state: String,
+    pub mode: String,
+    pub started: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub progress: String,
+}
+
+impl From<crate::store::records::SyncStatus> for SyncView {
+    fn from(s: crate::store::records::SyncStatus) -> SyncView {
+        SyncView {
+            state: s.state,
+            mode: s.mode,
+            started: iso8601(s.started),
+            ended: s.ended.map(iso8601),
+            added: s.added,
+            updated: s.updated,
+            removed: s.removed,
+            error: s.error,
+            progress: s.progress,
+        }
+    }
 }
 
 /// An instant as the admin API writes it: `2024-01-02T03:04:05.000+0000`.
@@ -140,6 +182,9 @@ pub fn directory_detail(store: &Store, d: &DirectoryRecord) -> Result<DirectoryD
         created_date: iso8601(d.created),
         user_count: store.user_count(d.id)?,
         group_count: store.group_count(d.id)?,
+        server_url: d.remote.as_ref().map(|r| r.server_url.clone()),
+        application_name: d.remote.as_ref().map(|r| r.application.clone()),
+        synchronisation: store.sync_status(d.id)?.map(SyncView::from),
     })
 }
 

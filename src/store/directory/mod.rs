@@ -125,6 +125,41 @@ impl Store {
         self.change(Topic::Directory, |txn| insert_directory(txn, name, kind, description, now))
     }
 
+    /// Adds a `CROWD` directory, synchronised from `remote`, named uniquely in any case.
+    pub fn create_remote_directory(
+        &self,
+        name: &str,
+        description: &str,
+        remote: crate::store::records::RemoteCrowd,
+        now: Millis,
+    ) -> Result<DirectoryRecord> {
+        self.change(Topic::Directory, |txn| {
+            let mut dir = insert_directory(txn, name, "CROWD", description, now)?;
+            dir.remote = Some(remote);
+            txn.open_table(DIRECTORIES)?.insert(dir.id, encode(&dir).as_slice())?;
+            Ok(dir)
+        })
+    }
+
+    /// Records how directory `dir`'s synchronisation is going (no change notice: no entity
+    /// changed).
+    pub fn set_sync_status(
+        &self,
+        dir: u64,
+        status: &crate::store::records::SyncStatus,
+    ) -> Result<()> {
+        let txn = self.write()?;
+        txn.open_table(SYNC_STATUS)?.insert(dir, encode(status).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn sync_status(&self, dir: u64) -> Result<Option<crate::store::records::SyncStatus>> {
+        let txn = self.read()?;
+        let table = txn.open_table(SYNC_STATUS)?;
+        table.get(dir)?.map(|v| decode(v.value())).transpose()
+    }
+
     /// The directory with that id.
     /// Every directory in id order, from a cache while no directory change committed.
     pub fn directories_cached(&self) -> Result<std::sync::Arc<[DirectoryRecord]>> {
@@ -206,6 +241,7 @@ fn insert_directory(
         description: description.to_string(),
         active: true,
         created: now,
+        remote: None,
     };
     txn.open_table(DIRECTORIES)?.insert(dir.id, encode(&dir).as_slice())?;
     Ok(dir)

@@ -1,0 +1,123 @@
+//! Synchronising a `CROWD` directory from its server: a full read (`remote::snapshot`)
+//! applied in one transaction (`Store::apply_snapshot`), so the directory is never
+//! half-synced: a read that fails, or a server that answers what a sync cannot use, changes
+//! nothing here. Its status (`SyncStatus`: running and where, then the counts or the error in
+//! the server's words) is recorded before, during and after, so an admin can watch it.
+//!
+//! One synchronisation of a directory at a time; a second ask while one runs is refused.
+
+use super::crowd::{CrowdAuth, CrowdServer};
+use crate::app::App;
+use crate::crypto;
+use crate::domain::links;
+use crate::error::{Error, Resource, Result};
+use crate::store::records::{LinkDirection, RemoteAuth, RemoteCrowd, SyncStatus};
+use crate::sync::MutexExt;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Directories being synchronised now.
+#[derive(Default)]
+pub struct Running(Mutex<HashSet<u64>>);
+
+/// Releases a directory's turn when its sync ends, however it ends.
+struct Turn<'a>(&'a Running, u64);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0 .0.locked().remove(&self.1);
+    }
+}
+
+/// The sealing context of a remote directory's application password: it opens only as the
+/// password of that application on that server.
+pub fn password_context(remote_server: &str, application: &str) -> String {
+    format!("crowd-directory:{application}@{remote_server}")
+}
+
+/// How throng authenticates to `remote`'s server.
+fn auth(app: &App, remote: &RemoteCrowd) -> Result<CrowdAuth> {
+    let application = remote.application.clone();
+    match &remote.auth {
+        RemoteAuth::Password { sealed } => {
+            let context = password_context(&remote.server_url, &application);
+            let password = crypto::b64url_decode(sealed)
+                .and_then(|s| app.keys.open_secret(&s, &context))
+                .ok_or_else(|| {
+                    Error::Internal("a remote directory's password does not open".into())
+                })?;
+            Ok(CrowdAuth::Password { application, password })
+        }
+        RemoteAuth::Link { link } => {
+            let link = app
+                .store
+                .app_link(*link)?
+                .filter(|l| matches!(l.direction, LinkDirection::Outgoing { .. }))
+                .ok_or_else(|| Error::NotFound(Resource::ApplicationLink, link.to_string()))?;
+            Ok(CrowdAuth::Link { application, link })
+        }
+    }
+}
+
+/// Synchronises directory `dir` in full, now; returns how it went (a failure of the remote
+/// side is a `FAILED` status, not an error: the error is for this server's own troubles).
+pub fn full(app: &App, dir: u64) -> Result<SyncStatus> {
+    let record = app
+        .store
+        .directory(dir)?
+        .ok_or_else(|| Error::NotFound(Resource::Directory, dir.to_string()))?;
+    let Some(remote) = &record.remote else {
+        return Err(Error::bad_request(format!(
+            "directory '{}' is {}: only CROWD directories are synchronised",
+            record.name, record.kind
+        )));
+    };
+    if !app.syncs.0.locked().insert(dir) {
+        return Err(Error::Conflict(format!(
+            "directory '{}' is being synchronised; see its status",
+            record.name
+        )));
+    }
+    let _turn = Turn(&app.syncs, dir);
+    let mut status = SyncStatus {
+        state: "RUNNING".into(),
+        mode: "FULL".into(),
+        started: app.clock.now_ms(),
+        progress: format!("reading users, groups and memberships from {}", remote.server_url),
+        ..SyncStatus::default()
+    };
+    app.store.set_sync_status(dir, &status)?;
+    let server = CrowdServer {
+        base: remote.server_url.clone(),
+        auth: auth(app, remote)?,
+        out: &app.outbound,
+        tokens: &app.outgoing_tokens,
+        links: links::Deps::of(app),
+    };
+    let outcome = super::snapshot::read(&server, dir).map_err(|e| e.to_string()).and_then(|snap| {
+        status.progress = format!(
+            "applying {} users, {} groups, {} memberships",
+            snap.users.len(),
+            snap.groups.len(),
+            snap.user_memberships.len() + snap.group_memberships.len()
+        );
+        let _ = app.store.set_sync_status(dir, &status);
+        app.store.apply_snapshot(dir, &snap, app.clock.now_ms()).map_err(|e| e.to_string())
+    });
+    match outcome {
+        Ok(applied) => {
+            status.state = "SUCCEEDED".into();
+            (status.added, status.updated, status.removed) =
+                (applied.added, applied.updated, applied.removed);
+        }
+        Err(e) => {
+            log::warn!("synchronising directory '{}' failed: {e}", record.name);
+            status.state = "FAILED".into();
+            status.error = Some(e);
+        }
+    }
+    status.ended = Some(app.clock.now_ms());
+    status.progress = String::new();
+    app.store.set_sync_status(dir, &status)?;
+    Ok(status)
+}
