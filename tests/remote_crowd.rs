@@ -294,6 +294,34 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
     );
     assert_eq!(detail["synchronisation"]["state"], "SUCCEEDED");
 
+    // B's applications read the synced directory, and may not change it.
+    let body = json!({"name": "portal", "type": "GENERIC_APPLICATION", "active": true, "password": {"value": "pw"},
+        "directory-mappings": [{"directory-id": id, "authenticate-all": true,
+            "allowed-operations": ["CREATE_USER", "UPDATE_USER", "DELETE_USER", "UPDATE_GROUP"]}],
+        "remote-addresses": [{"value": "127.0.0.1"}]});
+    assert_eq!(b.post(APPS).admin().json(&body).send().status, 201);
+    let um = |method: &str, path: &str| {
+        b.req(method, &format!("/rest/usermanagement/1{path}"))
+            .basic("portal", "pw")
+            .header("Accept", "application/json")
+    };
+    assert_eq!(um("GET", "/user?username=admin").send().json()["directory-name"], "From A");
+    let r = um("POST", "/user").json(&json!({"name": "local", "password": {"value": "pw"}})).send();
+    assert_eq!(
+        (r.status, r.json()["reason"].as_str()),
+        (403, Some("APPLICATION_PERMISSION_DENIED")),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("is synchronised from"), "{}", r.text());
+    assert_eq!(um("DELETE", "/user?username=admin").send().status, 403);
+    assert_eq!(
+        um("DELETE", "/group/user/direct?groupname=crowd-administrators&username=admin")
+            .send()
+            .status,
+        403
+    );
+
     let path = format!("{APPS}/{jira}/remote_address?address=127.0.0.1");
     assert_eq!(a.delete(&path).admin().send().status, 204);
     let failed = sync();

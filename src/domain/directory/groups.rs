@@ -29,6 +29,7 @@ impl Directories<'_> {
     /// Creates a group in directory `dir`. `Invalid(Group)` for a bad field,
     /// `AlreadyExists(Group)` for a taken name, `NotFound(Directory)`.
     pub fn create_group(&self, dir: u64, new: NewGroup) -> Result<GroupRecord> {
+        self.writable(dir)?;
         validate::name(Resource::Group, "group name", &new.name)?;
         validate::text(Resource::Group, "description", &new.description)?;
         validate::group_type(&new.kind)?;
@@ -48,6 +49,7 @@ impl Directories<'_> {
 
     /// Applies `changes` to the group. `Invalid(Group)` for a bad field, `NotFound(Group)`.
     pub fn update_group(&self, dir: u64, name: &str, changes: GroupChanges) -> Result<GroupRecord> {
+        self.writable(dir)?;
         if let Some(d) = &changes.description {
             validate::text(Resource::Group, "description", d)?;
         }
@@ -71,6 +73,7 @@ impl Directories<'_> {
 
     /// Deletes a group and every membership it takes part in. `NotFound(Group)`.
     pub fn delete_group(&self, dir: u64, name: &str) -> Result<()> {
+        self.writable(dir)?;
         // The group that grants admin rights is never deleted: removing all its members at
         // once would leave no administrator (checking each against the others cannot see that).
         if dir == crate::store::directory::ADMIN_DIRECTORY
@@ -91,6 +94,7 @@ impl Directories<'_> {
         name: &str,
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<GroupRecord> {
+        self.writable(dir)?;
         validate::attributes(Resource::Group, &attributes)?;
         let within_limit =
             |own: &_, added: &_| validate::merged_attributes(Resource::Group, own, added);
@@ -104,6 +108,7 @@ impl Directories<'_> {
         name: &str,
         attribute: &str,
     ) -> Result<GroupRecord> {
+        self.writable(dir)?;
         self.store.delete_group_attribute(dir, name, attribute, self.clock.now_ms())
     }
 }

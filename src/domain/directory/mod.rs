@@ -49,18 +49,35 @@ impl<'a> Directories<'a> {
     /// Makes `user` a direct member of `group` in directory `dir`; see
     /// `Store::add_user_to_group` for the errors.
     pub fn add_user_to_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
+        self.writable(dir)?;
         self.store.add_user_to_group(dir, user, group, self.clock.now_ms())
     }
 
     /// Ends a direct membership; see `Store::remove_user_from_group`. The last active
     /// administrator stays one (see [`Directories::keep_an_administrator`]).
     pub fn remove_user_from_group(&self, dir: u64, user: &str, group: &str) -> Result<()> {
+        self.writable(dir)?;
         let _checked = if fold(group) == ADMIN_GROUP {
             self.keep_an_administrator(dir, user, "leave crowd-administrators")?
         } else {
             None
         };
         self.store.remove_user_from_group(dir, user, group, self.clock.now_ms())
+    }
+
+    /// Refuses a change to a `CROWD` directory: its users, groups and memberships are the
+    /// server's it is synchronised from, and a local change would be undone by the next sync
+    /// (Crowd refuses them too, as a read-only remote directory).
+    fn writable(&self, dir: u64) -> Result<()> {
+        match self.store.directory(dir)? {
+            Some(d) if d.remote.is_some() => Err(crate::error::Error::NotPermitted(format!(
+                "directory '{}' is synchronised from {}: change its users, groups and \
+                 memberships there",
+                d.name,
+                d.remote.map(|r| r.server_url).unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a change that would leave no active administrator: `user` of `dir` is about
@@ -119,11 +136,13 @@ impl<'a> Directories<'a> {
 
     /// Nests `child` in `parent`, refusing a cycle; see `Store::add_group_to_group`.
     pub fn add_group_to_group(&self, dir: u64, child: &str, parent: &str) -> Result<()> {
+        self.writable(dir)?;
         self.store.add_group_to_group(dir, child, parent, self.clock.now_ms())
     }
 
     /// Un-nests `child` from `parent`; see `Store::remove_group_from_group`.
     pub fn remove_group_from_group(&self, dir: u64, child: &str, parent: &str) -> Result<()> {
+        self.writable(dir)?;
         self.store.remove_group_from_group(dir, child, parent, self.clock.now_ms())
     }
 }

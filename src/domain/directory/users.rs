@@ -89,6 +89,7 @@ impl Directories<'_> {
     /// `AlreadyExists(User)` for a taken name (checked before the password is hashed, and
     /// again in the store's transaction), `NotFound(Directory)`.
     pub fn create_user(&self, dir: u64, new: NewUser) -> Result<UserRecord> {
+        self.writable(dir)?;
         validate::name(Resource::User, "user name", &new.name)?;
         check_fields(
             &new.first_name,
@@ -131,6 +132,7 @@ impl Directories<'_> {
 
     /// Applies `changes` to the user. `Invalid(User)` for a bad field, `NotFound(User)`.
     pub fn update_user(&self, dir: u64, name: &str, changes: UserChanges) -> Result<UserRecord> {
+        self.writable(dir)?;
         changes.check()?;
         let _checked = if changes.active == Some(false) {
             self.keep_an_administrator(dir, name, "be deactivated")?
@@ -151,12 +153,14 @@ impl Directories<'_> {
     /// Renames a user, keeping its key and memberships. `Invalid(User)` for a bad new name,
     /// `AlreadyExists(User)` when another user has it, `NotFound(User)`.
     pub fn rename_user(&self, dir: u64, old: &str, new: &str) -> Result<UserRecord> {
+        self.writable(dir)?;
         validate::name(Resource::User, "new user name", new)?;
         self.store.rename_user(dir, old, new, self.clock.now_ms())
     }
 
     /// Deletes a user and its memberships. `NotFound(User)`.
     pub fn delete_user(&self, dir: u64, name: &str) -> Result<()> {
+        self.writable(dir)?;
         let _checked = self.keep_an_administrator(dir, name, "be deleted")?;
         self.store.delete_user(dir, name, self.clock.now_ms())
     }
@@ -164,6 +168,7 @@ impl Directories<'_> {
     /// Gives the user a new password. `InvalidCredential` for an empty one, `NotFound(User)`
     /// (checked before the hash is computed, so an unknown name costs no KDF run).
     pub fn set_password(&self, dir: u64, name: &str, password: &str) -> Result<()> {
+        self.writable(dir)?;
         validate::password(password)?;
         if self.store.user(dir, name)?.is_none() {
             return Err(Error::NotFound(Resource::User, name.to_string()));
@@ -174,6 +179,7 @@ impl Directories<'_> {
 
     /// Removes the user's password credential: it can no longer log in with one.
     pub fn clear_password(&self, dir: u64, name: &str) -> Result<()> {
+        self.writable(dir)?;
         let _checked = self.keep_an_administrator(dir, name, "lose the password")?;
         self.set_password_hash(dir, name, None)
     }
@@ -190,6 +196,7 @@ impl Directories<'_> {
     /// Marks every password of directory `dir` expired: each user must set a new one before
     /// logging in again (Crowd's `expire-all-passwords`). Returns how many were marked.
     pub fn expire_all_passwords(&self, dir: u64) -> Result<usize> {
+        self.writable(dir)?;
         self.store.expire_passwords(dir)
     }
 
@@ -200,6 +207,7 @@ impl Directories<'_> {
         name: &str,
         attributes: BTreeMap<String, Vec<String>>,
     ) -> Result<UserRecord> {
+        self.writable(dir)?;
         validate::attributes(Resource::User, &attributes)?;
         let within_limit =
             |own: &_, added: &_| validate::merged_attributes(Resource::User, own, added);
@@ -213,6 +221,7 @@ impl Directories<'_> {
         name: &str,
         attribute: &str,
     ) -> Result<UserRecord> {
+        self.writable(dir)?;
         self.store.delete_user_attribute(dir, name, attribute, self.clock.now_ms())
     }
 }
