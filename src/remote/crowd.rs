@@ -203,7 +203,7 @@ fn quoted(text: &str) -> Option<String> {
 
 /// Crowd's message from an error answer: the `message` of `{"reason","message"}`, the
 /// sentence of its 403 HTML page, or the text itself.
-fn crowd_message(text: &str) -> String {
+pub(crate) fn crowd_message(text: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
         if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
             return m.to_string();

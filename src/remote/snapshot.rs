@@ -76,7 +76,7 @@ fn fetch(
             message: if answer.header(CROWD_VERSION_HEADER).is_none() {
                 format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")
             } else {
-                answer.text(500)
+                super::crowd::crowd_message(&answer.text(1000))
             },
         });
     }
