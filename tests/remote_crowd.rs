@@ -324,6 +324,14 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
 
     let path = format!("{APPS}/{jira}/remote_address?address=127.0.0.1");
     assert_eq!(a.delete(&path).admin().send().status, 204);
+    let tested = b.post(&format!("{TEST}/{id}")).admin().send().json();
+    assert_eq!(
+        (tested["ok"].as_bool(), tested["status"].as_u64()),
+        (Some(false), Some(403)),
+        "{tested}"
+    );
+    assert!(tested["hint"].as_str().unwrap().contains("add 127.0.0.1"), "{tested}");
+    assert_eq!(b.post(&format!("{TEST}/1")).admin().send().status, 400, "the internal directory");
     let failed = sync();
     assert_eq!(failed["state"], "FAILED", "{failed}");
     assert!(

@@ -10,6 +10,8 @@
 //!  "applicationPassword":"…"}                       (or "applicationLink":"<outgoing link>")
 //! ```
 //!
+//! `POST /directory/testcrowd/{id}` tests a stored `CROWD` directory's settings the same way.
+//!
 //! The answer is 200 whatever the server said: `{"ok":true,"server":"Crowd/7.0.0",…}`, or
 //! `{"ok":false,"status":403,"message":"Client with address \"10.0.0.7\" is forbidden …",
 //! "hint":"on the server, add 10.0.0.7 to the remote addresses of application 'jira' …"}`.
@@ -36,6 +38,8 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
     match (rest, req.method) {
         (["directory", "testcrowd"], Method::Post) => test_crowd(app, req),
         (["directory", "testcrowd"], _) => Err(only(&["POST"])),
+        (["directory", "testcrowd", id], Method::Post) => test_stored(app, id),
+        (["directory", "testcrowd", _], _) => Err(only(&["POST"])),
         _ => Err(Failure::NoRoute),
     }
 }
@@ -110,7 +114,32 @@ fn test_crowd(app: &App, req: &Request) -> Result<Response> {
         tokens: &app.outgoing_tokens,
         links: links::Deps::of(app),
     };
-    let o = crowd::test(&server);
+    outcome(&server)
+}
+
+/// `POST /directory/testcrowd/{id}`: a stored CROWD directory's settings, tested.
+fn test_stored(app: &App, id: &str) -> Result<Response> {
+    let unknown = || Error::NotFound(Resource::Directory, id.to_string());
+    let dir = app.store.directory(id.parse().map_err(|_| unknown())?)?.ok_or_else(unknown)?;
+    let Some(remote) = &dir.remote else {
+        return Err(Error::bad_request(format!(
+            "directory '{}' is {}: only CROWD directories have a server to test",
+            dir.name, dir.kind
+        ))
+        .into());
+    };
+    let server = CrowdServer {
+        base: remote.server_url.clone(),
+        auth: crate::remote::sync::auth(app, remote)?,
+        out: &app.outbound,
+        tokens: &app.outgoing_tokens,
+        links: links::Deps::of(app),
+    };
+    outcome(&server)
+}
+
+fn outcome(server: &CrowdServer<'_>) -> Result<Response> {
+    let o = crowd::test(server);
     let view = OutcomeView {
         ok: o.ok,
         status: o.status,

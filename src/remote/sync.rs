@@ -36,7 +36,7 @@ pub fn password_context(remote_server: &str, application: &str) -> String {
 }
 
 /// How throng authenticates to `remote`'s server.
-fn auth(app: &App, remote: &RemoteCrowd) -> Result<CrowdAuth> {
+pub fn auth(app: &App, remote: &RemoteCrowd) -> Result<CrowdAuth> {
     let application = remote.application.clone();
     match &remote.auth {
         RemoteAuth::Password { sealed } => {
