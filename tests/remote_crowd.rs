@@ -315,6 +315,22 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
     );
     assert!(r.text().contains("is synchronised from"), "{}", r.text());
     assert_eq!(um("DELETE", "/user?username=admin").send().status, 403);
+    // Its users log in through A: their passwords stay A's.
+    let login =
+        |pw: &str| um("POST", "/authentication?username=admin").json(&json!({"value": pw})).send();
+    let ok = login(ADMIN_PASSWORD);
+    assert_eq!((ok.status, ok.json()["name"].as_str()), (200, Some("admin")), "{}", ok.text());
+    let wrong = login("not-the-password");
+    assert_eq!(
+        (wrong.status, wrong.json()["reason"].as_str()),
+        (400, Some("INVALID_USER_AUTHENTICATION")),
+        "{}",
+        wrong.text()
+    );
+    let session = um("POST", "/session")
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send();
+    assert_eq!(session.status, 201, "{}", session.text());
     assert_eq!(
         um("DELETE", "/group/user/direct?groupname=crowd-administrators&username=admin")
             .send()
@@ -324,6 +340,9 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
 
     let path = format!("{APPS}/{jira}/remote_address?address=127.0.0.1");
     assert_eq!(a.delete(&path).admin().send().status, 204);
+    let refused = login(ADMIN_PASSWORD);
+    assert_eq!(refused.status, 503, "A does not answer B's login check: {}", refused.text());
+    assert!(refused.text().contains("could not check the password"), "{}", refused.text());
     let tested = b.post(&format!("{TEST}/{id}")).admin().send().json();
     assert_eq!(
         (tested["ok"].as_bool(), tested["status"].as_u64()),

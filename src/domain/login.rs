@@ -32,11 +32,24 @@ pub struct Deps<'a> {
     pub store: &'a Store,
     pub clock: &'a Clock,
     pub guards: Guards<'a>,
+    /// For users of `CROWD` directories, whose passwords their server checks.
+    pub remote: crate::remote::login::Remote<'a>,
 }
 
 impl<'a> Deps<'a> {
     pub fn of(app: &'a App) -> Deps<'a> {
-        Deps { store: &app.store, clock: &app.clock, guards: Guards::of(app) }
+        Deps {
+            store: &app.store,
+            clock: &app.clock,
+            guards: Guards::of(app),
+            remote: crate::remote::login::Remote {
+                store: &app.store,
+                keys: &app.keys,
+                out: &app.outbound,
+                tokens: &app.outgoing_tokens,
+                links: crate::domain::links::Deps::of(app),
+            },
+        }
     }
 }
 
@@ -88,9 +101,32 @@ pub fn authenticate<'a>(
             "Failed to authenticate principal, password was invalid".into(),
         )
     };
+    // A user of a CROWD directory logs in where the directory comes from.
+    let remote = match &found {
+        Some((_, dir)) => app
+            .store
+            .directories_cached()?
+            .iter()
+            .find(|d| d.id == dir.id)
+            .and_then(|d| d.remote.clone()),
+        None => None,
+    };
+    if let (Some(remote), Some(password)) = (&remote, password) {
+        let name_as_stored = found.as_ref().map_or(name, |(u, _)| u.name.as_str());
+        match crate::remote::login::check(&app.remote, remote, name_as_stored, password)? {
+            None => app.guards.throttle.succeeded(Kind::User, source, name, now),
+            Some((failure, message)) => {
+                if failure == LoginFailure::BadCredentials {
+                    app.guards.throttle.failed(Kind::User, source, name, now);
+                    app.guards.failed(&attempt(false), target);
+                }
+                return Err(Error::Login(failure, message));
+            }
+        }
+    }
     // `None` is a session made without a password (validate-password=false): the application
     // vouches for the user, as Crowd's TokenResource allows.
-    if let Some(password) = password {
+    if let Some(password) = password.filter(|_| remote.is_none()) {
         let stored = found.as_ref().and_then(|(u, _)| u.password_hash.as_deref());
         let ok = {
             let Some(_slot) = app.guards.kdf.try_acquire() else {

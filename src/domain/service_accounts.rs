@@ -26,6 +26,7 @@ pub const MAX_DESCRIPTION: usize = 1000;
 /// What service accounts need, and nothing more: the store, the keys that seal their secrets,
 /// the clock, the client registry every change must reach at once, and how long a rotated-out
 /// secret keeps working.
+#[derive(Clone, Copy)]
 pub struct Deps<'a> {
     pub store: &'a Store,
     pub keys: &'a Keys,

@@ -114,6 +114,20 @@ impl Outbound {
         self.answer(url, req.call())
     }
 
+    /// `POST url` of a JSON body, with `headers`.
+    pub fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        json: &str,
+    ) -> Result<Answer, CallError> {
+        let mut req = self.agent.post(url).content_type("application/json");
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        self.answer(url, req.send(json))
+    }
+
     /// `POST url` of a form body, with `headers`.
     pub fn post_form(
         &self,

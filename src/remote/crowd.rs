@@ -49,28 +49,45 @@ impl CrowdServer<'_> {
     /// `GET {base}/rest/usermanagement/1{path}`, asking for `accept`.
     pub fn get(&self, path: &str, accept: &str) -> Result<Answer, CrowdFailure> {
         let url = format!("{}/rest/usermanagement/1{path}", self.base);
-        let call = |authorization: &str| {
-            self.out
-                .get(&url, &[("Authorization", authorization), ("Accept", accept)])
-                .map_err(CrowdFailure::Call)
-        };
+        self.authenticated(|auth| {
+            self.out.get(&url, &[("Authorization", auth), ("Accept", accept)])
+        })
+    }
+
+    /// `POST {base}/rest/usermanagement/1{path}` of a JSON body, asking for JSON.
+    pub fn post_json(&self, path: &str, json: &str) -> Result<Answer, CrowdFailure> {
+        let url = format!("{}/rest/usermanagement/1{path}", self.base);
+        let accept = ("Accept", "application/json");
+        self.authenticated(|auth| {
+            self.out.post_json(&url, &[("Authorization", auth), accept], json)
+        })
+    }
+
+    /// Runs `call` with the Authorization header value; with a link, once more with a new
+    /// token after a 401 (the token may have been revoked, or the server restarted).
+    fn authenticated(
+        &self,
+        call: impl Fn(&str) -> Result<Answer, CallError>,
+    ) -> Result<Answer, CrowdFailure> {
         match &self.auth {
             CrowdAuth::Password { application, password } => {
                 let pair = STANDARD.encode(format!("{application}:{password}"));
-                call(&format!("Basic {pair}"))
+                call(&format!("Basic {pair}")).map_err(CrowdFailure::Call)
             }
             CrowdAuth::Link { link, .. } => {
-                let bearer = |tokens: &OutgoingTokens| {
-                    tokens.token(&self.links, self.out, link).map_err(CrowdFailure::Token)
+                let bearer = || {
+                    let token = self
+                        .tokens
+                        .token(&self.links, self.out, link)
+                        .map_err(CrowdFailure::Token)?;
+                    call(&format!("Bearer {token}")).map_err(CrowdFailure::Call)
                 };
-                let answer = call(&format!("Bearer {}", bearer(self.tokens)?))?;
+                let answer = bearer()?;
                 if answer.status != 401 {
                     return Ok(answer);
                 }
-                // The token may have been revoked or the server restarted: once more with a
-                // new one.
                 self.tokens.forget(link.id);
-                call(&format!("Bearer {}", bearer(self.tokens)?))
+                bearer()
             }
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod crowd;
+pub mod login;
 pub mod snapshot;
 pub mod sync;
 pub mod tokens;

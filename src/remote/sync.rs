@@ -37,20 +37,28 @@ pub fn password_context(remote_server: &str, application: &str) -> String {
 
 /// How throng authenticates to `remote`'s server.
 pub fn auth(app: &App, remote: &RemoteCrowd) -> Result<CrowdAuth> {
+    auth_with(&app.store, &app.keys, remote)
+}
+
+/// [`auth`] from the store and keys alone.
+pub fn auth_with(
+    store: &crate::store::Store,
+    keys: &crate::crypto::Keys,
+    remote: &RemoteCrowd,
+) -> Result<CrowdAuth> {
     let application = remote.application.clone();
     match &remote.auth {
         RemoteAuth::Password { sealed } => {
             let context = password_context(&remote.server_url, &application);
             let password = crypto::b64url_decode(sealed)
-                .and_then(|s| app.keys.open_secret(&s, &context))
+                .and_then(|s| keys.open_secret(&s, &context))
                 .ok_or_else(|| {
                     Error::Internal("a remote directory's password does not open".into())
                 })?;
             Ok(CrowdAuth::Password { application, password })
         }
         RemoteAuth::Link { link } => {
-            let link = app
-                .store
+            let link = store
                 .app_link(*link)?
                 .filter(|l| matches!(l.direction, LinkDirection::Outgoing { .. }))
                 .ok_or_else(|| Error::NotFound(Resource::ApplicationLink, link.to_string()))?;
