@@ -57,6 +57,22 @@ pub(super) fn insert_group(txn: &WriteTransaction, group: &GroupRecord) -> Resul
     Ok(group.clone())
 }
 
+/// Removes group `name` of `dir` within `txn`, with its user and group memberships both
+/// ways, and returns it; the event is the caller's. `NotFound(Group)` if there is none.
+pub(super) fn remove_group(txn: &WriteTransaction, dir: u64, name: &str) -> Result<GroupRecord> {
+    let name_lc = fold(name);
+    let group: GroupRecord = {
+        let mut groups = txn.open_table(GROUPS)?;
+        let group = load(&groups, dir, name)?;
+        groups.remove((dir, name_lc.as_str()))?;
+        group
+    };
+    unlink_all(txn, GROUP_USERS, USER_GROUPS, dir, &name_lc)?;
+    unlink_all(txn, GROUP_CHILDREN, GROUP_PARENTS, dir, &name_lc)?;
+    unlink_all(txn, GROUP_PARENTS, GROUP_CHILDREN, dir, &name_lc)?;
+    Ok(group)
+}
+
 /// Removes every `(dir, from, _)` link of `forward` and its mirror `(dir, _, from)` in
 /// `backward`.
 fn unlink_all(
@@ -106,16 +122,7 @@ impl Store {
     /// parent groups. `NotFound(Group)` if there is none.
     pub fn delete_group(&self, dir: u64, name: &str, now: Millis) -> Result<()> {
         self.change(Topic::Directory, |txn| {
-            let name_lc = fold(name);
-            let group: GroupRecord = {
-                let mut groups = txn.open_table(GROUPS)?;
-                let group = load(&groups, dir, name)?;
-                groups.remove((dir, name_lc.as_str()))?;
-                group
-            };
-            unlink_all(txn, GROUP_USERS, USER_GROUPS, dir, &name_lc)?;
-            unlink_all(txn, GROUP_CHILDREN, GROUP_PARENTS, dir, &name_lc)?;
-            unlink_all(txn, GROUP_PARENTS, GROUP_CHILDREN, dir, &name_lc)?;
+            let group = remove_group(txn, dir, name)?;
             events::append(txn, now, dir, Change::GroupDeleted { name: group.name })?;
             Ok(())
         })

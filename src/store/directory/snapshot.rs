@@ -9,7 +9,9 @@
 //! What a synced user keeps of its own: its key, its creation time, and no password (synced
 //! users authenticate against the server they come from).
 
-use super::{events, fold, groups::insert_group, linked, users::insert_user};
+use super::groups::{insert_group, remove_group};
+use super::users::{insert_user, remove_user};
+use super::{events, fold};
 use crate::error::{Error, Resource, Result};
 use crate::store::records::{Change, GroupRecord, Millis, UserRecord};
 use crate::store::tables::*;
@@ -112,7 +114,7 @@ fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Resu
     let mut users: BTreeMap<String, UserRecord> = all(txn, USERS, dir)?;
     for (lc, user) in &users {
         if !wanted.contains_key(lc) {
-            remove_user(txn, dir, lc, user)?;
+            remove_user(txn, dir, lc)?;
             log(Change::UserDeleted { name: user.name.clone() })?;
             applied.removed += 1;
         }
@@ -263,42 +265,4 @@ fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Resu
         applied.added += 1;
     }
     Ok(applied)
-}
-
-/// Removes a user with its key, memberships and sessions (its event is the caller's).
-fn remove_user(txn: &WriteTransaction, dir: u64, lc: &str, user: &UserRecord) -> Result<()> {
-    txn.open_table(USERS)?.remove((dir, lc))?;
-    txn.open_table(USER_KEYS)?.remove(user.key.as_str())?;
-    let mut user_groups = txn.open_table(USER_GROUPS)?;
-    let mut group_users = txn.open_table(GROUP_USERS)?;
-    for g in linked(&user_groups, dir, lc)? {
-        user_groups.remove((dir, lc, g.as_str()))?;
-        group_users.remove((dir, g.as_str(), lc))?;
-    }
-    drop((user_groups, group_users));
-    crate::store::sessions::end_user_sessions_in(txn, dir, lc)?;
-    Ok(())
-}
-
-/// Removes a group with its user and group memberships (its event is the caller's).
-fn remove_group(txn: &WriteTransaction, dir: u64, lc: &str) -> Result<()> {
-    txn.open_table(GROUPS)?.remove((dir, lc))?;
-    let mut group_users = txn.open_table(GROUP_USERS)?;
-    let mut user_groups = txn.open_table(USER_GROUPS)?;
-    for u in linked(&group_users, dir, lc)? {
-        group_users.remove((dir, lc, u.as_str()))?;
-        user_groups.remove((dir, u.as_str(), lc))?;
-    }
-    drop((group_users, user_groups));
-    let mut children = txn.open_table(GROUP_CHILDREN)?;
-    let mut parents = txn.open_table(GROUP_PARENTS)?;
-    for c in linked(&children, dir, lc)? {
-        children.remove((dir, lc, c.as_str()))?;
-        parents.remove((dir, c.as_str(), lc))?;
-    }
-    for p in linked(&parents, dir, lc)? {
-        parents.remove((dir, lc, p.as_str()))?;
-        children.remove((dir, p.as_str(), lc))?;
-    }
-    Ok(())
 }

@@ -87,6 +87,28 @@ pub(super) fn insert_user(txn: &WriteTransaction, user: &UserRecord) -> Result<U
     Ok(user)
 }
 
+/// Removes user `name` of `dir` within `txn`, with its key, memberships and sessions, and
+/// returns it; the event is the caller's. `NotFound(User)` if there is none.
+pub(super) fn remove_user(txn: &WriteTransaction, dir: u64, name: &str) -> Result<UserRecord> {
+    let name_lc = fold(name);
+    let user: UserRecord = {
+        let mut users = txn.open_table(USERS)?;
+        let user = load(&users, dir, name)?;
+        users.remove((dir, name_lc.as_str()))?;
+        user
+    };
+    txn.open_table(USER_KEYS)?.remove(user.key.as_str())?;
+    let mut user_groups = txn.open_table(USER_GROUPS)?;
+    let mut group_users = txn.open_table(GROUP_USERS)?;
+    for g in linked(&user_groups, dir, &name_lc)? {
+        user_groups.remove((dir, name_lc.as_str(), g.as_str()))?;
+        group_users.remove((dir, g.as_str(), name_lc.as_str()))?;
+    }
+    drop((user_groups, group_users));
+    crate::store::sessions::end_user_sessions_in(txn, dir, &name_lc)?;
+    Ok(user)
+}
+
 /// Schema 3 → 4 (within the migration's transaction): every user gets the key it would have
 /// got at creation. Schema 3 had no renames, so `"{dir}:{lower-cased name}"` is free for each.
 pub(crate) fn migrate_to_schema_4(txn: &WriteTransaction) -> Result<()> {
@@ -208,22 +230,7 @@ impl Store {
     /// Deletes a user with its key and memberships. `NotFound(User)` if there is none.
     pub fn delete_user(&self, dir: u64, name: &str, now: Millis) -> Result<()> {
         self.change(Topic::Directory, |txn| {
-            let name_lc = fold(name);
-            let user: UserRecord = {
-                let mut users = txn.open_table(USERS)?;
-                let user = load(&users, dir, name)?;
-                users.remove((dir, name_lc.as_str()))?;
-                user
-            };
-            txn.open_table(USER_KEYS)?.remove(user.key.as_str())?;
-            let mut user_groups = txn.open_table(USER_GROUPS)?;
-            let mut group_users = txn.open_table(GROUP_USERS)?;
-            for g in linked(&user_groups, dir, &name_lc)? {
-                user_groups.remove((dir, name_lc.as_str(), g.as_str()))?;
-                group_users.remove((dir, g.as_str(), name_lc.as_str()))?;
-            }
-            drop((user_groups, group_users));
-            crate::store::sessions::end_user_sessions_in(txn, dir, &name_lc)?;
+            let user = remove_user(txn, dir, name)?;
             events::append(txn, now, dir, Change::UserDeleted { name: user.name })?;
             Ok(())
         })
