@@ -18,12 +18,11 @@
 
 use super::{admins_only, only, Api, Namespace, Principal};
 use crate::app::App;
-use crate::domain::links;
 use crate::error::{Error, Resource};
 use crate::http::failure::{Failure, Result};
 use crate::http::{Method, Request, Response};
-use crate::remote::crowd::{self, CrowdAuth, CrowdServer};
-use crate::store::records::LinkDirection;
+use crate::remote::crowd::{self, CrowdServer};
+use crate::remote::sync;
 use serde::{Deserialize, Serialize};
 
 pub const NAMESPACE: Namespace = Namespace {
@@ -68,53 +67,18 @@ struct OutcomeView {
 
 fn test_crowd(app: &App, req: &Request) -> Result<Response> {
     let s: Settings = req.json()?;
-    let base = s.server_url.ok_or_else(|| Error::bad_request("serverUrl is required"))?;
-    let base = base.trim_end_matches('/').to_string();
-    links::url("serverUrl", &base)?;
-    if base.contains(['?', '#']) || origin(&base).contains('@') {
-        return Err(Error::bad_request(
-            "serverUrl is the server's base URL: no query, fragment or user in it",
-        )
-        .into());
-    }
+    let server_url = s.server_url.ok_or_else(|| Error::bad_request("serverUrl is required"))?;
     let application =
         s.application_name.ok_or_else(|| Error::bad_request("applicationName is required"))?;
-    let auth = match (s.application_password, s.application_link) {
-        (Some(password), None) => CrowdAuth::Password { application, password },
-        (None, Some(name)) => {
-            let link = app
-                .store
-                .app_link_by_name(&name)?
-                .ok_or(Error::UnknownReference(Resource::ApplicationLink, name))?;
-            let LinkDirection::Outgoing { token_url, .. } = &link.direction else {
-                return Err(Error::UnknownReference(Resource::ApplicationLink, link.name).into());
-            };
-            // The link's token is for the server that issues it: it goes nowhere else.
-            if origin(token_url) != origin(&base) {
-                return Err(Error::bad_request(format!(
-                    "the link's token endpoint ({}) is on another server than serverUrl: its \
-                     tokens go only to the server that issues them",
-                    origin(token_url)
-                ))
-                .into());
-            }
-            CrowdAuth::Link { application, link }
-        }
-        _ => {
-            return Err(Error::bad_request(
-                "give applicationPassword or applicationLink (an outgoing link), one of them",
-            )
-            .into())
-        }
-    };
-    let server = CrowdServer {
-        base,
-        auth,
-        out: &app.outbound,
-        tokens: &app.outgoing_tokens,
-        links: links::Deps::of(app),
-    };
-    outcome(&server)
+    let remote = sync::settings(
+        &app.store,
+        &app.keys,
+        &server_url,
+        application,
+        s.application_password,
+        s.application_link,
+    )?;
+    outcome(&CrowdServer::of(&crowd::Deps::of(app), &remote)?)
 }
 
 /// `POST /directory/testcrowd/{id}`: a stored CROWD directory's settings, tested.
@@ -128,14 +92,7 @@ fn test_stored(app: &App, id: &str) -> Result<Response> {
         ))
         .into());
     };
-    let server = CrowdServer {
-        base: remote.server_url.clone(),
-        auth: crate::remote::sync::auth(app, remote)?,
-        out: &app.outbound,
-        tokens: &app.outgoing_tokens,
-        links: links::Deps::of(app),
-    };
-    outcome(&server)
+    outcome(&CrowdServer::of(&crowd::Deps::of(app), remote)?)
 }
 
 fn outcome(server: &CrowdServer<'_>) -> Result<Response> {
@@ -148,11 +105,4 @@ fn outcome(server: &CrowdServer<'_>) -> Result<Response> {
         hint: o.hint,
     };
     Ok(Response::json(200, &view).no_store())
-}
-
-/// `scheme://authority` of a URL.
-fn origin(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
-    &url[..end]
 }

@@ -33,7 +33,7 @@ pub struct Deps<'a> {
     pub clock: &'a Clock,
     pub guards: Guards<'a>,
     /// For users of `CROWD` directories, whose passwords their server checks.
-    pub remote: crate::remote::login::Remote<'a>,
+    pub remote: crate::remote::crowd::Deps<'a>,
 }
 
 impl<'a> Deps<'a> {
@@ -42,13 +42,7 @@ impl<'a> Deps<'a> {
             store: &app.store,
             clock: &app.clock,
             guards: Guards::of(app),
-            remote: crate::remote::login::Remote {
-                store: &app.store,
-                keys: &app.keys,
-                out: &app.outbound,
-                tokens: &app.outgoing_tokens,
-                links: crate::domain::links::Deps::of(app),
-            },
+            remote: crate::remote::crowd::Deps::of(app),
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use super::client::{Answer, CallError, Outbound};
 use super::tokens::{OutgoingTokens, TokenFailure};
-use crate::domain::links::Deps;
+use crate::domain::links;
 use crate::store::records::AppLinkRecord;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -28,6 +28,29 @@ pub enum CrowdAuth {
     Link { application: String, link: AppLinkRecord },
 }
 
+/// What calling a directory's server needs: the stored links and sealed secrets, the client,
+/// and the outgoing links' tokens.
+#[derive(Clone, Copy)]
+pub struct Deps<'a> {
+    pub store: &'a crate::store::Store,
+    pub keys: &'a crate::crypto::Keys,
+    pub out: &'a Outbound,
+    pub tokens: &'a OutgoingTokens,
+    pub links: links::Deps<'a>,
+}
+
+impl<'a> Deps<'a> {
+    pub fn of(app: &'a crate::app::App) -> Deps<'a> {
+        Deps {
+            store: &app.store,
+            keys: &app.keys,
+            out: &app.outbound,
+            tokens: &app.outgoing_tokens,
+            links: links::Deps::of(app),
+        }
+    }
+}
+
 /// A remote Crowd server.
 pub struct CrowdServer<'a> {
     /// Its base URL, without a trailing slash (`https://crowd.example.com/crowd`).
@@ -35,7 +58,7 @@ pub struct CrowdServer<'a> {
     pub auth: CrowdAuth,
     pub out: &'a Outbound,
     pub tokens: &'a OutgoingTokens,
-    pub links: Deps<'a>,
+    pub links: links::Deps<'a>,
 }
 
 /// Why a call to the server got no usable answer.
@@ -45,7 +68,21 @@ pub enum CrowdFailure {
     Token(TokenFailure),
 }
 
-impl CrowdServer<'_> {
+impl<'a> CrowdServer<'a> {
+    /// The server of a `CROWD` directory's settings, authenticated as they say.
+    pub fn of(
+        d: &Deps<'a>,
+        remote: &crate::store::records::RemoteCrowd,
+    ) -> crate::error::Result<Self> {
+        Ok(CrowdServer {
+            base: remote.server_url.clone(),
+            auth: super::sync::auth_with(d.store, d.keys, remote)?,
+            out: d.out,
+            tokens: d.tokens,
+            links: d.links,
+        })
+    }
+
     /// `GET {base}/rest/usermanagement/1{path}`, asking for `accept`.
     pub fn get(&self, path: &str, accept: &str) -> Result<Answer, CrowdFailure> {
         let url = format!("{}/rest/usermanagement/1{path}", self.base);

@@ -5,40 +5,20 @@
 //! A server that does not answer, or answers something else, is 503 here: the user did
 //! nothing wrong, and the login may work in a moment.
 
-use super::client::Outbound;
-use super::crowd::{CrowdFailure, CrowdServer};
-use super::tokens::OutgoingTokens;
-use crate::crypto::Keys;
-use crate::domain::links;
+use super::crowd::{CrowdFailure, CrowdServer, Deps};
 use crate::error::{Error, LoginFailure, Result};
 use crate::http::request::percent_encode;
 use crate::store::records::RemoteCrowd;
-use crate::store::Store;
-
-/// What a delegated login needs.
-pub struct Remote<'a> {
-    pub store: &'a Store,
-    pub keys: &'a Keys,
-    pub out: &'a Outbound,
-    pub tokens: &'a OutgoingTokens,
-    pub links: links::Deps<'a>,
-}
 
 /// The server's verdict on `name` with `password`: `Ok(None)` accepted, `Ok(Some(..))`
 /// refused as Crowd refuses logins.
 pub fn check(
-    r: &Remote<'_>,
+    d: &Deps<'_>,
     remote: &RemoteCrowd,
     name: &str,
     password: &str,
 ) -> Result<Option<(LoginFailure, String)>> {
-    let server = CrowdServer {
-        base: remote.server_url.clone(),
-        auth: super::sync::auth_with(r.store, r.keys, remote)?,
-        out: r.out,
-        tokens: r.tokens,
-        links: r.links,
-    };
+    let server = CrowdServer::of(d, remote)?;
     let body = serde_json::json!({ "value": password }).to_string();
     let unavailable = |why: String| Error::Unavailable {
         retry_after_secs: 5,

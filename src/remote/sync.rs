@@ -35,12 +35,64 @@ pub fn password_context(remote_server: &str, application: &str) -> String {
     format!("crowd-directory:{application}@{remote_server}")
 }
 
-/// How throng authenticates to `remote`'s server.
-pub fn auth(app: &App, remote: &RemoteCrowd) -> Result<CrowdAuth> {
-    auth_with(&app.store, &app.keys, remote)
+/// A `CROWD` directory's settings, checked: `server_url` is the server's base URL (no query,
+/// fragment or user); the application authenticates by `password` (sealed here at once) or by
+/// the outgoing `link` (by name), one of them, whose tokens go only to the server of its token
+/// endpoint. What `POST …/directory/detailed` stores and `testcrowd` tries.
+pub fn settings(
+    store: &crate::store::Store,
+    keys: &crate::crypto::Keys,
+    server_url: &str,
+    application: String,
+    password: Option<String>,
+    link: Option<String>,
+) -> Result<RemoteCrowd> {
+    let server_url = server_url.trim_end_matches('/').to_string();
+    links::url("serverUrl", &server_url)?;
+    if server_url.contains(['?', '#']) || origin(&server_url).contains('@') {
+        return Err(Error::bad_request(
+            "serverUrl is the server's base URL: no query, fragment or user in it",
+        ));
+    }
+    let auth = match (password, link) {
+        (Some(password), None) if !password.is_empty() => {
+            let context = password_context(&server_url, &application);
+            RemoteAuth::Password { sealed: crypto::b64url(&keys.seal_secret(&password, &context)) }
+        }
+        (None, Some(name)) => {
+            let link = store
+                .app_link_by_name(&name)?
+                .ok_or(Error::UnknownReference(Resource::ApplicationLink, name))?;
+            let LinkDirection::Outgoing { token_url, .. } = &link.direction else {
+                return Err(Error::UnknownReference(Resource::ApplicationLink, link.name));
+            };
+            // The link's token is for the server that issues it: it goes nowhere else.
+            if origin(token_url) != origin(&server_url) {
+                return Err(Error::bad_request(format!(
+                    "the link's token endpoint ({}) is on another server than serverUrl: its \
+                     tokens go only to the server that issues them",
+                    origin(token_url)
+                )));
+            }
+            RemoteAuth::Link { link: link.id }
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "give applicationPassword or applicationLink (an outgoing link), one of them",
+            ))
+        }
+    };
+    Ok(RemoteCrowd { server_url, application, auth })
 }
 
-/// [`auth`] from the store and keys alone.
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+/// How throng authenticates to `remote`'s server.
 pub fn auth_with(
     store: &crate::store::Store,
     keys: &crate::crypto::Keys,
@@ -95,13 +147,7 @@ pub fn full(app: &App, dir: u64) -> Result<SyncStatus> {
         ..SyncStatus::default()
     };
     app.store.set_sync_status(dir, &status)?;
-    let server = CrowdServer {
-        base: remote.server_url.clone(),
-        auth: auth(app, remote)?,
-        out: &app.outbound,
-        tokens: &app.outgoing_tokens,
-        links: links::Deps::of(app),
-    };
+    let server = CrowdServer::of(&super::crowd::Deps::of(app), remote)?;
     let outcome = super::snapshot::read(&server, dir).map_err(|e| e.to_string()).and_then(|snap| {
         status.progress = format!(
             "applying {} users, {} groups, {} memberships",

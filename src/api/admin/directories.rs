@@ -14,7 +14,7 @@ use crate::error::{Error, Resource};
 use crate::http::failure::Result;
 use crate::http::{Request, Response};
 use crate::store::directory::fold;
-use crate::store::records::{LinkDirection, RemoteAuth, RemoteCrowd};
+use crate::store::records::RemoteCrowd;
 
 /// `GET /directory/detailed?search&active&start&limit` → a page of directories.
 pub fn list(app: &App, req: &Request) -> Result<Response> {
@@ -85,55 +85,17 @@ pub fn get(app: &App, id: &str) -> Result<Response> {
     Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
 }
 
-/// A `CROWD` directory's settings: `serverUrl` (the server's base URL), `applicationName`,
-/// and `applicationPassword` or `applicationLink` (an outgoing link, whose tokens go only to
-/// the server of its token endpoint). The password is sealed at once.
+/// A `CROWD` directory's settings from the body (`serverUrl`, `applicationName`, and
+/// `applicationPassword` or `applicationLink`), checked by `remote::sync::settings`.
 fn remote_settings(app: &App, f: &crate::http::body::Fields) -> Result<RemoteCrowd> {
-    let server_url = f.required("serverUrl")?.trim_end_matches('/').to_string();
-    crate::domain::links::url("serverUrl", &server_url)?;
-    if server_url.contains(['?', '#', '@']) {
-        return Err(Error::bad_request(
-            "serverUrl is the server's base URL: no query, fragment or user in it",
-        )
-        .into());
-    }
-    let application = f.required("applicationName")?;
-    let auth = match (f.str("applicationPassword")?, f.str("applicationLink")?) {
-        (Some(password), None) if !password.is_empty() => {
-            let context = crate::remote::sync::password_context(&server_url, &application);
-            RemoteAuth::Password {
-                sealed: crate::crypto::b64url(&app.keys.seal_secret(&password, &context)),
-            }
-        }
-        (None, Some(name)) => {
-            let link = app
-                .store
-                .app_link_by_name(&name)?
-                .ok_or(Error::UnknownReference(Resource::ApplicationLink, name))?;
-            let LinkDirection::Outgoing { token_url, .. } = &link.direction else {
-                return Err(Error::UnknownReference(Resource::ApplicationLink, link.name).into());
-            };
-            let origin = |u: &str| {
-                let start = u.find("://").map_or(0, |i| i + 3);
-                u[..u[start..].find('/').map_or(u.len(), |i| start + i)].to_string()
-            };
-            if origin(token_url) != origin(&server_url) {
-                return Err(Error::bad_request(
-                    "the link's token endpoint is on another server than serverUrl: its tokens \
-                     go only to the server that issues them",
-                )
-                .into());
-            }
-            RemoteAuth::Link { link: link.id }
-        }
-        _ => {
-            return Err(Error::bad_request(
-                "a CROWD directory needs applicationPassword or applicationLink, one of them",
-            )
-            .into())
-        }
-    };
-    Ok(RemoteCrowd { server_url, application, auth })
+    Ok(crate::remote::sync::settings(
+        &app.store,
+        &app.keys,
+        &f.required("serverUrl")?,
+        f.required("applicationName")?,
+        f.str("applicationPassword")?,
+        f.str("applicationLink")?,
+    )?)
 }
 
 /// `POST /directory/detailed/{id}/synchronize`: synchronises a `CROWD` directory in full, now,
