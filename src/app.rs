@@ -58,6 +58,8 @@ pub struct App {
     pub outgoing_tokens: crate::remote::tokens::OutgoingTokens,
     /// Directories being synchronised now (`remote::sync`).
     pub syncs: crate::remote::sync::Running,
+    /// The way to the background sync thread (`remote::schedule`).
+    pub scheduler: crate::remote::schedule::Scheduler,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
     /// `{base_url}/rest/usermanagement/1` and `{base_url}/crowd/rest/usermanagement/1`.
@@ -133,6 +135,7 @@ impl App {
             outbound,
             outgoing_tokens: Default::default(),
             syncs: Default::default(),
+            scheduler: Default::default(),
             usermanagement_bases: [
                 format!("{base_url}/rest/usermanagement/1"),
                 format!("{base_url}{}/rest/usermanagement/1", crate::http::request::CONTEXT_PATH),

@@ -39,6 +39,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     app: Option<Arc<App>>,
     http: Option<http::server::HttpServer>,
+    scheduler: Option<remote::schedule::SchedulerThread>,
     writer: Option<store::writer::WriterThread>,
 }
 
@@ -48,9 +49,16 @@ pub fn start(config: Config) -> error::Result<RunningServer> {
     let base_url = config.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let (app, writer) = App::open(config, base_url, Arc::new(Clock::default()))?;
     let app = Arc::new(app);
+    let scheduler = remote::schedule::start(&app)?;
     let http = http::server::HttpServer::start(listener, &app)?;
     log::info!("listening on http://{addr}");
-    Ok(RunningServer { addr, app: Some(app), http: Some(http), writer: Some(writer) })
+    Ok(RunningServer {
+        addr,
+        app: Some(app),
+        http: Some(http),
+        scheduler: Some(scheduler),
+        writer: Some(writer),
+    })
 }
 
 impl RunningServer {
@@ -108,6 +116,11 @@ impl RunningServer {
     fn stop(&mut self) {
         if let Some(http) = self.http.take() {
             http.stop();
+        }
+        // A sync in progress ends first (each remote call is bounded by the outbound
+        // timeouts); one cut short would change nothing anyway.
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.stop();
         }
         // Dropping the last App drops the writer's sender; the thread then commits and exits.
         if let Some(app) = self.app.take() {

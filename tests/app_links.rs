@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-const LINKS: &str = "/rest/admin/1.0/application-links";
-const APPS: &str = "/rest/appmanagement/1/application";
 const UM: &str = "/rest/usermanagement/1";
 
 fn incoming(ts: &TestServer, name: &str) -> Value {

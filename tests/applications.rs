@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use throng::bench::client::ClientResponse;
 
-const APPS: &str = "/rest/appmanagement/1/application";
 const UM_MISSING: &str = "/rest/usermanagement/1/non-existent/location";
 const AUDIT_PATH: &str = "/rest/audit/1.0/events?limit=1000";
 const FAILED: &str = "Application failed to authenticate";

@@ -8,47 +8,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const LINKS: &str = "/rest/admin/1.0/application-links";
-const APPS: &str = "/rest/appmanagement/1/application";
 const TEST: &str = "/rest/directorymanagement/1/directory/testcrowd";
-
-/// On A: an incoming link and application `jira` taking it, and application `basic-app` with
-/// a password, both allowed from loopback. On B: an outgoing link `to-a` with the link's
-/// credentials. Returns A's jira application id.
-fn set_up(a: &TestServer, b: &TestServer) -> u64 {
-    let r = a
-        .post(LINKS)
-        .admin()
-        .json(&json!({"name": "from-b", "direction": "INCOMING", "redirectUrl": b.url()}))
-        .send();
-    assert_eq!(r.status, 201, "{}", r.text());
-    let client = r.json()["oauthClient"].clone();
-    let mapping = json!([{"directory-id": 1, "authenticate-all": true}]);
-    let loopback = json!([{"value": "127.0.0.1"}]);
-    let jira = a
-        .post(APPS)
-        .admin()
-        .json(&json!({"name": "jira", "type": "JIRA", "active": true, "application-link": "from-b",
-            "directory-mappings": mapping, "remote-addresses": loopback}))
-        .send();
-    assert_eq!(jira.status, 201, "{}", jira.text());
-    let basic = a
-        .post(APPS)
-        .admin()
-        .json(&json!({"name": "basic-app", "type": "JIRA", "active": true, "password": {"value": "app-pw"},
-            "directory-mappings": mapping, "remote-addresses": loopback}))
-        .send();
-    assert_eq!(basic.status, 201, "{}", basic.text());
-    let r = b
-        .post(LINKS)
-        .admin()
-        .json(&json!({"name": "to-a", "direction": "OUTGOING", "serviceProvider": "throng A",
-            "tokenUrl": format!("{}/rest/oauth2/latest/token", a.url()),
-            "clientId": client["clientId"], "clientSecret": client["clientSecret"]}))
-        .send();
-    assert_eq!(r.status, 201, "{}", r.text());
-    jira.json()["id"].as_u64().unwrap()
-}
 
 fn test(b: &TestServer, settings: Value) -> Value {
     let r = b.post(TEST).admin().json(&settings).send();
@@ -64,7 +24,7 @@ fn by_link(a: &TestServer) -> Value {
 fn the_known_403_comes_back_with_its_fix_and_passes_once_the_address_is_added() {
     let a = TestServer::start();
     let b = TestServer::start();
-    let jira = set_up(&a, &b);
+    let jira = link_servers(&a, &b);
     let ok = test(&b, by_link(&a));
     assert_eq!(
         (ok["ok"].as_bool(), ok["server"].as_str()),
@@ -100,7 +60,7 @@ fn the_known_403_comes_back_with_its_fix_and_passes_once_the_address_is_added() 
 fn password_settings_wrong_servers_and_dead_credentials_each_say_what_to_fix() {
     let a = TestServer::start();
     let b = TestServer::start();
-    set_up(&a, &b);
+    link_servers(&a, &b);
     let password = |pw: &str| json!({"serverUrl": a.url(), "applicationName": "basic-app", "applicationPassword": pw});
     assert_eq!(test(&b, password("app-pw"))["ok"], true);
     let wrong = test(&b, password("nope"));
@@ -163,7 +123,7 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
     use throng::store::directory::snapshot::Applied;
     let a = TestServer::start();
     let b = TestServer::start();
-    set_up(&a, &b);
+    link_servers(&a, &b);
     let um = |method: &str, path: &str, body: Value| {
         let r = a
             .req(method, &format!("/rest/usermanagement/1{path}"))
@@ -225,7 +185,7 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
     let link = app.store.app_link_by_name("to-a").unwrap().unwrap();
     let by_link = server(CrowdAuth::Link { application: "jira".into(), link });
     let snap = throng::remote::snapshot::read(&by_link, dir).unwrap();
-    let applied = app.store.apply_snapshot(dir, &snap, 2).unwrap();
+    let applied = app.store.apply_snapshot(dir, &snap, None, 2).unwrap();
     // 4 users (admin too), 3 groups (crowd-administrators too), 4 memberships.
     assert_eq!(applied, Applied { added: 11, updated: 0, removed: 0 });
     let ann = app.store.user(dir, "ann").unwrap().unwrap();
@@ -246,7 +206,7 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
         server(CrowdAuth::Password { application: "basic-app".into(), password: "app-pw".into() });
     let snap = throng::remote::snapshot::read(&by_password, dir).unwrap();
     assert_eq!(
-        app.store.apply_snapshot(dir, &snap, 3).unwrap(),
+        app.store.apply_snapshot(dir, &snap, None, 3).unwrap(),
         Applied { added: 1, updated: 0, removed: 1 }
     );
     assert!(app.store.user(dir, "bob").unwrap().is_none());
@@ -260,12 +220,12 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
 fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_nothing() {
     let a = TestServer::start();
     let b = TestServer::start();
-    let jira = set_up(&a, &b);
+    let jira = link_servers(&a, &b);
     let r = b
         .post("/rest/admin/1.0/directory/detailed")
         .admin()
         .json(&json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
-            "applicationName": "jira", "applicationLink": "to-a"}))
+            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": "off"}))
         .send();
     assert_eq!(r.status, 201, "{}", r.text());
     let id = r.json()["id"].as_u64().unwrap();
@@ -274,8 +234,10 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
         (Some("CROWD"), Some(a.url().as_str()))
     );
     let sync = || {
-        let r =
-            b.post(&format!("/rest/admin/1.0/directory/detailed/{id}/synchronize")).admin().send();
+        let r = b
+            .post(&format!("/rest/admin/1.0/directory/detailed/{id}/synchronize?wait=true"))
+            .admin()
+            .send();
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()
     };
@@ -393,7 +355,10 @@ fn a_crowd_directory_synchronises_from_another_throng_and_a_failed_sync_changes_
         .send();
     assert_eq!(r.status, 201, "{}", r.text());
     let wrong = b
-        .post(&format!("/rest/admin/1.0/directory/detailed/{}/synchronize", r.json()["id"]))
+        .post(&format!(
+            "/rest/admin/1.0/directory/detailed/{}/synchronize?wait=true",
+            r.json()["id"]
+        ))
         .admin()
         .send()
         .json();

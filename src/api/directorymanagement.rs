@@ -77,6 +77,7 @@ fn test_crowd(app: &App, req: &Request) -> Result<Response> {
         application,
         s.application_password,
         s.application_link,
+        Some("off"),
     )?;
     outcome(&CrowdServer::of(&crowd::Deps::of(app), &remote)?)
 }

@@ -40,6 +40,8 @@ pub enum Action {
     /// A batch of memberships added through the admin API, with its counts.
     MembershipsAdded,
     DirectoryCreated,
+    /// A `CROWD` directory's settings changed.
+    DirectoryUpdated,
     /// A batch of memberships removed through the admin API, with its counts.
     MembershipsRemoved,
     ApplicationLinkCreated,
@@ -66,6 +68,7 @@ impl Action {
             Action::ApplicationAuthenticationFailed => "APPLICATION_AUTHENTICATION_FAILED",
             Action::MembershipsAdded => "MEMBERSHIPS_ADDED",
             Action::DirectoryCreated => "DIRECTORY_CREATED",
+            Action::DirectoryUpdated => "DIRECTORY_UPDATED",
             Action::MembershipsRemoved => "MEMBERSHIPS_REMOVED",
             Action::ApplicationLinkCreated => "APPLICATION_LINK_CREATED",
             Action::ApplicationLinkUpdated => "APPLICATION_LINK_UPDATED",

@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod crowd;
+pub mod events;
 pub mod login;
+pub mod schedule;
 pub mod snapshot;
 pub mod sync;
 pub mod tokens;

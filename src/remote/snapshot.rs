@@ -105,7 +105,7 @@ fn text(v: &Value, field: &str) -> String {
 }
 
 /// `{"attributes":{"attributes":[{"name","values":[…]}]}}` as a map.
-fn attributes(v: &Value) -> BTreeMap<String, Vec<String>> {
+pub(super) fn attributes(v: &Value) -> BTreeMap<String, Vec<String>> {
     let items = v.pointer("/attributes/attributes").and_then(Value::as_array);
     items
         .into_iter()
@@ -118,7 +118,7 @@ fn attributes(v: &Value) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn user(dir: u64, v: &Value) -> UserRecord {
+pub(super) fn user(dir: u64, v: &Value) -> UserRecord {
     UserRecord {
         directory_id: dir,
         name: text(v, "name"),
@@ -132,7 +132,7 @@ fn user(dir: u64, v: &Value) -> UserRecord {
     }
 }
 
-fn group(dir: u64, v: &Value) -> GroupRecord {
+pub(super) fn group(dir: u64, v: &Value) -> GroupRecord {
     GroupRecord {
         directory_id: dir,
         name: text(v, "name"),

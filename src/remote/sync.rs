@@ -7,25 +7,31 @@
 //! One synchronisation of a directory at a time; a second ask while one runs is refused.
 
 use super::crowd::{CrowdAuth, CrowdServer};
+use super::events::Since;
 use crate::app::App;
 use crate::crypto;
 use crate::domain::links;
 use crate::error::{Error, Resource, Result};
+use crate::store::directory::snapshot::Applied;
 use crate::store::records::{LinkDirection, RemoteAuth, RemoteCrowd, SyncStatus};
 use crate::sync::MutexExt;
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
-/// Directories being synchronised now.
+/// Directories being synchronised now, or waiting their turn.
 #[derive(Default)]
-pub struct Running(Mutex<HashSet<u64>>);
+pub struct Running {
+    dirs: Mutex<HashSet<u64>>,
+    /// Signalled whenever a directory's sync ends.
+    ended: Condvar,
+}
 
 /// Releases a directory's turn when its sync ends, however it ends.
 struct Turn<'a>(&'a Running, u64);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.0 .0.locked().remove(&self.1);
+        self.0.release(self.1);
     }
 }
 
@@ -38,7 +44,8 @@ pub fn password_context(remote_server: &str, application: &str) -> String {
 /// A `CROWD` directory's settings, checked: `server_url` is the server's base URL (no query,
 /// fragment or user); the application authenticates by `password` (sealed here at once) or by
 /// the outgoing `link` (by name), one of them, whose tokens go only to the server of its token
-/// endpoint. What `POST …/directory/detailed` stores and `testcrowd` tries.
+/// endpoint; `interval` as [`sync_interval`] reads it. What `POST …/directory/detailed`
+/// stores and `testcrowd` tries.
 pub fn settings(
     store: &crate::store::Store,
     keys: &crate::crypto::Keys,
@@ -46,7 +53,9 @@ pub fn settings(
     application: String,
     password: Option<String>,
     link: Option<String>,
+    interval: Option<&str>,
 ) -> Result<RemoteCrowd> {
+    let interval = sync_interval(interval)?;
     let server_url = server_url.trim_end_matches('/').to_string();
     links::url("serverUrl", &server_url)?;
     if server_url.contains(['?', '#']) || origin(&server_url).contains('@') {
@@ -82,7 +91,26 @@ pub fn settings(
             ))
         }
     };
-    Ok(RemoteCrowd { server_url, application, auth })
+    Ok(RemoteCrowd { server_url, application, auth, interval })
+}
+
+/// Crowd's default synchronisation interval: 60 minutes.
+pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
+
+/// `syncInterval`: a humantime span (`60m`, `30s`, `1h 30m`) of at least a second, or `off`
+/// (only when asked); absent, Crowd's 60 minutes.
+pub fn sync_interval(given: Option<&str>) -> Result<Option<u64>> {
+    let Some(given) = given.map(str::trim) else { return Ok(Some(DEFAULT_INTERVAL_SECS)) };
+    if given.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match humantime::parse_duration(given) {
+        Ok(d) if d.as_secs() >= 1 => Ok(Some(d.as_secs())),
+        _ => Err(Error::bad_request(format!(
+            "syncInterval '{given}' is neither a span of a second or more (60m, 30s, 1h 30m) \
+             nor off"
+        ))),
+    }
 }
 
 /// `scheme://authority` of a URL.
@@ -119,45 +147,129 @@ pub fn auth_with(
     }
 }
 
-/// Synchronises directory `dir` in full, now; returns how it went (a failure of the remote
-/// side is a `FAILED` status, not an error: the error is for this server's own troubles).
-pub fn full(app: &App, dir: u64) -> Result<SyncStatus> {
+/// How a sync is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Incremental when the directory has the server's event token and the server still
+    /// answers from it; full otherwise.
+    Auto,
+    Full,
+}
+
+/// The `CROWD` directory `dir`'s name and remote settings.
+pub fn remote_directory(app: &App, dir: u64) -> Result<(String, RemoteCrowd)> {
     let record = app
         .store
         .directory(dir)?
         .ok_or_else(|| Error::NotFound(Resource::Directory, dir.to_string()))?;
-    let Some(remote) = &record.remote else {
-        return Err(Error::bad_request(format!(
+    match record.remote {
+        Some(remote) => Ok((record.name, remote)),
+        None => Err(Error::bad_request(format!(
             "directory '{}' is {}: only CROWD directories are synchronised",
             record.name, record.kind
-        )));
-    };
-    if !app.syncs.0.locked().insert(dir) {
-        return Err(Error::Conflict(format!(
-            "directory '{}' is being synchronised; see its status",
-            record.name
-        )));
+        ))),
     }
+}
+
+impl Running {
+    /// Takes directory `dir`'s turn, or says that a sync of it is running or waiting.
+    pub fn take(&self, dir: u64, name: &str) -> Result<()> {
+        if self.dirs.locked().insert(dir) {
+            return Ok(());
+        }
+        Err(Error::Conflict(format!("directory '{name}' is being synchronised; see its status")))
+    }
+
+    /// Gives directory `dir`'s turn back.
+    pub fn release(&self, dir: u64) {
+        self.dirs.locked().remove(&dir);
+        self.ended.notify_all();
+    }
+
+    /// Waits until no sync of directory `dir` runs or waits, at most `limit`; whether it
+    /// came to that.
+    pub fn wait_idle(&self, dir: u64, limit: std::time::Duration) -> bool {
+        let dirs = self.dirs.locked();
+        let (dirs, _) = self
+            .ended
+            .wait_timeout_while(dirs, limit, |d| d.contains(&dir))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        !dirs.contains(&dir)
+    }
+}
+
+/// Synchronises directory `dir` now, on this thread; returns how it went (a failure of the
+/// remote side is a `FAILED` status, not an error: the error is for this server's own
+/// troubles).
+pub fn synchronise(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
+    let name = remote_directory(app, dir)?.0;
+    app.syncs.take(dir, &name)?;
     let _turn = Turn(&app.syncs, dir);
-    let mut status = SyncStatus {
-        state: "RUNNING".into(),
-        mode: "FULL".into(),
+    run(app, dir, mode)
+}
+
+/// Records that a sync of directory `dir` (whose turn the caller holds) waits to start.
+pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
+    let status = SyncStatus {
+        state: "QUEUED".into(),
         started: app.clock.now_ms(),
-        progress: format!("reading users, groups and memberships from {}", remote.server_url),
+        progress: "waiting for the sync before it to end".into(),
         ..SyncStatus::default()
     };
     app.store.set_sync_status(dir, &status)?;
-    let server = CrowdServer::of(&super::crowd::Deps::of(app), remote)?;
-    let outcome = super::snapshot::read(&server, dir).map_err(|e| e.to_string()).and_then(|snap| {
-        status.progress = format!(
-            "applying {} users, {} groups, {} memberships",
-            snap.users.len(),
-            snap.groups.len(),
-            snap.user_memberships.len() + snap.group_memberships.len()
-        );
-        let _ = app.store.set_sync_status(dir, &status);
-        app.store.apply_snapshot(dir, &snap, app.clock.now_ms()).map_err(|e| e.to_string())
-    });
+    Ok(status)
+}
+
+/// Synchronises directory `dir`, whose turn the caller holds.
+pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
+    let (name, remote) = remote_directory(app, dir)?;
+    let token = match mode {
+        Mode::Auto => app.store.sync_token(dir)?,
+        Mode::Full => None,
+    };
+    let mut status = SyncStatus {
+        state: "RUNNING".into(),
+        mode: if token.is_some() { "INCREMENTAL" } else { "FULL" }.into(),
+        started: app.clock.now_ms(),
+        ..SyncStatus::default()
+    };
+    let server = CrowdServer::of(&super::crowd::Deps::of(app), &remote)?;
+    let mut outcome = None;
+    if let Some(token) = token {
+        status.progress =
+            format!("reading the changes since the last sync from {}", remote.server_url);
+        app.store.set_sync_status(dir, &status)?;
+        match super::events::since(&server, dir, &token) {
+            Err(e) => outcome = Some(Err(e.to_string())),
+            Ok(Since::Unavailable(why)) => status.note = Some(why),
+            Ok(Since::Changes(changes, token)) => {
+                status.progress = format!("applying {} changes", changes.len());
+                app.store.set_sync_status(dir, &status)?;
+                let now = app.clock.now_ms();
+                match app.store.apply_changes(dir, &changes, &token, now) {
+                    Ok(applied) => outcome = Some(Ok(applied)),
+                    // The changes do not fit what is here: only a full sync can mend that.
+                    Err(e @ Error::UnknownReference(..)) => {
+                        status.note = Some(format!("the changes did not fit this directory ({e})"))
+                    }
+                    Err(e) => outcome = Some(Err(e.to_string())),
+                }
+            }
+        }
+        if let Some(note) = &status.note {
+            log::info!("directory '{name}': {note}; synchronising in full");
+            status.mode = "FULL".into();
+        }
+    }
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => {
+            status.progress =
+                format!("reading users, groups and memberships from {}", remote.server_url);
+            app.store.set_sync_status(dir, &status)?;
+            full(app, dir, &server, &mut status)
+        }
+    };
     match outcome {
         Ok(applied) => {
             status.state = "SUCCEEDED".into();
@@ -165,7 +277,7 @@ pub fn full(app: &App, dir: u64) -> Result<SyncStatus> {
                 (applied.added, applied.updated, applied.removed);
         }
         Err(e) => {
-            log::warn!("synchronising directory '{}' failed: {e}", record.name);
+            log::warn!("synchronising directory '{name}' failed: {e}");
             status.state = "FAILED".into();
             status.error = Some(e);
         }
@@ -174,4 +286,26 @@ pub fn full(app: &App, dir: u64) -> Result<SyncStatus> {
     status.progress = String::new();
     app.store.set_sync_status(dir, &status)?;
     Ok(status)
+}
+
+/// A full read, applied whole, from the server's event token taken first: changes made on the
+/// server while it is read come again in the next incremental sync, which applies them over
+/// what they changed.
+fn full(
+    app: &App,
+    dir: u64,
+    server: &CrowdServer<'_>,
+    status: &mut SyncStatus,
+) -> std::result::Result<Applied, String> {
+    let token = super::events::current(server).map_err(|e| e.to_string())?;
+    let snap = super::snapshot::read(server, dir).map_err(|e| e.to_string())?;
+    status.progress = format!(
+        "applying {} users, {} groups, {} memberships",
+        snap.users.len(),
+        snap.groups.len(),
+        snap.user_memberships.len() + snap.group_memberships.len()
+    );
+    let _ = app.store.set_sync_status(dir, status);
+    let now = app.clock.now_ms();
+    app.store.apply_snapshot(dir, &snap, token.as_deref(), now).map_err(|e| e.to_string())
 }

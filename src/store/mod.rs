@@ -138,6 +138,7 @@ impl Store {
             txn.open_table(APP_LINKS)?;
             txn.open_table(APP_LINK_NAMES)?;
             txn.open_table(SYNC_STATUS)?;
+            txn.open_table(SYNC_TOKENS)?;
         }
         txn.commit()?;
         Ok(Store {

@@ -33,6 +33,9 @@ pub struct RemoteCrowd {
     /// The application throng is on that server.
     pub application: String,
     pub auth: RemoteAuth,
+    /// Seconds between synchronisations in the background; `None`: only when asked.
+    #[serde(default)]
+    pub interval: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +50,7 @@ pub enum RemoteAuth {
 pub struct SyncStatus {
     /// `RUNNING`, `SUCCEEDED` or `FAILED`.
     pub state: String,
-    /// `FULL` (incremental comes later).
+    /// `FULL` or `INCREMENTAL`.
     pub mode: String,
     pub started: Millis,
     #[serde(default)]
@@ -61,6 +64,9 @@ pub struct SyncStatus {
     /// Where a running sync is.
     #[serde(default)]
     pub progress: String,
+    /// Why a sync meant to be incremental was full (the server's event token expired, …).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

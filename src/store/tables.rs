@@ -90,3 +90,6 @@ pub const APP_LINK_NAMES: TableDefinition<&str, u64> = TableDefinition::new("app
 /// directory id → `SyncStatus` of a `CROWD` directory: its last synchronisation, or the one
 /// running. Not a directory change: writing it moves no change notice.
 pub const SYNC_STATUS: TableDefinition<u64, &[u8]> = TableDefinition::new("sync_status");
+/// directory id → the remote server's event token that marks what a `CROWD` directory holds:
+/// written in the transaction that applies a sync, so it never runs ahead of the data.
+pub const SYNC_TOKENS: TableDefinition<u64, &str> = TableDefinition::new("sync_tokens");

@@ -425,3 +425,44 @@ impl Drop for ChildServer {
         }
     }
 }
+
+pub const LINKS: &str = "/rest/admin/1.0/application-links";
+pub const APPS: &str = "/rest/appmanagement/1/application";
+
+/// On A: an incoming link and application `jira` taking it, and application `basic-app` with
+/// a password, both allowed from loopback. On B: an outgoing link `to-a` with the link's
+/// credentials. Returns A's jira application id.
+pub fn link_servers(a: &TestServer, b: &TestServer) -> u64 {
+    let r = a
+        .post(LINKS)
+        .admin()
+        .json(&json!({"name": "from-b", "direction": "INCOMING", "redirectUrl": b.url()}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let client = r.json()["oauthClient"].clone();
+    let mapping = json!([{"directory-id": 1, "authenticate-all": true}]);
+    let loopback = json!([{"value": "127.0.0.1"}]);
+    let jira = a
+        .post(APPS)
+        .admin()
+        .json(&json!({"name": "jira", "type": "JIRA", "active": true, "application-link": "from-b",
+            "directory-mappings": mapping, "remote-addresses": loopback}))
+        .send();
+    assert_eq!(jira.status, 201, "{}", jira.text());
+    let basic = a
+        .post(APPS)
+        .admin()
+        .json(&json!({"name": "basic-app", "type": "JIRA", "active": true, "password": {"value": "app-pw"},
+            "directory-mappings": mapping, "remote-addresses": loopback}))
+        .send();
+    assert_eq!(basic.status, 201, "{}", basic.text());
+    let r = b
+        .post(LINKS)
+        .admin()
+        .json(&json!({"name": "to-a", "direction": "OUTGOING", "serviceProvider": "throng A",
+            "tokenUrl": format!("{}/rest/oauth2/latest/token", a.url()),
+            "clientId": client["clientId"], "clientSecret": client["clientSecret"]}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    jira.json()["id"].as_u64().unwrap()
+}

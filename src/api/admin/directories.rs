@@ -6,6 +6,7 @@
 //! as those clients send them; directories come in id order, which is creation order.
 
 use super::views::directory_detail;
+use super::views::SyncView;
 use super::{optional_flag, slice_page, DEFAULT_LIMIT};
 use crate::api::{paging, Principal};
 use crate::app::App;
@@ -13,8 +14,9 @@ use crate::domain::audit::Action;
 use crate::error::{Error, Resource};
 use crate::http::failure::Result;
 use crate::http::{Request, Response};
+use crate::remote::sync::{self, Mode};
 use crate::store::directory::fold;
-use crate::store::records::RemoteCrowd;
+use crate::store::records::{RemoteAuth, RemoteCrowd};
 
 /// `GET /directory/detailed?search&active&start&limit` → a page of directories.
 pub fn list(app: &App, req: &Request) -> Result<Response> {
@@ -85,6 +87,67 @@ pub fn get(app: &App, id: &str) -> Result<Response> {
     Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
 }
 
+/// `PUT /directory/detailed/{id}` of a `CROWD` directory's settings, each optional (what is
+/// left out stays): `description`, `serverUrl`, `applicationName`, `applicationPassword` or
+/// `applicationLink`, `syncInterval`. Administrators only; audited. A throng addition, as
+/// Crowd edits a directory in its console.
+pub fn update(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Response> {
+    let Principal::Admin(actor) = who else {
+        return Err(Error::Forbidden("only an administrator may change a directory".into()).into());
+    };
+    let unknown = || Error::NotFound(Resource::Directory, id.to_string());
+    let dir = app.store.directory(id.parse().map_err(|_| unknown())?)?.ok_or_else(unknown)?;
+    let Some(old) = &dir.remote else {
+        return Err(Error::bad_request(format!(
+            "directory '{}' is {}: only a CROWD directory's settings change here",
+            dir.name, dir.kind
+        ))
+        .into());
+    };
+    let body = req.entity()?;
+    let f = body.fields();
+    let description = f.str("description")?.unwrap_or_else(|| dir.description.clone());
+    crate::domain::directory::validate::text(Resource::Directory, "description", &description)?;
+    let server_url = f.str("serverUrl")?.unwrap_or_else(|| old.server_url.clone());
+    let application = f.str("applicationName")?.unwrap_or_else(|| old.application.clone());
+    let (password, link) = (f.str("applicationPassword")?, f.str("applicationLink")?);
+    let mut remote = if password.is_none() && link.is_none() {
+        // The same credentials, checked again against the new server and application (a
+        // sealed password opens only for the server and application it was given for).
+        let same_target = (&server_url, &application) == (&old.server_url, &old.application);
+        match &old.auth {
+            RemoteAuth::Link { link } => {
+                let name = app.store.app_link(*link)?.map(|l| l.name);
+                sync::settings(&app.store, &app.keys, &server_url, application, None, name, None)?
+            }
+            RemoteAuth::Password { .. } if same_target => {
+                RemoteCrowd { server_url, application, ..old.clone() }
+            }
+            RemoteAuth::Password { .. } => {
+                return Err(Error::bad_request(
+                    "a new serverUrl or applicationName needs its applicationPassword again",
+                )
+                .into())
+            }
+        }
+    } else {
+        sync::settings(&app.store, &app.keys, &server_url, application, password, link, None)?
+    };
+    remote.interval = match f.str("syncInterval")? {
+        Some(given) => sync::sync_interval(Some(&given))?,
+        None => old.interval,
+    };
+    let dir = app.store.update_remote_directory(dir.id, &description, remote)?;
+    let record = actor.record(
+        app.clock.now_ms(),
+        Action::DirectoryUpdated,
+        &dir.name,
+        format!("id {}", dir.id),
+    );
+    app.store.append_audit(record)?;
+    Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
+}
+
 /// A `CROWD` directory's settings from the body (`serverUrl`, `applicationName`, and
 /// `applicationPassword` or `applicationLink`), checked by `remote::sync::settings`.
 fn remote_settings(app: &App, f: &crate::http::body::Fields) -> Result<RemoteCrowd> {
@@ -95,12 +158,20 @@ fn remote_settings(app: &App, f: &crate::http::body::Fields) -> Result<RemoteCro
         f.required("applicationName")?,
         f.str("applicationPassword")?,
         f.str("applicationLink")?,
+        f.str("syncInterval")?.as_deref(),
     )?)
 }
 
-/// `POST /directory/detailed/{id}/synchronize`: synchronises a `CROWD` directory in full, now,
-/// and answers how it went (Crowd's console starts the same from its directory screen).
-pub fn synchronize(app: &App, id: &str, who: &Principal) -> Result<Response> {
+/// How long `?wait=true` waits for a sync that is already running to end.
+const WAIT_FOR_RUNNING: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `POST /directory/detailed/{id}/synchronize[?mode=full][&wait=true]`: starts a sync of a
+/// `CROWD` directory (Crowd's console starts the same from its directory screen):
+/// incremental when the server allows, full when asked or when it does not. 202 with the
+/// status and the directory's `Location`, where its progress shows; with `wait=true` (a
+/// throng addition, for scripts) 200 with how it went, once it has. A sync already running
+/// or waiting is 409, or with `wait=true` waited for.
+pub fn synchronize(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Response> {
     if !matches!(who, Principal::Admin(_)) {
         return Err(
             Error::Forbidden("only an administrator may synchronise a directory".into()).into()
@@ -108,6 +179,46 @@ pub fn synchronize(app: &App, id: &str, who: &Principal) -> Result<Response> {
     }
     let unknown = || Error::NotFound(Resource::Directory, id.to_string());
     let dir: u64 = id.parse().map_err(|_| unknown())?;
-    let status = crate::remote::sync::full(app, dir)?;
-    Ok(Response::json(200, &super::views::SyncView::from(status)))
+    let params = req.query_params()?;
+    let mode = match params.single("mode")? {
+        None | Some("auto") => Mode::Auto,
+        Some("full") => Mode::Full,
+        Some(other) => {
+            return Err(Error::bad_request(format!(
+                "mode '{other}' is not one of auto (incremental when the server allows) or full"
+            ))
+            .into())
+        }
+    };
+    let wait = optional_flag(req, "wait")?.unwrap_or(false);
+    let name = sync::remote_directory(app, dir)?.0;
+    if let Err(busy) = app.syncs.take(dir, &name) {
+        if !wait || !app.syncs.wait_idle(dir, WAIT_FOR_RUNNING) {
+            return Err(busy.into());
+        }
+        let status = app.store.sync_status(dir)?.ok_or_else(unknown)?;
+        return Ok(Response::json(200, &SyncView::from(status)));
+    }
+    let queued = match sync::queued(app, dir) {
+        Ok(queued) => queued,
+        Err(e) => {
+            app.syncs.release(dir);
+            return Err(e.into());
+        }
+    };
+    let (reply, outcome) = std::sync::mpsc::channel();
+    if !app.scheduler.ask(dir, mode, wait.then_some(reply)) {
+        // No sync thread (an app run without one): this thread runs it.
+        let status = sync::run(app, dir, mode);
+        app.syncs.release(dir);
+        return Ok(Response::json(200, &SyncView::from(status?)));
+    }
+    if wait {
+        let status =
+            outcome.recv().map_err(|_| Error::Internal("the sync thread stopped".into()))??;
+        return Ok(Response::json(200, &SyncView::from(status)));
+    }
+    let location =
+        format!("{}{}/rest/admin/1.0/directory/detailed/{dir}", app.base_url, req.context_path());
+    Ok(Response::json(202, &SyncView::from(queued)).header("Location", location))
 }

@@ -118,9 +118,10 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         (["directory", "detailed"], Post) => directories::create(app, req, who),
         (["directory", "detailed"], _) => Err(only(&["GET", "POST"])),
         (["directory", "detailed", id], Get | Head) => directories::get(app, id),
-        (["directory", "detailed", _], _) => Err(only(&["GET"])),
+        (["directory", "detailed", id], Put) => directories::update(app, req, id, who),
+        (["directory", "detailed", _], _) => Err(only(&["GET", "PUT"])),
         (["directory", "detailed", id, "synchronize"], Post) => {
-            directories::synchronize(app, id, who)
+            directories::synchronize(app, req, id, who)
         }
         (["directory", "detailed", _, "synchronize"], _) => Err(only(&["POST"])),
         (["application-links", rest @ ..], _) => links::dispatch(app, req, who, rest),

@@ -96,6 +96,9 @@ pub struct SyncView {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub progress: String,
+    /// Why a sync meant to be incremental was full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<crate::store::records::SyncStatus> for SyncView {
@@ -110,6 +113,7 @@ impl From<crate::store::records::SyncStatus> for SyncView {
             removed: s.removed,
             error: s.error,
             progress: s.progress,
+            note: s.note,
         }
     }
 }

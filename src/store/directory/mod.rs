@@ -16,6 +16,7 @@
 pub mod bulk;
 mod events;
 mod groups;
+pub mod incremental;
 mod memberships;
 pub mod snapshot;
 #[cfg(test)]
@@ -137,6 +138,37 @@ impl Store {
             let mut dir = insert_directory(txn, name, "CROWD", description, now)?;
             dir.remote = Some(remote);
             txn.open_table(DIRECTORIES)?.insert(dir.id, encode(&dir).as_slice())?;
+            Ok(dir)
+        })
+    }
+
+    /// Changes a `CROWD` directory's description and remote settings. Another server or
+    /// application there forgets the event token, so the next sync is full: a token names a
+    /// place in one server's log only.
+    pub fn update_remote_directory(
+        &self,
+        id: u64,
+        description: &str,
+        remote: crate::store::records::RemoteCrowd,
+    ) -> Result<DirectoryRecord> {
+        self.change(Topic::Directory, |txn| {
+            let mut dir: DirectoryRecord = {
+                let table = txn.open_table(DIRECTORIES)?;
+                let found = table.get(id)?.map(|v| decode(v.value())).transpose()?;
+                found.ok_or_else(|| Error::NotFound(Resource::Directory, id.to_string()))?
+            };
+            let Some(old) = &dir.remote else {
+                return Err(Error::bad_request(format!(
+                    "directory '{}' is {}: only a CROWD directory has remote settings",
+                    dir.name, dir.kind
+                )));
+            };
+            if (&old.server_url, &old.application) != (&remote.server_url, &remote.application) {
+                snapshot::set_token(txn, id, None)?;
+            }
+            dir.description = description.to_string();
+            dir.remote = Some(remote);
+            txn.open_table(DIRECTORIES)?.insert(id, encode(&dir).as_slice())?;
             Ok(dir)
         })
     }

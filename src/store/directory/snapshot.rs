@@ -96,10 +96,142 @@ fn links(
     Ok(out)
 }
 
+/// What writing one entity from the other server did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Written {
+    Added,
+    Updated,
+    Same,
+}
+
+impl Applied {
+    pub(super) fn count(&mut self, written: Written) {
+        match written {
+            Written::Added => self.added += 1,
+            Written::Updated => self.updated += 1,
+            Written::Same => {}
+        }
+    }
+}
+
+/// Within `txn`: makes user `new` of `dir` as the other server has it, over `old` (what is
+/// stored under its name, if anything), logging the change. A new user gets a key here and no
+/// password; a known one keeps its key, creation time and sessions.
+pub(super) fn write_user(
+    txn: &WriteTransaction,
+    dir: u64,
+    old: Option<&UserRecord>,
+    new: &UserRecord,
+    now: Millis,
+) -> Result<Written> {
+    match old {
+        None => {
+            let record = UserRecord {
+                directory_id: dir,
+                key: String::new(),
+                password_hash: None,
+                password_expired: false,
+                created: if new.created == 0 { now } else { new.created },
+                updated: now,
+                ..new.clone()
+            };
+            insert_user(txn, &record)?;
+            Ok(Written::Added)
+        }
+        Some(old) if !same_user(old, new) => {
+            let record = UserRecord {
+                name: new.name.clone(),
+                first_name: new.first_name.clone(),
+                last_name: new.last_name.clone(),
+                display_name: new.display_name.clone(),
+                email: new.email.clone(),
+                active: new.active,
+                attributes: new.attributes.clone(),
+                updated: now,
+                ..old.clone()
+            };
+            let lc = fold(&record.name);
+            txn.open_table(USERS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
+            events::append(txn, now, dir, Change::UserUpdated { name: record.name })?;
+            Ok(Written::Updated)
+        }
+        Some(_) => Ok(Written::Same),
+    }
+}
+
+/// [`write_user`] for a group.
+pub(super) fn write_group(
+    txn: &WriteTransaction,
+    dir: u64,
+    old: Option<&GroupRecord>,
+    new: &GroupRecord,
+    now: Millis,
+) -> Result<Written> {
+    match old {
+        None => {
+            let record = GroupRecord {
+                directory_id: dir,
+                created: if new.created == 0 { now } else { new.created },
+                updated: now,
+                ..new.clone()
+            };
+            insert_group(txn, &record)?;
+            Ok(Written::Added)
+        }
+        Some(old) if !same_group(old, new) => {
+            let record = GroupRecord {
+                name: new.name.clone(),
+                description: new.description.clone(),
+                kind: new.kind.clone(),
+                active: new.active,
+                attributes: new.attributes.clone(),
+                updated: now,
+                ..old.clone()
+            };
+            let lc = fold(&record.name);
+            txn.open_table(GROUPS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
+            events::append(txn, now, dir, Change::GroupUpdated { name: record.name })?;
+            Ok(Written::Updated)
+        }
+        Some(_) => Ok(Written::Same),
+    }
+}
+
+/// Within `txn`: records the remote server's event token that marks what directory `dir` now
+/// holds (none: the server offers no incremental sync, so the next sync is full).
+pub(super) fn set_token(txn: &WriteTransaction, dir: u64, token: Option<&str>) -> Result<()> {
+    let mut tokens = txn.open_table(SYNC_TOKENS)?;
+    match token {
+        Some(token) => tokens.insert(dir, token)?,
+        None => tokens.remove(dir)?,
+    };
+    Ok(())
+}
+
 impl Store {
-    /// Makes directory `dir` exactly `snapshot`, in one transaction; see the module.
-    pub fn apply_snapshot(&self, dir: u64, snapshot: &Snapshot, now: Millis) -> Result<Applied> {
-        self.change(Topic::Directory, |txn| apply(txn, dir, snapshot, now))
+    /// Makes directory `dir` exactly `snapshot`, in one transaction, with `token` (the remote
+    /// server's event token taken before the snapshot was read) as where the next
+    /// incremental sync starts; see the module.
+    pub fn apply_snapshot(
+        &self,
+        dir: u64,
+        snapshot: &Snapshot,
+        token: Option<&str>,
+        now: Millis,
+    ) -> Result<Applied> {
+        self.change(Topic::Directory, |txn| {
+            let applied = apply(txn, dir, snapshot, now)?;
+            set_token(txn, dir, token)?;
+            Ok(applied)
+        })
+    }
+
+    /// The remote server's event token from which directory `dir`'s next incremental sync
+    /// starts, if it has one.
+    pub fn sync_token(&self, dir: u64) -> Result<Option<String>> {
+        let txn = self.read()?;
+        let table = txn.open_table(SYNC_TOKENS)?;
+        Ok(table.get(dir)?.map(|v| v.value().to_string()))
     }
 }
 
@@ -111,7 +243,7 @@ fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Resu
     // Users.
     let wanted: BTreeMap<String, &UserRecord> =
         snap.users.iter().map(|u| (fold(&u.name), u)).collect();
-    let mut users: BTreeMap<String, UserRecord> = all(txn, USERS, dir)?;
+    let users: BTreeMap<String, UserRecord> = all(txn, USERS, dir)?;
     for (lc, user) in &users {
         if !wanted.contains_key(lc) {
             remove_user(txn, dir, lc)?;
@@ -119,40 +251,8 @@ fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Resu
             applied.removed += 1;
         }
     }
-    users.retain(|lc, _| wanted.contains_key(lc));
     for (lc, new) in &wanted {
-        match users.get(lc) {
-            None => {
-                let record = UserRecord {
-                    directory_id: dir,
-                    key: String::new(),
-                    password_hash: None,
-                    password_expired: false,
-                    created: if new.created == 0 { now } else { new.created },
-                    updated: now,
-                    ..(*new).clone()
-                };
-                insert_user(txn, &record)?;
-                applied.added += 1;
-            }
-            Some(old) if !same_user(old, new) => {
-                let record = UserRecord {
-                    name: new.name.clone(),
-                    first_name: new.first_name.clone(),
-                    last_name: new.last_name.clone(),
-                    display_name: new.display_name.clone(),
-                    email: new.email.clone(),
-                    active: new.active,
-                    attributes: new.attributes.clone(),
-                    updated: now,
-                    ..old.clone()
-                };
-                txn.open_table(USERS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
-                log(Change::UserUpdated { name: record.name.clone() })?;
-                applied.updated += 1;
-            }
-            Some(_) => {}
-        }
+        applied.count(write_user(txn, dir, users.get(lc), new, now)?);
     }
 
     // Groups.
@@ -167,33 +267,7 @@ fn apply(txn: &WriteTransaction, dir: u64, snap: &Snapshot, now: Millis) -> Resu
         }
     }
     for (lc, new) in &wanted_groups {
-        match groups.get(lc) {
-            None => {
-                let record = GroupRecord {
-                    directory_id: dir,
-                    created: if new.created == 0 { now } else { new.created },
-                    updated: now,
-                    ..(*new).clone()
-                };
-                insert_group(txn, &record)?;
-                applied.added += 1;
-            }
-            Some(old) if !same_group(old, new) => {
-                let record = GroupRecord {
-                    name: new.name.clone(),
-                    description: new.description.clone(),
-                    kind: new.kind.clone(),
-                    active: new.active,
-                    attributes: new.attributes.clone(),
-                    updated: now,
-                    ..old.clone()
-                };
-                txn.open_table(GROUPS)?.insert((dir, lc.as_str()), encode(&record).as_slice())?;
-                log(Change::GroupUpdated { name: record.name.clone() })?;
-                applied.updated += 1;
-            }
-            Some(_) => {}
-        }
+        applied.count(write_group(txn, dir, groups.get(lc), new, now)?);
     }
 
     // Memberships: names as the snapshot writes them, for the events.

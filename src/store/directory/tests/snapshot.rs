@@ -36,7 +36,7 @@ fn a_snapshot_makes_the_directory_equal_and_logs_each_change() {
     );
     let token = s.event_token().unwrap();
     assert_eq!(
-        s.apply_snapshot(dir, &first, T0 + 1).unwrap(),
+        s.apply_snapshot(dir, &first, None, T0 + 1).unwrap(),
         Applied { added: 7, updated: 0, removed: 0 }
     );
     assert_eq!(s.events_since(&token).unwrap().0.len(), 7);
@@ -46,7 +46,7 @@ fn a_snapshot_makes_the_directory_equal_and_logs_each_change() {
 
     // The same again changes nothing and logs nothing.
     let token = s.event_token().unwrap();
-    assert_eq!(s.apply_snapshot(dir, &first, T0 + 2).unwrap(), Applied::default());
+    assert_eq!(s.apply_snapshot(dir, &first, None, T0 + 2).unwrap(), Applied::default());
     assert!(s.events_since(&token).unwrap().0.is_empty());
 
     // Then: ann's mail changes, Bob goes (with his membership), cid comes into ops, devs
@@ -54,7 +54,7 @@ fn a_snapshot_makes_the_directory_equal_and_logs_each_change() {
     let mut next =
         snapshot(&["ann", "cid"], &["devs", "ops", "qa"], &[("ann", "devs"), ("cid", "ops")], &[]);
     next.users[0].email = "ann@new.example.com".into();
-    let applied = s.apply_snapshot(dir, &next, T0 + 3).unwrap();
+    let applied = s.apply_snapshot(dir, &next, None, T0 + 3).unwrap();
     // added: cid, qa, cid∈ops; updated: ann; removed: Bob (and his membership with him), devs⊂ops
     assert_eq!(applied, Applied { added: 3, updated: 1, removed: 2 });
     let ann = s.user(dir, "ann").unwrap().unwrap();
@@ -74,20 +74,21 @@ fn a_snapshot_makes_the_directory_equal_and_logs_each_change() {
 fn a_snapshot_that_names_nobody_changes_nothing() {
     let s = store();
     let dir = remote(&s);
-    s.apply_snapshot(dir, &snapshot(&["ann"], &["devs"], &[("ann", "devs")], &[]), T0).unwrap();
+    s.apply_snapshot(dir, &snapshot(&["ann"], &["devs"], &[("ann", "devs")], &[]), None, T0)
+        .unwrap();
     let token = s.event_token().unwrap();
     for bad in [
         snapshot(&["bob"], &["devs"], &[("ghost", "devs")], &[]),
         snapshot(&["bob"], &["devs"], &[("bob", "nowhere")], &[]),
         snapshot(&["bob"], &["devs"], &[], &[("devs", "nowhere")]),
     ] {
-        assert!(s.apply_snapshot(dir, &bad, T0 + 1).is_err());
+        assert!(s.apply_snapshot(dir, &bad, None, T0 + 1).is_err());
     }
     assert!(s.user(dir, "ann").unwrap().is_some() && s.user(dir, "bob").unwrap().is_none());
     assert_eq!(s.direct_users_of_group(dir, "devs").unwrap(), ["ann"]);
     assert!(s.events_since(&token).unwrap().0.is_empty(), "all or nothing");
     assert!(matches!(
-        s.apply_snapshot(99, &Snapshot::default(), T0),
+        s.apply_snapshot(99, &Snapshot::default(), None, T0),
         Err(Error::NotFound(Resource::Directory, _))
     ));
 }
