@@ -51,11 +51,11 @@ fn levels(groups: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-fn user_name(i: usize) -> String {
+pub(super) fn user_name(i: usize) -> String {
     format!("u{i:06}")
 }
 
-fn group_name(i: usize) -> String {
+pub(super) fn group_name(i: usize) -> String {
     format!("g{i:05}")
 }
 

@@ -14,6 +14,7 @@
 pub mod client;
 pub mod directory;
 pub mod loadgen;
+pub mod sync;
 
 use client::Connection;
 use loadgen::{form_encode, Request, Scenario, Stats};
@@ -55,6 +56,9 @@ pub struct Options {
     /// Instead of the suite: a directory of this many users (a tenth as many groups, ten
     /// memberships each) and the usermanagement calls that walk it.
     pub directory: Option<usize>,
+    /// Instead of the suite: two servers, the second syncing a directory of this many users
+    /// (a tenth as many groups, five memberships each) from the first.
+    pub sync: Option<usize>,
 }
 
 impl Default for Options {
@@ -75,6 +79,7 @@ impl Default for Options {
             lifecycle: None,
             idle: 0,
             directory: None,
+            sync: None,
         }
     }
 }
@@ -109,6 +114,9 @@ Options:
                            groups nested five deep, 10 memberships each) into an own server
                            and measure nested groups, CQL search, /group/membership (time,
                            peak RSS) and /event/{token} after 1,000 changes; e.g. 100000
+  --sync USERS             instead of the suite: two own servers, B syncing A's directory of
+                           USERS users (USERS/10 groups, 5 memberships each) over OAuth 2.0;
+                           measures full and incremental syncs and B's peak RSS; e.g. 10000
   --lifecycle N            instead of the suite: issue N tokens to an own server and report
                            peak RSS, start-up time (empty, and with N live tokens) and the
                            database size before and after N expired tokens are purged
@@ -156,6 +164,15 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
+            "--sync" => {
+                o.sync = Some(
+                    val()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 100)
+                        .ok_or("--sync: a number of users, at least 100")?,
+                );
+            }
             "--directory" => {
                 o.directory = Some(
                     val()?
@@ -516,6 +533,9 @@ fn run(o: &Options) -> Result<(), String> {
     }
     if let Some(users) = o.directory {
         return directory::run(o, directory::Shape::scaled(users));
+    }
+    if let Some(users) = o.sync {
+        return sync::run(o, users);
     }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if let Some(url) = &o.url {
