@@ -17,8 +17,9 @@
 
 use super::client::Answer;
 use super::crowd::{CrowdServer, CROWD_VERSION_HEADER};
-use super::snapshot::{attributes, group, user, ReadFailure};
+use super::snapshot::{AttributeList, GroupEntity, ReadFailure, UserEntity};
 use crate::store::directory::incremental::{AttributeUpdate, RemoteChange};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// Most changes one incremental sync gathers; past that a full sync reads less.
@@ -147,9 +148,12 @@ fn attribute_update(event: &Value, entity: &Value) -> AttributeUpdate {
     if entity.get("attributes").is_some() {
         return AttributeUpdate::Whole;
     }
-    let stored = attributes(&serde_json::json!({ "attributes": event.get("storedAttributes") }));
-    let deleted = attributes(&serde_json::json!({ "attributes": event.get("deletedAttributes") }));
-    AttributeUpdate::Delta { stored, deleted: deleted.into_keys().collect() }
+    let list = |field| {
+        let list = event.get(field).and_then(|v| AttributeList::deserialize(v).ok());
+        list.map(AttributeList::map).unwrap_or_default()
+    };
+    let deleted = list("deletedAttributes").into_keys().collect();
+    AttributeUpdate::Delta { stored: list("storedAttributes"), deleted }
 }
 
 /// The changes one event reports.
@@ -186,14 +190,17 @@ fn change(dir: u64, e: &Value) -> Result<Vec<RemoteChange>, String> {
         if deleted {
             vec![RemoteChange::UserDeleted(name)]
         } else {
-            vec![RemoteChange::User(user(dir, entity), attribute_update(e, entity))]
+            let user = UserEntity::deserialize(entity).map_err(|e| format!("a user event: {e}"))?;
+            vec![RemoteChange::User(user.record(dir), attribute_update(e, entity))]
         }
     } else if let Some(entity) = e.get("group") {
         let name = name(e, "group")?;
         if deleted {
             vec![RemoteChange::GroupDeleted(name)]
         } else {
-            vec![RemoteChange::Group(group(dir, entity), attribute_update(e, entity))]
+            let group =
+                GroupEntity::deserialize(entity).map_err(|e| format!("a group event: {e}"))?;
+            vec![RemoteChange::Group(group.record(dir), attribute_update(e, entity))]
         }
     } else {
         return Err("an event of no kind this server knows".into());

@@ -13,7 +13,8 @@ use crate::store::directory::snapshot::Snapshot;
 use crate::store::records::{GroupRecord, UserRecord};
 use quick_xml::events::Event;
 use quick_xml::Reader;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -47,14 +48,14 @@ const MEMBERSHIPS: &str = "/group/membership";
 
 /// Reads the whole directory the server shows its application, as directory `dir` here.
 pub fn read(server: &CrowdServer<'_>, dir: u64) -> Result<Snapshot, ReadFailure> {
-    let users = json(server, USERS)?;
-    let groups = json(server, GROUPS)?;
-    let memberships = fetch(server, MEMBERSHIPS, "application/xml")?;
+    let users: UserList = json(server, USERS)?;
+    let groups: GroupList = json(server, GROUPS)?;
     let mut snap = Snapshot {
-        users: list(&users, "users", USERS)?.iter().map(|u| user(dir, u)).collect(),
-        groups: list(&groups, "groups", GROUPS)?.iter().map(|g| group(dir, g)).collect(),
+        users: users.users.into_iter().map(|u| u.record(dir)).collect(),
+        groups: groups.groups.into_iter().map(|g| g.record(dir)).collect(),
         ..Snapshot::default()
     };
+    let memberships = fetch(server, MEMBERSHIPS, "application/xml")?;
     read_memberships(&memberships.body, &mut snap).map_err(|message| ReadFailure::Answer {
         path: MEMBERSHIPS,
         status: 200,
@@ -83,64 +84,104 @@ fn fetch(
     Ok(answer)
 }
 
-fn json(server: &CrowdServer<'_>, path: &'static str) -> Result<Value, ReadFailure> {
+/// A 200 Crowd answer's JSON body, read straight into `T` (no `Value` tree in between: a
+/// large directory's list would take several times its size as one).
+fn json<T: DeserializeOwned>(
+    server: &CrowdServer<'_>,
+    path: &'static str,
+) -> Result<T, ReadFailure> {
     let answer = fetch(server, path, "application/json")?;
     serde_json::from_slice(&answer.body).map_err(|e| ReadFailure::Answer {
         path,
         status: 200,
-        message: format!("not JSON: {e}"),
+        message: format!("not the JSON a Crowd server answers: {e}"),
     })
 }
 
-fn list<'a>(v: &'a Value, field: &str, path: &'static str) -> Result<&'a Vec<Value>, ReadFailure> {
-    v.get(field).and_then(Value::as_array).ok_or_else(|| ReadFailure::Answer {
-        path,
-        status: 200,
-        message: format!("no '{field}' list in the answer"),
-    })
+#[derive(Deserialize)]
+struct UserList {
+    users: Vec<UserEntity>,
 }
 
-fn text(v: &Value, field: &str) -> String {
-    v.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+#[derive(Deserialize)]
+struct GroupList {
+    groups: Vec<GroupEntity>,
 }
 
-/// `{"attributes":{"attributes":[{"name","values":[…]}]}}` as a map.
-pub(super) fn attributes(v: &Value) -> BTreeMap<String, Vec<String>> {
-    let items = v.pointer("/attributes/attributes").and_then(Value::as_array);
-    items
-        .into_iter()
-        .flatten()
-        .filter_map(|a| {
-            let values = a.get("values")?.as_array()?;
-            let values = values.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
-            Some((a.get("name")?.as_str()?.to_string(), values))
-        })
-        .collect()
+/// A user as usermanagement renders it (crowd-rest-plugin `UserEntity`); what the sync does
+/// not keep (links, key, password) is skipped unread, and a null reads as empty.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "kebab-case")]
+pub(super) struct UserEntity {
+    name: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+    active: Option<bool>,
+    pub(super) attributes: Option<AttributeList>,
 }
 
-pub(super) fn user(dir: u64, v: &Value) -> UserRecord {
-    UserRecord {
-        directory_id: dir,
-        name: text(v, "name"),
-        first_name: text(v, "first-name"),
-        last_name: text(v, "last-name"),
-        display_name: text(v, "display-name"),
-        email: text(v, "email"),
-        active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
-        attributes: attributes(v),
-        ..UserRecord::default()
+/// A group (`GroupEntity`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct GroupEntity {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    active: Option<bool>,
+    pub(super) attributes: Option<AttributeList>,
+}
+
+/// `{"attributes":[{"name","values":[…]}]}` (`MultiValuedAttributeEntityList`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AttributeList {
+    attributes: Vec<AttributeEntity>,
+}
+
+#[derive(Deserialize)]
+struct AttributeEntity {
+    name: String,
+    #[serde(default)]
+    values: Vec<Option<String>>,
+}
+
+impl AttributeList {
+    pub(super) fn map(self) -> BTreeMap<String, Vec<String>> {
+        let values = |a: AttributeEntity| a.values.into_iter().flatten().collect();
+        self.attributes.into_iter().map(|a| (a.name.clone(), values(a))).collect()
     }
 }
 
-pub(super) fn group(dir: u64, v: &Value) -> GroupRecord {
-    GroupRecord {
-        directory_id: dir,
-        name: text(v, "name"),
-        description: text(v, "description"),
-        kind: Some(text(v, "type")).filter(|t| !t.is_empty()).unwrap_or_else(|| "GROUP".into()),
-        active: v.get("active").and_then(Value::as_bool).unwrap_or(true),
-        attributes: attributes(v),
-        ..GroupRecord::default()
+impl UserEntity {
+    pub(super) fn record(self, dir: u64) -> UserRecord {
+        UserRecord {
+            directory_id: dir,
+            name: self.name.unwrap_or_default(),
+            first_name: self.first_name.unwrap_or_default(),
+            last_name: self.last_name.unwrap_or_default(),
+            display_name: self.display_name.unwrap_or_default(),
+            email: self.email.unwrap_or_default(),
+            active: self.active.unwrap_or(true),
+            attributes: self.attributes.map(AttributeList::map).unwrap_or_default(),
+            ..UserRecord::default()
+        }
+    }
+}
+
+impl GroupEntity {
+    pub(super) fn record(self, dir: u64) -> GroupRecord {
+        GroupRecord {
+            directory_id: dir,
+            name: self.name.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            kind: self.kind.filter(|t| !t.is_empty()).unwrap_or_else(|| "GROUP".into()),
+            active: self.active.unwrap_or(true),
+            attributes: self.attributes.map(AttributeList::map).unwrap_or_default(),
+            ..GroupRecord::default()
+        }
     }
 }
 
