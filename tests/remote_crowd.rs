@@ -185,7 +185,7 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
     let link = app.store.app_link_by_name("to-a").unwrap().unwrap();
     let by_link = server(CrowdAuth::Link { application: "jira".into(), link });
     let snap = throng::remote::snapshot::read(&by_link, dir).unwrap();
-    let applied = app.store.apply_snapshot(dir, &snap, None, 2).unwrap();
+    let applied = app.store.apply_snapshot(dir, &snap, None, None, 2).unwrap();
     // 4 users (admin too), 3 groups (crowd-administrators too), 4 memberships.
     assert_eq!(applied, Applied { added: 11, updated: 0, removed: 0 });
     let ann = app.store.user(dir, "ann").unwrap().unwrap();
@@ -206,7 +206,7 @@ fn a_full_read_of_a_remote_directory_applied_here_equals_it() {
         server(CrowdAuth::Password { application: "basic-app".into(), password: "app-pw".into() });
     let snap = throng::remote::snapshot::read(&by_password, dir).unwrap();
     assert_eq!(
-        app.store.apply_snapshot(dir, &snap, None, 3).unwrap(),
+        app.store.apply_snapshot(dir, &snap, None, None, 3).unwrap(),
         Applied { added: 1, updated: 0, removed: 1 }
     );
     assert!(app.store.user(dir, "bob").unwrap().is_none());

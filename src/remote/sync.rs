@@ -246,7 +246,7 @@ pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
                 status.progress = format!("applying {} changes", changes.len());
                 app.store.set_sync_status(dir, &status)?;
                 let now = app.clock.now_ms();
-                match app.store.apply_changes(dir, &changes, &token, now) {
+                match app.store.apply_changes(dir, &changes, &token, Some(&status), now) {
                     Ok(applied) => outcome = Some(Ok(applied)),
                     // The changes do not fit what is here: only a full sync can mend that.
                     Err(e @ Error::UnknownReference(..)) => {
@@ -270,20 +270,21 @@ pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
             full(app, dir, &server, &mut status)
         }
     };
-    match outcome {
-        Ok(applied) => {
-            status.state = "SUCCEEDED".into();
-            (status.added, status.updated, status.removed) =
-                (applied.added, applied.updated, applied.removed);
-        }
+    let status = match outcome {
+        // Recorded as succeeded with what it applied, in the same transaction; again here
+        // with the time it ended.
+        Ok(applied) => status.succeeded(applied.counts(), app.clock.now_ms()),
         Err(e) => {
             log::warn!("synchronising directory '{name}' failed: {e}");
-            status.state = "FAILED".into();
-            status.error = Some(e);
+            SyncStatus {
+                state: "FAILED".into(),
+                error: Some(e),
+                ended: Some(app.clock.now_ms()),
+                progress: String::new(),
+                ..status
+            }
         }
-    }
-    status.ended = Some(app.clock.now_ms());
-    status.progress = String::new();
+    };
     app.store.set_sync_status(dir, &status)?;
     Ok(status)
 }
@@ -307,5 +308,6 @@ fn full(
     );
     let _ = app.store.set_sync_status(dir, status);
     let now = app.clock.now_ms();
-    app.store.apply_snapshot(dir, &snap, token.as_deref(), now).map_err(|e| e.to_string())
+    let token = token.as_deref();
+    app.store.apply_snapshot(dir, &snap, token, Some(status), now).map_err(|e| e.to_string())
 }

@@ -45,6 +45,22 @@ pub enum RemoteAuth {
     Link { link: u64 },
 }
 
+impl SyncStatus {
+    /// This running sync, ended at `now` having added, updated and removed so many.
+    pub fn succeeded(&self, (added, updated, removed): (usize, usize, usize), now: Millis) -> Self {
+        SyncStatus {
+            state: "SUCCEEDED".into(),
+            ended: Some(now),
+            added,
+            updated,
+            removed,
+            error: None,
+            progress: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
 /// How a directory's last synchronisation went, or the one running.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncStatus {

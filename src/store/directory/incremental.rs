@@ -10,11 +10,11 @@
 //! `UnknownReference`: the caller then synchronises in full, which is always correct.
 
 use super::groups::remove_group;
-use super::snapshot::{set_token, write_group, write_user, Applied};
+use super::snapshot::{finish, write_group, write_user, Applied};
 use super::users::remove_user;
 use super::{events, fold};
 use crate::error::{Error, Resource, Result};
-use crate::store::records::{Change, GroupRecord, Millis, UserRecord};
+use crate::store::records::{Change, GroupRecord, Millis, SyncStatus, UserRecord};
 use crate::store::tables::*;
 use crate::store::{decode, Store, Topic};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
@@ -79,12 +79,14 @@ impl AttributeUpdate {
 
 impl Store {
     /// Applies `changes` to directory `dir` in one transaction, with `token` (the server's
-    /// token after them) as where the next incremental sync starts; see the module.
+    /// token after them) as where the next incremental sync starts, and `running` (the
+    /// sync's status) recorded as succeeded; see the module.
     pub fn apply_changes(
         &self,
         dir: u64,
         changes: &[RemoteChange],
         token: &str,
+        running: Option<&SyncStatus>,
         now: Millis,
     ) -> Result<Applied> {
         self.change(Topic::Directory, |txn| {
@@ -93,7 +95,7 @@ impl Store {
             for change in changes {
                 apply(txn, dir, change, now, &mut applied)?;
             }
-            set_token(txn, dir, Some(token))?;
+            finish(txn, dir, Some(token), running, applied, now)?;
             Ok(applied)
         })
     }

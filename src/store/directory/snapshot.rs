@@ -13,7 +13,7 @@ use super::groups::{insert_group, remove_group};
 use super::users::{insert_user, remove_user};
 use super::{events, fold};
 use crate::error::{Error, Resource, Result};
-use crate::store::records::{Change, GroupRecord, Millis, UserRecord};
+use crate::store::records::{Change, GroupRecord, Millis, SyncStatus, UserRecord};
 use crate::store::tables::*;
 use crate::store::{decode, encode, Store, Topic};
 use redb::{ReadableTable, WriteTransaction};
@@ -105,6 +105,10 @@ pub(super) enum Written {
 }
 
 impl Applied {
+    pub fn counts(self) -> (usize, usize, usize) {
+        (self.added, self.updated, self.removed)
+    }
+
     pub(super) fn count(&mut self, written: Written) {
         match written {
             Written::Added => self.added += 1,
@@ -197,6 +201,25 @@ pub(super) fn write_group(
     }
 }
 
+/// Within the transaction that applies a sync: the server's event token after it, and the
+/// sync's status once it has succeeded, so that neither can differ from what was applied
+/// (a server killed after the commit does not call an applied sync interrupted).
+pub(super) fn finish(
+    txn: &WriteTransaction,
+    dir: u64,
+    token: Option<&str>,
+    running: Option<&SyncStatus>,
+    applied: Applied,
+    now: Millis,
+) -> Result<()> {
+    set_token(txn, dir, token)?;
+    if let Some(running) = running {
+        let done = running.succeeded(applied.counts(), now);
+        txn.open_table(SYNC_STATUS)?.insert(dir, encode(&done).as_slice())?;
+    }
+    Ok(())
+}
+
 /// Within `txn`: records the remote server's event token that marks what directory `dir` now
 /// holds (none: the server offers no incremental sync, so the next sync is full).
 pub(super) fn set_token(txn: &WriteTransaction, dir: u64, token: Option<&str>) -> Result<()> {
@@ -211,17 +234,19 @@ pub(super) fn set_token(txn: &WriteTransaction, dir: u64, token: Option<&str>) -
 impl Store {
     /// Makes directory `dir` exactly `snapshot`, in one transaction, with `token` (the remote
     /// server's event token taken before the snapshot was read) as where the next
-    /// incremental sync starts; see the module.
+    /// incremental sync starts, and `running` (the sync's status) recorded as succeeded; see
+    /// the module.
     pub fn apply_snapshot(
         &self,
         dir: u64,
         snapshot: &Snapshot,
         token: Option<&str>,
+        running: Option<&SyncStatus>,
         now: Millis,
     ) -> Result<Applied> {
         self.change(Topic::Directory, |txn| {
             let applied = apply(txn, dir, snapshot, now)?;
-            set_token(txn, dir, token)?;
+            finish(txn, dir, token, running, applied, now)?;
             Ok(applied)
         })
     }
