@@ -437,4 +437,9 @@ fn a_rotated_secret_keeps_b_syncing_through_the_grace_period_then_fails_clearly(
     assert!(error.contains("invalid_client") && error.contains("token endpoint"), "{error}");
     let detail = b.get(&format!("{DIRS}/{id}")).admin().send().json();
     assert_eq!(detail["userCount"], 5, "a failed sync changes nothing: {detail}");
+
+    // The link stays while the directory syncs through it.
+    let r = b.delete(&format!("{LINKS}/1")).admin().send();
+    assert_crowd_error(&r, 409, "OPERATION_FAILED");
+    assert!(r.text().contains("directory 'From A' synchronises through this link"), "{}", r.text());
 }

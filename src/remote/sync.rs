@@ -223,54 +223,13 @@ pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
 /// Synchronises directory `dir`, whose turn the caller holds.
 pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
     let (name, remote) = remote_directory(app, dir)?;
-    let token = match mode {
-        Mode::Auto => app.store.sync_token(dir)?,
-        Mode::Full => None,
-    };
     let mut status = SyncStatus {
         state: "RUNNING".into(),
-        mode: if token.is_some() { "INCREMENTAL" } else { "FULL" }.into(),
+        mode: "FULL".into(),
         started: app.clock.now_ms(),
         ..SyncStatus::default()
     };
-    let server = CrowdServer::of(&super::crowd::Deps::of(app), &remote)?;
-    let mut outcome = None;
-    if let Some(token) = token {
-        status.progress =
-            format!("reading the changes since the last sync from {}", remote.server_url);
-        app.store.set_sync_status(dir, &status)?;
-        match super::events::since(&server, dir, &token) {
-            Err(e) => outcome = Some(Err(e.to_string())),
-            Ok(Since::Unavailable(why)) => status.note = Some(why),
-            Ok(Since::Changes(changes, token)) => {
-                status.progress = format!("applying {} changes", changes.len());
-                app.store.set_sync_status(dir, &status)?;
-                let now = app.clock.now_ms();
-                match app.store.apply_changes(dir, &changes, &token, Some(&status), now) {
-                    Ok(applied) => outcome = Some(Ok(applied)),
-                    // The changes do not fit what is here: only a full sync can mend that.
-                    Err(e @ Error::UnknownReference(..)) => {
-                        status.note = Some(format!("the changes did not fit this directory ({e})"))
-                    }
-                    Err(e) => outcome = Some(Err(e.to_string())),
-                }
-            }
-        }
-        if let Some(note) = &status.note {
-            log::info!("directory '{name}': {note}; synchronising in full");
-            status.mode = "FULL".into();
-        }
-    }
-    let outcome = match outcome {
-        Some(outcome) => outcome,
-        None => {
-            status.progress =
-                format!("reading users, groups and memberships from {}", remote.server_url);
-            app.store.set_sync_status(dir, &status)?;
-            full(app, dir, &server, &mut status)
-        }
-    };
-    let status = match outcome {
+    let status = match attempt(app, dir, &name, &remote, mode, &mut status) {
         // Recorded as succeeded with what it applied, in the same transaction; again here
         // with the time it ended.
         Ok(applied) => status.succeeded(applied.counts(), app.clock.now_ms()),
@@ -287,6 +246,55 @@ pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
     };
     app.store.set_sync_status(dir, &status)?;
     Ok(status)
+}
+
+/// The sync itself: incremental from the stored token when there is one and the server
+/// answers from it, full otherwise. `status` follows it (mode, progress, note). An error is
+/// the status's, in words for an administrator.
+fn attempt(
+    app: &App,
+    dir: u64,
+    name: &str,
+    remote: &RemoteCrowd,
+    mode: Mode,
+    status: &mut SyncStatus,
+) -> std::result::Result<Applied, String> {
+    let text = |e: Error| e.to_string();
+    let token = match mode {
+        Mode::Auto => app.store.sync_token(dir).map_err(text)?,
+        Mode::Full => None,
+    };
+    let server = CrowdServer::of(&super::crowd::Deps::of(app), remote).map_err(text)?;
+    if let Some(token) = token {
+        status.mode = "INCREMENTAL".into();
+        status.progress =
+            format!("reading the changes since the last sync from {}", remote.server_url);
+        app.store.set_sync_status(dir, status).map_err(text)?;
+        match super::events::since(&server, dir, &token).map_err(|e| e.to_string())? {
+            Since::Unavailable(why) => status.note = Some(why),
+            Since::Changes(changes, token) => {
+                status.progress = format!("applying {} changes", changes.len());
+                app.store.set_sync_status(dir, status).map_err(text)?;
+                let now = app.clock.now_ms();
+                match app.store.apply_changes(dir, &changes, &token, Some(status), now) {
+                    Ok(applied) => return Ok(applied),
+                    // The changes do not fit what is here: only a full sync can mend that.
+                    Err(e @ Error::UnknownReference(..)) => {
+                        status.note = Some(format!("the changes did not fit this directory ({e})"))
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        log::info!(
+            "directory '{name}': {}; synchronising in full",
+            status.note.as_deref().unwrap_or("")
+        );
+        status.mode = "FULL".into();
+    }
+    status.progress = format!("reading users, groups and memberships from {}", remote.server_url);
+    app.store.set_sync_status(dir, status).map_err(text)?;
+    full(app, dir, &server, status)
 }
 
 /// A full read, applied whole, from the server's event token taken first: changes made on the

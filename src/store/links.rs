@@ -143,6 +143,17 @@ impl Store {
                 )));
             }
         }
+        for entry in txn.open_table(DIRECTORIES)?.iter()? {
+            let dir: super::records::DirectoryRecord = decode(entry?.1.value())?;
+            let auth = dir.remote.as_ref().map(|r| &r.auth);
+            if auth == Some(&super::records::RemoteAuth::Link { link: id }) {
+                return Err(Error::Conflict(format!(
+                    "directory '{}' synchronises through this link; give it an application \
+                     password or another link first",
+                    dir.name
+                )));
+            }
+        }
         txn.open_table(APP_LINKS)?.remove(id)?;
         txn.open_table(APP_LINK_NAMES)?.remove(link.name.to_lowercase().as_str())?;
         let mut removed = None;

@@ -267,7 +267,9 @@ fn update(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response>
 }
 
 fn delete(app: &App, actor: &Actor, id: &str) -> Result<Response> {
-    links::delete(&Deps::of(app), actor, link_id(id)?)?;
+    let link = links::delete(&Deps::of(app), actor, link_id(id)?)?;
+    // A token held for a link that is gone is a credential nobody needs.
+    app.outgoing_tokens.forget(link.id);
     Ok(Response::no_content())
 }
 
