@@ -121,11 +121,7 @@ impl Outbound {
         headers: &[(&str, &str)],
         json: &str,
     ) -> Result<Answer, CallError> {
-        let mut req = self.agent.post(url).content_type("application/json");
-        for (n, v) in headers {
-            req = req.header(*n, *v);
-        }
-        self.answer(url, req.send(json))
+        self.post(url, headers, "application/json", json)
     }
 
     /// `POST url` of a form body, with `headers`.
@@ -135,11 +131,21 @@ impl Outbound {
         headers: &[(&str, &str)],
         form: &str,
     ) -> Result<Answer, CallError> {
-        let mut req = self.agent.post(url).content_type("application/x-www-form-urlencoded");
+        self.post(url, headers, "application/x-www-form-urlencoded", form)
+    }
+
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &str,
+    ) -> Result<Answer, CallError> {
+        let mut req = self.agent.post(url).content_type(content_type);
         for (n, v) in headers {
             req = req.header(*n, *v);
         }
-        self.answer(url, req.send(form))
+        self.answer(url, req.send(body))
     }
 
     fn answer(
