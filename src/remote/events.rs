@@ -143,17 +143,22 @@ fn names(v: &Value, field: &str) -> Vec<String> {
     names.map(str::to_string).collect()
 }
 
-/// How an event's entity gives its attributes: whole (`"attributes"` on it) or as a change.
+/// How an event gives its entity's attributes: as a change beside it when it carries
+/// `storedAttributes` or `deletedAttributes` (Crowd's `UserEventEntity`), whole when the
+/// entity has an attribute list (throng), else not at all (they stay as they are).
 fn attribute_update(event: &Value, entity: &Value) -> AttributeUpdate {
-    if entity.get("attributes").is_some() {
-        return AttributeUpdate::Whole;
-    }
-    let list = |field| {
-        let list = event.get(field).and_then(|v| AttributeList::deserialize(v).ok());
+    let list = |v: Option<&Value>| {
+        let list = v.and_then(|v| AttributeList::deserialize(v).ok());
         list.map(AttributeList::map).unwrap_or_default()
     };
-    let deleted = list("deletedAttributes").into_keys().collect();
-    AttributeUpdate::Delta { stored: list("storedAttributes"), deleted }
+    let (stored, deleted) = (event.get("storedAttributes"), event.get("deletedAttributes"));
+    if stored.is_none()
+        && deleted.is_none()
+        && entity.get("attributes").is_some_and(Value::is_object)
+    {
+        return AttributeUpdate::Whole;
+    }
+    AttributeUpdate::Delta { stored: list(stored), deleted: list(deleted).into_keys().collect() }
 }
 
 /// The changes one event reports.
@@ -233,6 +238,13 @@ mod tests {
             panic!()
         };
         assert_eq!((stored.len(), &deleted[..]), (1, &["b".to_string()][..]));
+        // No attributes at all (a null list, say): they stay as they are.
+        let bare = json!({"operation":"UPDATED","user":{"name":"ann","attributes":null}});
+        assert!(matches!(
+            &change(2, &bare).unwrap()[..],
+            [RemoteChange::User(_, AttributeUpdate::Delta { stored, deleted })]
+                if stored.is_empty() && deleted.is_empty()
+        ));
         let gone = json!({"operation":"DELETED","user":{"name":"ann"}});
         assert_eq!(change(2, &gone).unwrap(), [RemoteChange::UserDeleted("ann".into())]);
         let m = json!({"operation":"CREATED","childUser":{"name":"ann"},
