@@ -2,9 +2,12 @@
 //!
 //! Passwords are PBKDF2 hashes, deliberately slow, so a verified (name, password) pair is
 //! cached for a short while under a keyed digest of both; the cache never holds anything a
-//! password can be recovered from, and an entry is good only in the store generation it was
-//! verified in (`store::cache::Generational`): any change to users, groups or memberships,
-//! a removed admin or a changed password say, takes effect at the next request.
+//! password can be recovered from. An entry is good as it is in the store generation it was
+//! verified in; after any change to users, groups or memberships (a sync of another
+//! directory, say) it is checked again without the KDF: the admin must still be active, still
+//! in `crowd-administrators`, and still have the very password hash the password was verified
+//! against. A removed admin or a changed password so take effect at the next request, and
+//! directories changing all the time do not make every admin call pay the KDF.
 //!
 //! Guessing is bounded three ways (`domain::throttle`): failures count per source and per
 //! (case-insensitive) name, and past the limit a login is answered 429 before the cache or the
@@ -18,43 +21,74 @@ use crate::domain::audit::{self, Action, Attempt};
 use crate::domain::clock::Clock;
 use crate::domain::throttle::{Guards, Kind};
 use crate::error::{Error, Result};
-use crate::store::cache::Generational;
 use crate::store::directory::{ADMIN_DIRECTORY, ADMIN_GROUP};
 use crate::store::records::UserRecord;
 use crate::store::{Store, Topic};
-use std::sync::OnceLock;
+use crate::sync::MutexExt;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a verified admin password is trusted without running the KDF again.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_MAX: usize = 1024;
 
+#[derive(Default)]
 pub struct AdminCache {
-    /// Keyed digest of (name, password) → the admin's name as stored, and when verified.
-    verified: Generational<[u8; 32], (String, Instant)>,
+    /// Keyed digest of (name, password) → what was verified.
+    verified: Mutex<HashMap<[u8; 32], Verified>>,
     /// A hash of nothing, verified against when the user is unknown.
     decoy: OnceLock<String>,
 }
 
-impl Default for AdminCache {
-    fn default() -> Self {
-        AdminCache { verified: Generational::new(CACHE_MAX), decoy: OnceLock::new() }
-    }
+#[derive(Clone)]
+struct Verified {
+    /// The admin's name as stored.
+    name: String,
+    /// A digest of the stored password hash the password was verified against.
+    hash: [u8; 32],
+    at: Instant,
+    /// The store generation it was last known good in.
+    generation: u64,
+}
+
+/// What an entry says for the store's current generation.
+enum Cached {
+    Good(String),
+    /// Verified, but the store changed since: good if the admin still is as it was.
+    Recheck(Verified),
+    None,
 }
 
 impl AdminCache {
-    /// The admin a digest was verified as, if that was within [`CACHE_TTL`] and in the
-    /// store's current `generation`.
-    fn lookup(&self, key: &[u8; 32], generation: u64) -> Option<String> {
-        let (name, at) = self.verified.get(key, generation)?;
-        (at.elapsed() < CACHE_TTL).then_some(name)
+    fn lookup(&self, key: &[u8; 32], generation: u64) -> Cached {
+        let verified = self.verified.locked();
+        match verified.get(key) {
+            Some(v) if v.at.elapsed() < CACHE_TTL && v.generation == generation => {
+                Cached::Good(v.name.clone())
+            }
+            Some(v) if v.at.elapsed() < CACHE_TTL => Cached::Recheck(v.clone()),
+            _ => Cached::None,
+        }
     }
 
     /// Remembers a verification made from what the store held at `generation`, taken before
     /// the user and the membership were read.
-    fn remember(&self, key: [u8; 32], name: String, generation: u64) {
-        self.verified.fill(key, (name, Instant::now()), generation);
+    fn remember(&self, key: [u8; 32], v: Verified) {
+        let mut verified = self.verified.locked();
+        if verified.len() >= CACHE_MAX {
+            verified.clear();
+        }
+        verified.insert(key, v);
     }
+
+    fn forget(&self, key: &[u8; 32]) {
+        self.verified.locked().remove(key);
+    }
+}
+
+fn hash_digest(stored_hash: &str) -> [u8; 32] {
+    crypto::sha256(stored_hash.as_bytes())
 }
 
 /// What authenticating an admin needs, and nothing more: the store, the key of the cache's
@@ -105,9 +139,20 @@ pub fn authenticate(app: &Deps<'_>, basic: Option<(&str, &str)>, remote: &str) -
     }
     let key = app.keys.cache_key(&[name.as_bytes(), password.as_bytes()]);
     let generation = app.store.generation(Topic::Directory);
-    if let Some(user) = app.admins.lookup(&key, generation) {
-        app.guards.throttle.succeeded(Kind::Admin, remote, name, now);
-        return Ok(user);
+    match app.admins.lookup(&key, generation) {
+        Cached::Good(user) => {
+            app.guards.throttle.succeeded(Kind::Admin, remote, name, now);
+            return Ok(user);
+        }
+        Cached::Recheck(v) => {
+            if still_admin(app.store, &v)? {
+                app.admins.remember(key, Verified { generation, ..v.clone() });
+                app.guards.throttle.succeeded(Kind::Admin, remote, name, now);
+                return Ok(v.name);
+            }
+            app.admins.forget(&key);
+        }
+        Cached::None => {}
     }
     // Administrators live in the first-start directory only (ADMIN_DIRECTORY's comment).
     let user = app.store.user(ADMIN_DIRECTORY, name)?;
@@ -142,8 +187,21 @@ pub fn authenticate(app: &Deps<'_>, basic: Option<(&str, &str)>, remote: &str) -
     if !app.store.is_direct_member(ADMIN_DIRECTORY, ADMIN_GROUP, &user.name)? {
         return Err(Error::Forbidden(format!("user '{}' is not a Crowd administrator", user.name)));
     }
-    app.admins.remember(key, user.name.clone(), generation);
+    let hash = hash_digest(user.password_hash.as_deref().unwrap_or_default());
+    let verified = Verified { name: user.name.clone(), hash, at: Instant::now(), generation };
+    app.admins.remember(key, verified);
     Ok(user.name)
+}
+
+/// Whether the admin `v` verified is still one, with the same password hash, by what the
+/// store holds now.
+fn still_admin(store: &Store, v: &Verified) -> Result<bool> {
+    let Some(user) = store.user(ADMIN_DIRECTORY, &v.name)? else { return Ok(false) };
+    let same_hash =
+        user.password_hash.as_deref().map(hash_digest).is_some_and(|h| crypto::ct_eq(&h, &v.hash));
+    Ok(same_hash
+        && user.active
+        && store.is_direct_member(ADMIN_DIRECTORY, ADMIN_GROUP, &user.name)?)
 }
 
 /// How a failed admin login names the user: an existing user by name, anything else only as a
@@ -161,31 +219,51 @@ mod tests {
     use crate::store::directory::Bootstrap;
     use crate::store::TempStore;
 
+    fn v_generation(cache: &AdminCache, key: &[u8; 32]) -> u64 {
+        cache.verified.locked()[key].generation
+    }
+
     /// Regression: the cache was never cleared, so a removed admin (or one whose password
-    /// changed) kept access with the old password for up to a minute.
+    /// changed) kept access with the old password for up to a minute. Now an entry from an
+    /// older generation is good only once the admin is checked again as it is.
     #[test]
-    fn a_cached_admin_is_forgotten_once_users_or_memberships_change() {
+    fn a_cached_admin_is_checked_again_once_users_or_memberships_change() {
         let store = TempStore::new();
         let bootstrap = Bootstrap {
             directory_name: "Internal",
             admin_name: "admin",
-            admin_password_hash: "unused".into(),
+            admin_password_hash: "hash-1".into(),
             now: 1,
         };
         assert!(store.bootstrap_if_empty(bootstrap).unwrap());
         let cache = AdminCache::default();
         let key = [7u8; 32];
-        cache.remember(key, "admin".into(), store.generation(Topic::Directory));
-        assert_eq!(
-            cache.lookup(&key, store.generation(Topic::Directory)).as_deref(),
-            Some("admin")
-        );
+        let verified = |generation| Verified {
+            name: "admin".into(),
+            hash: hash_digest("hash-1"),
+            at: Instant::now(),
+            generation,
+        };
+        let now = || store.generation(Topic::Directory);
+        cache.remember(key, verified(now()));
+        assert!(matches!(cache.lookup(&key, now()), Cached::Good(n) if n == "admin"));
+
+        // Another change: checked again, and still an admin with the same hash.
+        store.create_directory("Other", "INTERNAL", "", 2).unwrap();
+        assert_ne!(v_generation(&cache, &key), now());
+        let Cached::Recheck(v) = cache.lookup(&key, now()) else { panic!("not rechecked") };
+        assert!(still_admin(&store, &v).unwrap());
+        // Out of the group: no longer.
         store.remove_user_from_group(1, "admin", ADMIN_GROUP, 2).unwrap();
-        assert_eq!(cache.lookup(&key, store.generation(Topic::Directory)), None);
-        // A verification that began before the change is not cached under the new generation.
-        let before = store.generation(Topic::Directory);
+        assert!(!still_admin(&store, &v).unwrap());
         store.add_user_to_group(1, "admin", ADMIN_GROUP, 3).unwrap();
-        cache.remember(key, "admin".into(), before);
-        assert_eq!(cache.lookup(&key, store.generation(Topic::Directory)), None);
+        assert!(still_admin(&store, &v).unwrap());
+        // Another password hash (the password changed): no longer either.
+        let new_hash = |u: &mut UserRecord| {
+            u.password_hash = Some("hash-2".into());
+            Ok(())
+        };
+        store.update_user(1, "admin", new_hash, 4).unwrap();
+        assert!(!still_admin(&store, &v).unwrap());
     }
 }
