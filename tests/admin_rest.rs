@@ -580,7 +580,7 @@ fn routes_answer_wrong_methods_unknown_paths_and_aliases() {
     assert_eq!(allow("DELETE", &format!("/group/{devs}/groups")), "GET, POST");
     assert_eq!(allow("POST", "/group/search/1"), "GET");
     assert_eq!(allow("PUT", "/directory/detailed"), "GET, POST");
-    assert_eq!(allow("DELETE", "/directory/detailed/1"), "GET");
+    assert_eq!(allow("DELETE", "/directory/detailed/1"), "GET, PUT");
     for path in ["", "/users", "/users/x/y/z", "/group", "/directory", "/directory/managed"] {
         assert_crowd_error(&ts.get(&format!("{BASE}{path}")).admin().send(), 404, "NOT_FOUND");
     }

@@ -59,6 +59,9 @@ pub struct Options {
     /// Instead of the suite: two servers, the second syncing a directory of this many users
     /// (a tenth as many groups, five memberships each) from the first.
     pub sync: Option<usize>,
+    /// With `sync`: once measured, write the two servers' URLs and the directory id to this
+    /// file and keep them running until it is removed, so another tool can measure them too.
+    pub hold: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             idle: 0,
             directory: None,
             sync: None,
+            hold: None,
         }
     }
 }
@@ -117,6 +121,8 @@ Options:
   --sync USERS             instead of the suite: two own servers, B syncing A's directory of
                            USERS users (USERS/10 groups, 5 memberships each) over OAuth 2.0;
                            measures full and incremental syncs and B's peak RSS; e.g. 10000
+  --hold FILE              with --sync: then write 'A_URL B_URL DIRECTORY_ID B_PID' to FILE, keep
+                           both servers running until FILE is removed (benches/sync.sh)
   --lifecycle N            instead of the suite: issue N tokens to an own server and report
                            peak RSS, start-up time (empty, and with N live tokens) and the
                            database size before and after N expired tokens are purged
@@ -164,6 +170,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--tsv" => o.tsv = true,
             "--serve-arg" => o.serve_args.push(val()?),
+            "--hold" => o.hold = Some(val()?.into()),
             "--sync" => {
                 o.sync = Some(
                     val()?

@@ -196,5 +196,12 @@ pub fn run(o: &Options, users: usize) -> Result<(), String> {
         "≤ 1 s"
     );
     println!("{:<44} {:>7.1} MiB {:>16} {:>10}", "B (syncing side) peak RSS", rss, "", "≤ 128 MiB");
+    if let Some(file) = &o.hold {
+        let line = format!("http://{} http://{} {dir} {}\n", a.addr, b.addr, b.child.id());
+        std::fs::write(file, line).map_err(|e| format!("{}: {e}", file.display()))?;
+        while file.exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     Ok(())
 }

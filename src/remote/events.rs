@@ -22,8 +22,9 @@ use crate::store::directory::incremental::{AttributeUpdate, RemoteChange};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Most changes one incremental sync gathers; past that a full sync reads less.
-const MAX_CHANGES: usize = 200_000;
+/// Most changes one incremental sync gathers (all are held until they are applied, in one
+/// transaction); past that a full sync reads less and holds no more.
+const MAX_CHANGES: usize = 50_000;
 /// Most `/event/{token}` answers one incremental sync reads.
 const MAX_PAGES: usize = 1_000;
 

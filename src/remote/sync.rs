@@ -216,7 +216,8 @@ pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
         progress: "waiting for the sync before it to end".into(),
         ..SyncStatus::default()
     };
-    app.store.set_sync_status(dir, &status)?;
+    // Not durable: until it runs, nothing is done that a crash could cut short.
+    app.store.set_sync_progress(dir, &status)?;
     Ok(status)
 }
 
@@ -227,12 +228,20 @@ pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
         state: "RUNNING".into(),
         mode: "FULL".into(),
         started: app.clock.now_ms(),
+        progress: "starting".into(),
         ..SyncStatus::default()
     };
+    // Durable, so that a server killed during the sync says at its next start that it was
+    // interrupted; its progress after this is not (`set_sync_progress`).
+    app.store.set_sync_status(dir, &status)?;
     let status = match attempt(app, dir, &name, &remote, mode, &mut status) {
-        // Recorded as succeeded with what it applied, in the same transaction; again here
-        // with the time it ended.
-        Ok(applied) => status.succeeded(applied.counts(), app.clock.now_ms()),
+        // Recorded as succeeded with what it applied, durably, in the same transaction; here
+        // again with the time it ended.
+        Ok(applied) => {
+            let done = status.succeeded(applied.counts(), app.clock.now_ms());
+            app.store.set_sync_progress(dir, &done)?;
+            return Ok(done);
+        }
         Err(e) => {
             log::warn!("synchronising directory '{name}' failed: {e}");
             SyncStatus {
@@ -269,12 +278,12 @@ fn attempt(
         status.mode = "INCREMENTAL".into();
         status.progress =
             format!("reading the changes since the last sync from {}", remote.server_url);
-        app.store.set_sync_status(dir, status).map_err(text)?;
+        app.store.set_sync_progress(dir, status).map_err(text)?;
         match super::events::since(&server, dir, &token).map_err(|e| e.to_string())? {
             Since::Unavailable(why) => status.note = Some(why),
             Since::Changes(changes, token) => {
                 status.progress = format!("applying {} changes", changes.len());
-                app.store.set_sync_status(dir, status).map_err(text)?;
+                app.store.set_sync_progress(dir, status).map_err(text)?;
                 let now = app.clock.now_ms();
                 match app.store.apply_changes(dir, &changes, &token, Some(status), now) {
                     Ok(applied) => return Ok(applied),
@@ -293,7 +302,7 @@ fn attempt(
         status.mode = "FULL".into();
     }
     status.progress = format!("reading users, groups and memberships from {}", remote.server_url);
-    app.store.set_sync_status(dir, status).map_err(text)?;
+    app.store.set_sync_progress(dir, status).map_err(text)?;
     full(app, dir, &server, status)
 }
 
@@ -314,7 +323,7 @@ fn full(
         snap.groups.len(),
         snap.user_memberships.len() + snap.group_memberships.len()
     );
-    let _ = app.store.set_sync_status(dir, status);
+    let _ = app.store.set_sync_progress(dir, status);
     let now = app.clock.now_ms();
     let token = token.as_deref();
     app.store.apply_snapshot(dir, &snap, token, Some(status), now).map_err(|e| e.to_string())

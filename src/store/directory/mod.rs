@@ -174,13 +174,36 @@ impl Store {
     }
 
     /// Records how directory `dir`'s synchronisation is going (no change notice: no entity
-    /// changed).
+    /// changed), durably: the first word of a sync, so that a server killed during it finds
+    /// it running at the next start and says it was interrupted, and the word of one that
+    /// failed.
     pub fn set_sync_status(
         &self,
         dir: u64,
         status: &crate::store::records::SyncStatus,
     ) -> Result<()> {
-        let txn = self.write()?;
+        self.write_sync_status(dir, status, redb::Durability::Immediate)
+    }
+
+    /// [`Store::set_sync_status`] for where a running sync is, without waiting for the disk:
+    /// a crash may lose it, and then the durable word before it stands.
+    pub fn set_sync_progress(
+        &self,
+        dir: u64,
+        status: &crate::store::records::SyncStatus,
+    ) -> Result<()> {
+        self.write_sync_status(dir, status, redb::Durability::None)
+    }
+
+    fn write_sync_status(
+        &self,
+        dir: u64,
+        status: &crate::store::records::SyncStatus,
+        durability: redb::Durability,
+    ) -> Result<()> {
+        let mut txn = self.write()?;
+        txn.set_durability(durability)
+            .map_err(|e| Error::Internal(format!("a sync status write: {e}")))?;
         txn.open_table(SYNC_STATUS)?.insert(dir, encode(status).as_slice())?;
         txn.commit()?;
         Ok(())
