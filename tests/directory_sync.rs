@@ -100,10 +100,41 @@ fn sync(b: &TestServer, id: u64, query: &str) -> Value {
     r.json()
 }
 
+/// User `name` on A, with password `{name}-password`.
+fn add_user_on_a(a: &TestServer, name: &str) {
+    let password = format!("{name}-password");
+    ok(
+        a,
+        "admin-app",
+        "POST",
+        "/user",
+        json!({"name": name, "active": true,
+        "password": {"value": password}}),
+    );
+}
+
+/// A sync's mode and its counts added, updated, removed.
+fn mode_and_counts(status: &Value) -> (&str, [u64; 3]) {
+    let count = |k: &str| status[k].as_u64().unwrap_or_else(|| panic!("no {k} in {status}"));
+    (status["mode"].as_str().unwrap(), [count("added"), count("updated"), count("removed")])
+}
+
 fn create_directory(b: &TestServer, settings: Value) -> u64 {
     let r = b.post(DIRS).admin().json(&settings).send();
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()["id"].as_u64().unwrap()
+}
+
+/// A and B linked, A's directory populated, and B's `CROWD` directory of it with `interval`;
+/// returns B's directory id.
+fn synced_pair(a: &TestServer, b: &TestServer, interval: &str) -> u64 {
+    link_servers(a, b);
+    populate_a(a);
+    create_directory(
+        b,
+        json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
+            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": interval}),
+    )
 }
 
 /// A's directory 1 as the tests start it: three users with attributes, three groups, nested.
@@ -169,13 +200,7 @@ fn populate_a(a: &TestServer) {
 fn a_directory_synced_over_oauth_follows_every_change_on_a_incrementally() {
     let a = TestServer::start();
     let b = TestServer::start();
-    link_servers(&a, &b);
-    populate_a(&a);
-    let id = create_directory(
-        &b,
-        json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
-            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": "off"}),
-    );
+    let id = synced_pair(&a, &b, "off");
     add_app(&b, "reader", id);
 
     let first = sync(&b, id, "");
@@ -251,16 +276,10 @@ fn a_directory_synced_over_oauth_follows_every_change_on_a_incrementally() {
     assert!(next["added"].as_u64().unwrap() >= 4, "{next}");
     assert!(next["removed"].as_u64().unwrap() >= 3, "{next}");
     assert_eq!(directory_view(&b, "reader"), directory_view(&a, "admin-app"));
-    let quiet = sync(&b, id, "");
     assert_eq!(
-        (
-            quiet["mode"].as_str(),
-            quiet["added"].as_u64(),
-            quiet["updated"].as_u64(),
-            quiet["removed"].as_u64()
-        ),
-        (Some("INCREMENTAL"), Some(0), Some(0), Some(0)),
-        "nothing changed on A: {quiet}"
+        mode_and_counts(&sync(&b, id, "")),
+        ("INCREMENTAL", [0, 0, 0]),
+        "nothing changed on A"
     );
 
     // B's synced users log in through A, with A's passwords.
@@ -275,30 +294,14 @@ fn a_directory_synced_over_oauth_follows_every_change_on_a_incrementally() {
     assert_eq!(login("carl", "carl-password").status, 400, "carl is gone");
 
     // A full sync when asked finds nothing to change.
-    let full = sync(&b, id, "&mode=full");
-    assert_eq!(
-        (
-            full["mode"].as_str(),
-            full["added"].as_u64(),
-            full["updated"].as_u64(),
-            full["removed"].as_u64()
-        ),
-        (Some("FULL"), Some(0), Some(0), Some(0)),
-        "{full}"
-    );
+    assert_eq!(mode_and_counts(&sync(&b, id, "&mode=full")), ("FULL", [0, 0, 0]));
 }
 
 #[test]
 fn an_expired_event_token_falls_back_to_a_full_sync_that_says_why() {
     let a = TestServer::start_with(|c| c.event_max_rows = 5);
     let b = TestServer::start();
-    link_servers(&a, &b);
-    populate_a(&a);
-    let id = create_directory(
-        &b,
-        json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
-            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": "off"}),
-    );
+    let id = synced_pair(&a, &b, "off");
     add_app(&b, "reader", id);
     assert_eq!(sync(&b, id, "")["state"], "SUCCEEDED");
     for i in 0..10 {
@@ -339,25 +342,12 @@ fn wait_for(b: &TestServer, id: u64, done: impl Fn(&Value) -> bool) -> Value {
 fn a_directory_syncs_at_once_then_on_its_interval_and_in_the_background_when_asked() {
     let a = TestServer::start();
     let b = TestServer::start();
-    link_servers(&a, &b);
-    populate_a(&a);
-    let id = create_directory(
-        &b,
-        json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
-            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": "30m"}),
-    );
+    let id = synced_pair(&a, &b, "30m");
     let first = wait_for(&b, id, |s| s["state"] == "SUCCEEDED");
     assert_eq!(first["userCount"], 4, "admin and A's three: {first}");
     let started = first["synchronisation"]["started"].clone();
 
-    ok(
-        &a,
-        "admin-app",
-        "POST",
-        "/user",
-        json!({"name": "dave", "active": true,
-        "password": {"value": "dave-password"}}),
-    );
+    add_user_on_a(&a, "dave");
     b.advance_clock(Duration::from_secs(31 * 60));
     let second = wait_for(&b, id, |s| s["started"] != started && s["state"] == "SUCCEEDED");
     assert_eq!(
@@ -367,14 +357,7 @@ fn a_directory_syncs_at_once_then_on_its_interval_and_in_the_background_when_ask
     );
 
     // Asked for without waiting: 202 with where to watch it.
-    ok(
-        &a,
-        "admin-app",
-        "POST",
-        "/user",
-        json!({"name": "erin", "active": true,
-        "password": {"value": "erin-password"}}),
-    );
+    add_user_on_a(&a, "erin");
     let r = b.post(&format!("{DIRS}/{id}/synchronize")).admin().send();
     assert_eq!(r.status, 202, "{}", r.text());
     assert!(r.header("Location").unwrap().ends_with(&format!("{DIRS}/{id}")));
@@ -399,13 +382,7 @@ fn a_directory_syncs_at_once_then_on_its_interval_and_in_the_background_when_ask
 fn a_rotated_secret_keeps_b_syncing_through_the_grace_period_then_fails_clearly() {
     let a = TestServer::start();
     let b = TestServer::start();
-    link_servers(&a, &b);
-    populate_a(&a);
-    let id = create_directory(
-        &b,
-        json!({"name": "From A", "type": "CROWD", "serverUrl": a.url(),
-            "applicationName": "jira", "applicationLink": "to-a", "syncInterval": "off"}),
-    );
+    let id = synced_pair(&a, &b, "off");
     assert_eq!(sync(&b, id, "")["state"], "SUCCEEDED");
     let link = a.get(LINKS).admin().send().json()["links"][0].clone();
     let client_id = link["oauthClient"]["clientId"].as_str().unwrap().to_string();
@@ -414,14 +391,7 @@ fn a_rotated_secret_keeps_b_syncing_through_the_grace_period_then_fails_clearly(
         200
     );
 
-    ok(
-        &a,
-        "admin-app",
-        "POST",
-        "/user",
-        json!({"name": "dave", "active": true,
-        "password": {"value": "dave-password"}}),
-    );
+    add_user_on_a(&a, "dave");
     let during = sync(&b, id, "");
     assert_eq!(
         (during["state"].as_str(), during["added"].as_u64()),
