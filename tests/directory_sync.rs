@@ -408,6 +408,16 @@ fn a_rotated_secret_keeps_b_syncing_through_the_grace_period_then_fails_clearly(
     let detail = b.get(&format!("{DIRS}/{id}")).admin().send().json();
     assert_eq!(detail["userCount"], 5, "a failed sync changes nothing: {detail}");
 
+    // A link whose token endpoint moves to another server sends its tokens nowhere else.
+    let r = b
+        .put(&format!("{LINKS}/1"))
+        .admin()
+        .json(&json!({"tokenUrl": format!("{}/rest/oauth2/latest/token", b.url())}))
+        .send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let moved = sync(&b, id, "");
+    assert!(moved["error"].as_str().unwrap().contains("now gets its tokens from"), "{moved}");
+
     // The link stays while the directory syncs through it.
     let r = b.delete(&format!("{LINKS}/1")).admin().send();
     assert_crowd_error(&r, 409, "OPERATION_FAILED");

@@ -133,8 +133,14 @@ fn a_server_that_is_not_crowd_answers_garbage_too_much_or_nothing_changes_nothin
             Behaviour::Answer(200, vec![], br#"{"users":[],"groups":[]}"#.to_vec()),
             "not a Crowd answer",
         ),
-        (Behaviour::Answer(200, vec![CROWD], b"{not json".to_vec()), "not JSON"),
-        (Behaviour::Answer(200, vec![CROWD], b"[1,2,3]".to_vec()), "no newEventToken"),
+        (
+            Behaviour::Answer(200, vec![CROWD], b"{not json".to_vec()),
+            "not the JSON a Crowd server answers",
+        ),
+        (
+            Behaviour::Answer(200, vec![CROWD], b"[1,2,3]".to_vec()),
+            "not the JSON a Crowd server answers",
+        ),
         (Behaviour::Answer(200, vec![CROWD], big), "larger than the 65536 bytes allowed"),
         (Behaviour::Answer(500, vec![CROWD], b"<html>oops</html>".to_vec()), "500"),
         (Behaviour::Silent, "no answer in time"),
@@ -162,6 +168,9 @@ fn a_server_that_is_not_crowd_answers_garbage_too_much_or_nothing_changes_nothin
     assert_eq!(r.status, 202, "{}", r.text());
     let busy = b.post(&format!("{DIRS}/{id}/synchronize")).admin().send();
     assert_crowd_error(&busy, 409, "OPERATION_FAILED");
+    // Nor do its settings change under it: it would commit what it read under them.
+    let r = b.put(&format!("{DIRS}/{id}")).admin().json(&json!({"syncInterval": "2h"})).send();
+    assert_crowd_error(&r, 409, "OPERATION_FAILED");
     let waited = sync(&b, id);
     assert_eq!(waited["state"], "FAILED", "the running one's outcome: {waited}");
     assert!(started.elapsed() < Duration::from_secs(10), "bounded by the outbound timeout");

@@ -20,13 +20,15 @@ use super::crowd::{CrowdServer, CROWD_VERSION_HEADER};
 use super::snapshot::{AttributeList, GroupEntity, ReadFailure, UserEntity};
 use crate::store::directory::incremental::{AttributeUpdate, RemoteChange};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// Most changes one incremental sync gathers (all are held until they are applied, in one
 /// transaction); past that a full sync reads less and holds no more.
 const MAX_CHANGES: usize = 50_000;
 /// Most `/event/{token}` answers one incremental sync reads.
 const MAX_PAGES: usize = 1_000;
+/// The largest `/event/{token}` answer read (throng's own stop near 8 MiB); a larger one is
+/// left for a full sync, which reads the directory in less than such a log.
+const MAX_PAGE_BYTES: usize = 16 << 20;
 
 /// What asking for changes found.
 #[derive(Debug)]
@@ -45,32 +47,46 @@ pub fn current(server: &CrowdServer<'_>) -> Result<Option<String>, ReadFailure> 
         return Ok(None);
     }
     let page = page(&answer, "/event")?;
-    Ok(page.available.then_some(page.token))
+    Ok(page.available().then_some(page.token))
 }
 
-/// Every change since `token`, read as directory `dir`.
-pub fn since(server: &CrowdServer<'_>, dir: u64, token: &str) -> Result<Since, ReadFailure> {
+/// Every change since `token`, read as directory `dir`; `stopping` is asked between pages
+/// (the server is shutting down: what was read is dropped, and the next sync asks again).
+pub fn since(
+    server: &CrowdServer<'_>,
+    dir: u64,
+    token: &str,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Since, ReadFailure> {
     let mut token = token.to_string();
     let mut changes = Vec::new();
     let mut empty_pages = 0;
     for _ in 0..MAX_PAGES {
+        if stopping() {
+            return Err(ReadFailure::Stopped);
+        }
         let path = format!("/event/{}", crate::http::request::percent_encode(&token));
         let answer = server.get(&path, "application/json").map_err(ReadFailure::Remote)?;
         if let Some(why) = unavailable(&answer) {
             return Ok(Since::Unavailable(why));
         }
+        if answer.status == 200 && answer.body.len() > MAX_PAGE_BYTES {
+            let mib = answer.body.len() >> 20;
+            return Ok(Since::Unavailable(format!("an answer of {mib} MiB of changes")));
+        }
         let page = page(&answer, "/event/{token}")?;
-        if !page.available {
+        if !page.available() {
             return Ok(Since::Unavailable("the server offers no incremental sync".into()));
         }
         let unchanged = page.token == token;
         let count = page.events.len();
-        for event in &page.events {
-            changes.extend(change(dir, event).map_err(|message| ReadFailure::Answer {
-                path: "/event/{token}",
-                status: 200,
-                message,
-            })?);
+        for event in page.events {
+            match event.changes(dir) {
+                Ok(more) => changes.extend(more),
+                // One event this server cannot read would stop every incremental sync at
+                // the same place: a full sync reads the directory as it is instead.
+                Err(why) => return Ok(Since::Unavailable(why)),
+            }
         }
         if changes.len() > MAX_CHANGES {
             return Ok(Since::Unavailable(format!(
@@ -101,14 +117,32 @@ fn unavailable(answer: &Answer) -> Option<String> {
     }
 }
 
+/// `{"newEventToken","incrementalSynchronisationAvailable","events":[…]}` (`EventEntityList`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Page {
-    token: String,
-    available: bool,
-    events: Vec<Value>,
+    new_event_token: Option<String>,
+    incremental_synchronisation_available: Option<bool>,
+    #[serde(default)]
+    events: Option<Vec<Event>>,
 }
 
-/// A 200 Crowd answer's `newEventToken`, `incrementalSynchronisationAvailable` and events.
-fn page(answer: &Answer, path: &'static str) -> Result<Page, ReadFailure> {
+struct ReadPage {
+    token: String,
+    available: Option<bool>,
+    events: Vec<Event>,
+}
+
+impl ReadPage {
+    fn available(&self) -> bool {
+        self.available.unwrap_or(true)
+    }
+}
+
+/// A 200 Crowd answer's `newEventToken`, `incrementalSynchronisationAvailable` and events,
+/// read straight into typed events (a large page as a JSON tree would take several times
+/// its size).
+fn page(answer: &Answer, path: &'static str) -> Result<ReadPage, ReadFailure> {
     let fail = |status, message| ReadFailure::Answer { path, status, message };
     if answer.header(CROWD_VERSION_HEADER).is_none() {
         return Err(fail(answer.status, format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")));
@@ -116,107 +150,161 @@ fn page(answer: &Answer, path: &'static str) -> Result<Page, ReadFailure> {
     if answer.status != 200 {
         return Err(fail(answer.status, super::crowd::crowd_message(&answer.text(1000))));
     }
-    let mut v: Value =
-        serde_json::from_slice(&answer.body).map_err(|e| fail(200, format!("not JSON: {e}")))?;
-    let token = v.get("newEventToken").and_then(Value::as_str).map(str::to_string);
-    let token = token.ok_or_else(|| fail(200, "no newEventToken in the answer".into()))?;
-    let available = v.get("incrementalSynchronisationAvailable").and_then(Value::as_bool);
-    let events = match v.get_mut("events").map(Value::take) {
-        Some(Value::Array(events)) => events,
-        None | Some(Value::Null) => Vec::new(),
-        Some(_) => return Err(fail(200, "'events' is not a list".into())),
-    };
-    Ok(Page { token, available: available.unwrap_or(true), events })
-}
-
-fn name(v: &Value, field: &str) -> Result<String, String> {
-    v.pointer(&format!("/{field}/name"))
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string)
-        .ok_or_else(|| format!("an event without {field}.name"))
-}
-
-/// The names in `{"groups":[{"name"},…]}` under `field`.
-fn names(v: &Value, field: &str) -> Vec<String> {
-    let list = v.pointer(&format!("/{field}/groups")).and_then(Value::as_array);
-    let names = list.into_iter().flatten().filter_map(|g| g.get("name")?.as_str());
-    names.map(str::to_string).collect()
-}
-
-/// How an event gives its entity's attributes: as a change beside it when it carries
-/// `storedAttributes` or `deletedAttributes` (Crowd's `UserEventEntity`), whole when the
-/// entity has an attribute list (throng), else not at all (they stay as they are).
-fn attribute_update(event: &Value, entity: &Value) -> AttributeUpdate {
-    let list = |v: Option<&Value>| {
-        let list = v.and_then(|v| AttributeList::deserialize(v).ok());
-        list.map(AttributeList::map).unwrap_or_default()
-    };
-    let (stored, deleted) = (event.get("storedAttributes"), event.get("deletedAttributes"));
-    if stored.is_none()
-        && deleted.is_none()
-        && entity.get("attributes").is_some_and(Value::is_object)
-    {
-        return AttributeUpdate::Whole;
-    }
-    AttributeUpdate::Delta { stored: list(stored), deleted: list(deleted).into_keys().collect() }
-}
-
-/// The changes one event reports.
-fn change(dir: u64, e: &Value) -> Result<Vec<RemoteChange>, String> {
-    let op = e.get("operation").and_then(Value::as_str).unwrap_or_default();
-    let (created, deleted) = (op == "CREATED", op == "DELETED");
-    if !(created || deleted || op == "UPDATED") {
-        return Err(format!("an event with operation '{op}'"));
-    }
-    Ok(if e.get("childUser").is_some() {
-        let user = name(e, "childUser")?;
-        let groups = names(e, "parentGroups");
-        if e.get("absolute").and_then(Value::as_bool) == Some(true) {
-            vec![RemoteChange::UserGroupsExactly { user, groups }]
-        } else {
-            vec![RemoteChange::UserMemberships { user, groups, added: !deleted }]
-        }
-    } else if e.get("parentGroups").is_some() || e.get("childGroups").is_some() {
-        let group = name(e, "group")?;
-        let added = !deleted;
-        let up = names(e, "parentGroups").into_iter().map(|parent| RemoteChange::GroupMembership {
-            child: group.clone(),
-            parent,
-            added,
-        });
-        let down = names(e, "childGroups").into_iter().map(|child| RemoteChange::GroupMembership {
-            child,
-            parent: group.clone(),
-            added,
-        });
-        up.chain(down).collect()
-    } else if let Some(entity) = e.get("user") {
-        let name = name(e, "user")?;
-        if deleted {
-            vec![RemoteChange::UserDeleted(name)]
-        } else {
-            let user = UserEntity::deserialize(entity).map_err(|e| format!("a user event: {e}"))?;
-            vec![RemoteChange::User(user.record(dir), attribute_update(e, entity))]
-        }
-    } else if let Some(entity) = e.get("group") {
-        let name = name(e, "group")?;
-        if deleted {
-            vec![RemoteChange::GroupDeleted(name)]
-        } else {
-            let group =
-                GroupEntity::deserialize(entity).map_err(|e| format!("a group event: {e}"))?;
-            vec![RemoteChange::Group(group.record(dir), attribute_update(e, entity))]
-        }
-    } else {
-        return Err("an event of no kind this server knows".into());
+    let page: Page = serde_json::from_slice(&answer.body)
+        .map_err(|e| fail(200, format!("not JSON events: {e}")))?;
+    let token =
+        page.new_event_token.ok_or_else(|| fail(200, "no newEventToken in the answer".into()))?;
+    Ok(ReadPage {
+        token,
+        available: page.incremental_synchronisation_available,
+        events: page.events.unwrap_or_default(),
     })
+}
+
+/// A name-only entity (`childUser`, a group in a list).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Named {
+    name: Option<String>,
+}
+
+/// `{"groups":[{"name"},…]}` (`GroupEntityList`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NamedList {
+    groups: Option<Vec<Named>>,
+}
+
+impl NamedList {
+    fn names(self) -> Vec<String> {
+        self.groups.into_iter().flatten().filter_map(|g| g.name).collect()
+    }
+}
+
+/// One event, as any of the four kinds (`AbstractEventEntity` and its subclasses); a kind
+/// is told by the fields it has. A writer that wraps each event in an object named by its
+/// kind (`{"userEvent":{…}}`, as JAXB element names come out in some JSON) is read too.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Event {
+    operation: Option<String>,
+    user: Option<UserEntity>,
+    group: Option<GroupEntity>,
+    child_user: Option<Named>,
+    parent_groups: Option<NamedList>,
+    child_groups: Option<NamedList>,
+    absolute: Option<bool>,
+    stored_attributes: Option<AttributeList>,
+    deleted_attributes: Option<AttributeList>,
+    user_event: Option<Box<Event>>,
+    group_event: Option<Box<Event>>,
+    user_membership_event: Option<Box<Event>>,
+    group_membership_event: Option<Box<Event>>,
+}
+
+impl Event {
+    /// How the event gives its entity's attributes: as a change beside it when it carries
+    /// `storedAttributes` or `deletedAttributes` (Crowd's `UserEventEntity`), whole when the
+    /// entity has an attribute list (throng), else not at all (they stay as they are).
+    fn attribute_update(
+        stored: Option<AttributeList>,
+        deleted: Option<AttributeList>,
+        entity: Option<&AttributeList>,
+    ) -> AttributeUpdate {
+        if stored.is_none() && deleted.is_none() && entity.is_some_and(AttributeList::is_list) {
+            return AttributeUpdate::Whole;
+        }
+        AttributeUpdate::Delta {
+            stored: stored.map(AttributeList::map).unwrap_or_default(),
+            deleted: deleted.map(AttributeList::map).unwrap_or_default().into_keys().collect(),
+        }
+    }
+
+    /// The changes this event reports, or why it cannot be read.
+    fn changes(self, dir: u64) -> Result<Vec<RemoteChange>, String> {
+        let wrapped = [
+            &self.user_event,
+            &self.group_event,
+            &self.user_membership_event,
+            &self.group_membership_event,
+        ];
+        if self.operation.is_none() && wrapped.iter().any(|w| w.is_some()) {
+            let inner = self
+                .user_event
+                .or(self.group_event)
+                .or(self.user_membership_event)
+                .or(self.group_membership_event);
+            return inner.map_or_else(|| Ok(Vec::new()), |e| e.changes(dir));
+        }
+        let op = self.operation.unwrap_or_default();
+        let (created, deleted) = (op == "CREATED", op == "DELETED");
+        if !(created || deleted || op == "UPDATED") {
+            return Err(format!("an event with operation '{op}'"));
+        }
+        let named = |n: Option<String>, what: &str| {
+            n.filter(|n| !n.is_empty()).ok_or_else(|| format!("an event without {what}.name"))
+        };
+        Ok(if let Some(child) = self.child_user {
+            let user = named(child.name, "childUser")?;
+            let groups = self.parent_groups.unwrap_or_default().names();
+            if self.absolute == Some(true) {
+                vec![RemoteChange::UserGroupsExactly { user, groups }]
+            } else {
+                vec![RemoteChange::UserMemberships { user, groups, added: !deleted }]
+            }
+        } else if self.parent_groups.is_some() || self.child_groups.is_some() {
+            let group = named(self.group.and_then(|g| g.name), "group")?;
+            let added = !deleted;
+            let up = self.parent_groups.unwrap_or_default().names().into_iter().map(|parent| {
+                RemoteChange::GroupMembership { child: group.clone(), parent, added }
+            });
+            let down =
+                self.child_groups.unwrap_or_default().names().into_iter().map(|child| {
+                    RemoteChange::GroupMembership { child, parent: group.clone(), added }
+                });
+            up.chain(down).collect()
+        } else if let Some(mut user) = self.user {
+            let name = named(user.name.clone(), "user")?;
+            if deleted {
+                vec![RemoteChange::UserDeleted(name)]
+            } else {
+                let attributes = user.attributes.take();
+                let update = Self::attribute_update(
+                    self.stored_attributes,
+                    self.deleted_attributes,
+                    attributes.as_ref(),
+                );
+                user.attributes = attributes;
+                vec![RemoteChange::User(user.record(dir), update)]
+            }
+        } else if let Some(mut group) = self.group {
+            let name = named(group.name.clone(), "group")?;
+            if deleted {
+                vec![RemoteChange::GroupDeleted(name)]
+            } else {
+                let attributes = group.attributes.take();
+                let update = Self::attribute_update(
+                    self.stored_attributes,
+                    self.deleted_attributes,
+                    attributes.as_ref(),
+                );
+                group.attributes = attributes;
+                vec![RemoteChange::Group(group.record(dir), update)]
+            }
+        } else {
+            return Err("an event of no kind this server knows".into());
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn change(dir: u64, v: &serde_json::Value) -> Result<Vec<RemoteChange>, String> {
+        Event::deserialize(v).map_err(|e| e.to_string())?.changes(dir)
+    }
 
     #[test]
     fn events_are_told_apart_by_their_fields_as_crowd_and_throng_write_them() {
@@ -229,8 +317,8 @@ mod tests {
             (u.name.as_str(), u.directory_id, &u.attributes["k"][..]),
             ("ann", 2, &["v".to_string()][..])
         );
-        // Crowd's UserEventEntity: the user without attributes, the change beside it.
-        let crowd = json!({"operation":"UPDATED","user":{"name":"ann"},
+        // Crowd's UserEventEntity: the user without its attribute list, the change beside it.
+        let crowd = json!({"operation":"UPDATED","user":{"name":"ann","attributes":{"link":{}}},
             "storedAttributes":{"attributes":[{"name":"a","values":["1"]}]},
             "deletedAttributes":{"attributes":[{"name":"b","values":[]}]}});
         let [RemoteChange::User(_, AttributeUpdate::Delta { stored, deleted })] =
@@ -239,13 +327,15 @@ mod tests {
             panic!()
         };
         assert_eq!((stored.len(), &deleted[..]), (1, &["b".to_string()][..]));
-        // No attributes at all (a null list, say): they stay as they are.
-        let bare = json!({"operation":"UPDATED","user":{"name":"ann","attributes":null}});
-        assert!(matches!(
-            &change(2, &bare).unwrap()[..],
-            [RemoteChange::User(_, AttributeUpdate::Delta { stored, deleted })]
-                if stored.is_empty() && deleted.is_empty()
-        ));
+        // No attribute list at all (a link only, or null): they stay as they are.
+        for bare in [json!({"link":{}}), serde_json::Value::Null] {
+            let e = json!({"operation":"UPDATED","user":{"name":"ann","attributes":bare}});
+            assert!(matches!(
+                &change(2, &e).unwrap()[..],
+                [RemoteChange::User(_, AttributeUpdate::Delta { stored, deleted })]
+                    if stored.is_empty() && deleted.is_empty()
+            ));
+        }
         let gone = json!({"operation":"DELETED","user":{"name":"ann"}});
         assert_eq!(change(2, &gone).unwrap(), [RemoteChange::UserDeleted("ann".into())]);
         let m = json!({"operation":"CREATED","childUser":{"name":"ann"},
@@ -254,6 +344,8 @@ mod tests {
             change(2, &m).unwrap(),
             [RemoteChange::UserGroupsExactly { user: "ann".into(), groups: vec!["devs".into()] }]
         );
+        // The same, wrapped in an object named by its kind.
+        assert_eq!(change(2, &json!({"userMembershipEvent": m})).unwrap().len(), 1);
         let g = json!({"operation":"DELETED","group":{"name":"devs"},
             "parentGroups":{"groups":[{"name":"all"}]},"childGroups":{"groups":[{"name":"rust"}]}});
         assert_eq!(

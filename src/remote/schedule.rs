@@ -9,11 +9,13 @@
 //! marked `FAILED` at the next start: nothing of it was applied, since each sync is one
 //! transaction.
 
-use super::sync::{self, Mode};
+use super::sync::{self, Mode, Turn};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::records::SyncStatus;
 use crate::sync::MutexExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -26,31 +28,53 @@ const TICK: Duration = Duration::from_secs(1);
 pub type Reply = Sender<Result<SyncStatus>>;
 
 enum Ask {
-    Sync { dir: u64, mode: Mode, reply: Option<Reply> },
+    /// A sync of `dir`, whose turn the asker took and handed over.
+    Sync {
+        dir: u64,
+        mode: Mode,
+        reply: Option<Reply>,
+    },
     Stop,
 }
 
-/// The way to the sync thread, once it runs.
+/// The way to the sync thread, once it runs, and whether the server is stopping.
 #[derive(Default)]
-pub struct Scheduler(Mutex<Option<Sender<Ask>>>);
+pub struct Scheduler {
+    asks: Mutex<Option<Sender<Ask>>>,
+    stopping: Arc<AtomicBool>,
+}
 
 impl Scheduler {
-    /// Hands a sync of directory `dir` (whose turn the caller holds) to the thread; `false`
-    /// when there is no thread (the app runs without one), and the caller should run it.
-    pub fn ask(&self, dir: u64, mode: Mode, reply: Option<Reply>) -> bool {
-        let asks = self.0.locked();
-        asks.as_ref().is_some_and(|tx| tx.send(Ask::Sync { dir, mode, reply }).is_ok())
+    /// Hands a sync of directory `dir` (whose turn the caller took and hands over) to the
+    /// thread; gives the turn back when there is no thread (the app runs without one), and
+    /// the caller should run the sync itself.
+    pub fn ask<'t>(&self, turn: Turn<'t>, mode: Mode, reply: Option<Reply>) -> Option<Turn<'t>> {
+        let asks = self.asks.locked();
+        let Some(tx) = asks.as_ref() else { return Some(turn) };
+        let dir = turn.hand_over();
+        // A thread gone (a panic it could not survive) drops the ask; the next start marks
+        // the directory's queued sync as interrupted.
+        let _ = tx.send(Ask::Sync { dir, mode, reply });
+        None
+    }
+
+    /// Whether the server is shutting down: a sync stops at its next step.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 }
 
-/// The running sync thread; [`SchedulerThread::stop`] ends it once its current sync ends.
+/// The running sync thread; [`SchedulerThread::stop`] ends it once its current sync stops,
+/// which it does at its next step (a remote call in flight ends within its timeout).
 pub struct SchedulerThread {
     tx: Sender<Ask>,
+    stopping: Arc<AtomicBool>,
     handle: JoinHandle<()>,
 }
 
 impl SchedulerThread {
     pub fn stop(self) {
+        self.stopping.store(true, Ordering::Relaxed);
         let _ = self.tx.send(Ask::Stop);
         let _ = self.handle.join();
     }
@@ -59,28 +83,23 @@ impl SchedulerThread {
 /// Marks syncs a stopped server left running as failed, and starts the thread.
 pub fn start(app: &Arc<App>) -> Result<SchedulerThread> {
     for dir in app.store.directory_ids()? {
-        if let Some(mut status) = app.store.sync_status(dir)? {
+        if let Some(status) = app.store.sync_status(dir)? {
             if matches!(status.state.as_str(), "RUNNING" | "QUEUED") {
-                status.state = "FAILED".into();
-                status.error = Some(
-                    "interrupted: the server stopped during this sync; nothing of it was \
-                     applied, and the next sync starts from the directory as it was"
-                        .into(),
-                );
-                status.ended = Some(app.clock.now_ms());
-                status.progress = String::new();
-                app.store.set_sync_status(dir, &status)?;
+                let why = "interrupted: the server stopped during this sync; nothing of it was \
+                           applied, and the next sync starts from the directory as it was";
+                app.store
+                    .set_sync_status(dir, &sync::failed(status, why.into(), app.clock.now_ms()))?;
             }
         }
     }
     let (tx, rx) = mpsc::channel();
-    *app.scheduler.0.locked() = Some(tx.clone());
+    *app.scheduler.asks.locked() = Some(tx.clone());
     let weak = Arc::downgrade(app);
     let handle = std::thread::Builder::new()
         .name("sync".into())
         .spawn(move || run(&weak, &rx))
         .map_err(|e| Error::Internal(format!("starting the sync thread: {e}")))?;
-    Ok(SchedulerThread { tx, handle })
+    Ok(SchedulerThread { tx, stopping: app.scheduler.stopping.clone(), handle })
 }
 
 fn run(app: &Weak<App>, rx: &Receiver<Ask>) {
@@ -91,8 +110,13 @@ fn run(app: &Weak<App>, rx: &Receiver<Ask>) {
         match ask {
             Ok(Ask::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Ask::Sync { dir, mode, reply }) => {
-                let outcome = sync::run(&app, dir, mode);
-                app.syncs.release(dir);
+                let turn = app.syncs.adopt(dir);
+                let outcome = if app.scheduler.stopping() {
+                    not_run(&app, dir)
+                } else {
+                    guarded(&app, dir, mode)
+                };
+                drop(turn);
                 match reply {
                     Some(reply) => drop(reply.send(outcome)),
                     None => log_failure(dir, outcome),
@@ -100,11 +124,36 @@ fn run(app: &Weak<App>, rx: &Receiver<Ask>) {
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
-        if last_tick.elapsed() >= TICK {
+        if last_tick.elapsed() >= TICK && !app.scheduler.stopping() {
             last_tick = Instant::now();
             if let Err(e) = due(&app) {
                 log::warn!("looking for directories to synchronise: {e}");
             }
+        }
+    }
+}
+
+/// A sync asked for and never started, the server stopping first.
+fn not_run(app: &App, dir: u64) -> Result<SyncStatus> {
+    let status = app.store.sync_status(dir)?.unwrap_or_default();
+    let why = "the server stopped before this sync started".to_string();
+    let failed = sync::failed(status, why, app.clock.now_ms());
+    app.store.set_sync_status(dir, &failed)?;
+    Ok(failed)
+}
+
+/// [`sync::run`], with a panic in it turned into a failed sync (and logged), so that the
+/// thread, and every directory's syncs after it, go on.
+fn guarded(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| sync::run(app, dir, mode))) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            log::error!("synchronising directory {dir} panicked; it is marked failed");
+            let status = app.store.sync_status(dir)?.unwrap_or_default();
+            let failed =
+                sync::failed(status, "an internal error (see the log)".into(), app.clock.now_ms());
+            app.store.set_sync_status(dir, &failed)?;
+            Ok(failed)
         }
     }
 }
@@ -119,13 +168,18 @@ fn log_failure(dir: u64, outcome: Result<SyncStatus>) {
 fn due(app: &App) -> Result<()> {
     let now = app.clock.now_ms();
     for dir in app.store.directories_cached()?.iter() {
+        if app.scheduler.stopping() {
+            return Ok(());
+        }
         let Some(interval) = dir.remote.as_ref().and_then(|r| r.interval) else { continue };
         let last = app.store.sync_status(dir.id)?.map(|s| s.started);
-        let is_due = last.is_none_or(|started| now >= started.saturating_add(interval * 1000));
-        if is_due && app.syncs.take(dir.id, &dir.name).is_ok() {
-            let outcome = sync::run(app, dir.id, Mode::Auto);
-            app.syncs.release(dir.id);
-            log_failure(dir.id, outcome);
+        let every = interval.saturating_mul(1000);
+        let is_due = last.is_none_or(|started| now >= started.saturating_add(every));
+        if !is_due {
+            continue;
+        }
+        if let Ok(_turn) = app.syncs.take(dir.id, &dir.name) {
+            log_failure(dir.id, guarded(app, dir.id, Mode::Auto));
         }
     }
     Ok(())

@@ -22,6 +22,8 @@ use std::fmt;
 #[derive(Debug)]
 pub enum ReadFailure {
     Remote(CrowdFailure),
+    /// This server is shutting down.
+    Stopped,
     /// The server answered, but not with what a full sync needs.
     Answer {
         path: &'static str,
@@ -35,6 +37,7 @@ impl fmt::Display for ReadFailure {
         match self {
             ReadFailure::Remote(CrowdFailure::Call(e)) => write!(f, "no answer from {e}"),
             ReadFailure::Remote(CrowdFailure::Token(t)) => write!(f, "{t}"),
+            ReadFailure::Stopped => f.write_str("stopped: this server was shutting down"),
             ReadFailure::Answer { path, status, message } => {
                 write!(f, "{path}: {status}: {message}")
             }
@@ -112,8 +115,8 @@ struct GroupList {
 /// not keep (links, key, password) is skipped unread, and a null reads as empty.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "kebab-case")]
-pub(super) struct UserEntity {
-    name: Option<String>,
+pub(crate) struct UserEntity {
+    pub(super) name: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     display_name: Option<String>,
@@ -125,8 +128,8 @@ pub(super) struct UserEntity {
 /// A group (`GroupEntity`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub(super) struct GroupEntity {
-    name: Option<String>,
+pub(crate) struct GroupEntity {
+    pub(super) name: Option<String>,
     description: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -134,11 +137,12 @@ pub(super) struct GroupEntity {
     pub(super) attributes: Option<AttributeList>,
 }
 
-/// `{"attributes":[{"name","values":[…]}]}` (`MultiValuedAttributeEntityList`).
+/// `{"attributes":[{"name","values":[…]}]}` (`MultiValuedAttributeEntityList`); `None` when
+/// the object has no list (Crowd's unexpanded `{"link":…}`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct AttributeList {
-    attributes: Vec<AttributeEntity>,
+    attributes: Option<Vec<AttributeEntity>>,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +155,13 @@ struct AttributeEntity {
 impl AttributeList {
     pub(super) fn map(self) -> BTreeMap<String, Vec<String>> {
         let values = |a: AttributeEntity| a.values.into_iter().flatten().collect();
-        self.attributes.into_iter().map(|a| (a.name.clone(), values(a))).collect()
+        let list = self.attributes.into_iter().flatten();
+        list.map(|a| (a.name.clone(), values(a))).collect()
+    }
+
+    /// Whether it carries a list (possibly empty), not only a link.
+    pub(super) fn is_list(&self) -> bool {
+        self.attributes.is_some()
     }
 }
 

@@ -8,12 +8,13 @@
 
 use super::crowd::{CrowdAuth, CrowdServer};
 use super::events::Since;
+use super::snapshot::ReadFailure;
 use crate::app::App;
 use crate::crypto;
 use crate::domain::links;
 use crate::error::{Error, Resource, Result};
 use crate::store::directory::snapshot::Applied;
-use crate::store::records::{LinkDirection, RemoteAuth, RemoteCrowd, SyncStatus};
+use crate::store::records::{LinkDirection, Millis, RemoteAuth, RemoteCrowd, SyncStatus};
 use crate::sync::MutexExt;
 use std::collections::HashSet;
 use std::sync::{Condvar, Mutex};
@@ -26,8 +27,18 @@ pub struct Running {
     ended: Condvar,
 }
 
-/// Releases a directory's turn when its sync ends, however it ends.
-struct Turn<'a>(&'a Running, u64);
+/// A directory's turn: released when dropped, however its sync ends (a panic included).
+#[must_use = "the turn ends when this is dropped"]
+pub struct Turn<'a>(&'a Running, u64);
+
+impl Turn<'_> {
+    /// Gives the turn to another thread, which takes it up with [`Running::adopt`].
+    pub fn hand_over(self) -> u64 {
+        let dir = self.1;
+        std::mem::forget(self);
+        dir
+    }
+}
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
@@ -94,8 +105,11 @@ pub fn settings(
     Ok(RemoteCrowd { server_url, application, auth, interval })
 }
 
-/// Crowd's default synchronisation interval: 60 minutes.
+/// Crowd's default synchronisation interval: 60 minutes (also what a stored directory from
+/// before intervals reads as: `records::RemoteCrowd`).
 pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
+/// The longest interval: a year.
+const MAX_INTERVAL_SECS: u64 = 366 * 86_400;
 
 /// `syncInterval`: a humantime span (`60m`, `30s`, `1h 30m`) of at least a second, or `off`
 /// (only when asked); absent, Crowd's 60 minutes.
@@ -105,10 +119,10 @@ pub fn sync_interval(given: Option<&str>) -> Result<Option<u64>> {
         return Ok(None);
     }
     match humantime::parse_duration(given) {
-        Ok(d) if d.as_secs() >= 1 => Ok(Some(d.as_secs())),
+        Ok(d) if (1..=MAX_INTERVAL_SECS).contains(&d.as_secs()) => Ok(Some(d.as_secs())),
         _ => Err(Error::bad_request(format!(
-            "syncInterval '{given}' is neither a span of a second or more (60m, 30s, 1h 30m) \
-             nor off"
+            "syncInterval '{given}' is neither a span from a second to a year (60m, 30s, \
+             1h 30m) nor off"
         ))),
     }
 }
@@ -142,6 +156,18 @@ pub fn auth_with(
                 .app_link(*link)?
                 .filter(|l| matches!(l.direction, LinkDirection::Outgoing { .. }))
                 .ok_or_else(|| Error::NotFound(Resource::ApplicationLink, link.to_string()))?;
+            // Again at each use: the link's token endpoint may have been changed since.
+            if let LinkDirection::Outgoing { token_url, .. } = &link.direction {
+                if origin(token_url) != origin(&remote.server_url) {
+                    return Err(Error::bad_request(format!(
+                        "link '{}' now gets its tokens from {}, not from {}: its tokens go only \
+                         to the server that issues them",
+                        link.name,
+                        origin(token_url),
+                        origin(&remote.server_url)
+                    )));
+                }
+            }
             Ok(CrowdAuth::Link { application, link })
         }
     }
@@ -173,15 +199,19 @@ pub fn remote_directory(app: &App, dir: u64) -> Result<(String, RemoteCrowd)> {
 
 impl Running {
     /// Takes directory `dir`'s turn, or says that a sync of it is running or waiting.
-    pub fn take(&self, dir: u64, name: &str) -> Result<()> {
+    pub fn take(&self, dir: u64, name: &str) -> Result<Turn<'_>> {
         if self.dirs.locked().insert(dir) {
-            return Ok(());
+            return Ok(Turn(self, dir));
         }
         Err(Error::Conflict(format!("directory '{name}' is being synchronised; see its status")))
     }
 
-    /// Gives directory `dir`'s turn back.
-    pub fn release(&self, dir: u64) {
+    /// The turn of `dir` that another thread took and handed over ([`Turn::hand_over`]).
+    pub fn adopt(&self, dir: u64) -> Turn<'_> {
+        Turn(self, dir)
+    }
+
+    fn release(&self, dir: u64) {
         self.dirs.locked().remove(&dir);
         self.ended.notify_all();
     }
@@ -203,8 +233,7 @@ impl Running {
 /// troubles).
 pub fn synchronise(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
     let name = remote_directory(app, dir)?.0;
-    app.syncs.take(dir, &name)?;
-    let _turn = Turn(&app.syncs, dir);
+    let _turn = app.syncs.take(dir, &name)?;
     run(app, dir, mode)
 }
 
@@ -221,40 +250,51 @@ pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
     Ok(status)
 }
 
-/// Synchronises directory `dir`, whose turn the caller holds.
+/// Synchronises directory `dir`, whose turn the caller holds. Whatever stops it, its status
+/// ends `SUCCEEDED` or `FAILED` (only a failure to write the status itself is left as it was,
+/// to be marked interrupted at the next start).
 pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
-    let (name, remote) = remote_directory(app, dir)?;
+    let started = app.clock.now_ms();
     let mut status = SyncStatus {
         state: "RUNNING".into(),
         mode: "FULL".into(),
-        started: app.clock.now_ms(),
+        started,
         progress: "starting".into(),
         ..SyncStatus::default()
     };
-    // Durable, so that a server killed during the sync says at its next start that it was
-    // interrupted; its progress after this is not (`set_sync_progress`).
-    app.store.set_sync_status(dir, &status)?;
-    let status = match attempt(app, dir, &name, &remote, mode, &mut status) {
+    let outcome =
+        remote_directory(app, dir).map_err(|e| e.to_string()).and_then(|(name, remote)| {
+            // Durable, so that a server killed during the sync says at its next start that it
+            // was interrupted; its progress after this is not (`set_sync_progress`).
+            app.store.set_sync_status(dir, &status).map_err(|e| e.to_string())?;
+            attempt(app, dir, &name, &remote, mode, &mut status)
+                .inspect_err(|e| log::warn!("synchronising directory '{name}' failed: {e}"))
+        });
+    match outcome {
         // Recorded as succeeded with what it applied, durably, in the same transaction; here
         // again with the time it ended.
         Ok(applied) => {
             let done = status.succeeded(applied.counts(), app.clock.now_ms());
             app.store.set_sync_progress(dir, &done)?;
-            return Ok(done);
+            Ok(done)
         }
         Err(e) => {
-            log::warn!("synchronising directory '{name}' failed: {e}");
-            SyncStatus {
-                state: "FAILED".into(),
-                error: Some(e),
-                ended: Some(app.clock.now_ms()),
-                progress: String::new(),
-                ..status
-            }
+            let failed = failed(status, e, app.clock.now_ms());
+            app.store.set_sync_status(dir, &failed)?;
+            Ok(failed)
         }
-    };
-    app.store.set_sync_status(dir, &status)?;
-    Ok(status)
+    }
+}
+
+/// `status`, ended at `now` by `error`.
+pub fn failed(status: SyncStatus, error: String, now: Millis) -> SyncStatus {
+    SyncStatus {
+        state: "FAILED".into(),
+        error: Some(error),
+        ended: Some(now),
+        progress: String::new(),
+        ..status
+    }
 }
 
 /// The sync itself: incremental from the stored token when there is one and the server
@@ -279,7 +319,8 @@ fn attempt(
         status.progress =
             format!("reading the changes since the last sync from {}", remote.server_url);
         app.store.set_sync_progress(dir, status).map_err(text)?;
-        match super::events::since(&server, dir, &token).map_err(|e| e.to_string())? {
+        let stopping = || app.scheduler.stopping();
+        match super::events::since(&server, dir, &token, &stopping).map_err(|e| e.to_string())? {
             Since::Unavailable(why) => status.note = Some(why),
             Since::Changes(changes, token) => {
                 status.progress = format!("applying {} changes", changes.len());
@@ -315,7 +356,20 @@ fn full(
     server: &CrowdServer<'_>,
     status: &mut SyncStatus,
 ) -> std::result::Result<Applied, String> {
-    let token = super::events::current(server).map_err(|e| e.to_string())?;
+    // A server that answers /event with something else (a proxy's 403, a 500) still gives
+    // a whole sync without a token; only the next one is full again. One that does not answer
+    // at all will not answer the rest either.
+    let token = match super::events::current(server) {
+        Ok(token) => token,
+        Err(e @ ReadFailure::Answer { .. }) => {
+            status.note = Some(format!("no event token ({e}): the next sync is full too"));
+            None
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if app.scheduler.stopping() {
+        return Err(ReadFailure::Stopped.to_string());
+    }
     let snap = super::snapshot::read(server, dir).map_err(|e| e.to_string())?;
     status.progress = format!(
         "applying {} users, {} groups, {} memberships",
@@ -327,4 +381,25 @@ fn full(
     let now = app.clock.now_ms();
     let token = token.as_deref();
     app.store.apply_snapshot(dir, &snap, token, Some(status), now).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_as_humantime_or_off_and_stored_ones_keep_crowds_default() {
+        assert_eq!(sync_interval(None).unwrap(), Some(3600));
+        assert_eq!(sync_interval(Some("off")).unwrap(), None);
+        assert_eq!(sync_interval(Some(" 1h 30m ")).unwrap(), Some(5400));
+        for bad in ["", "soon", "500ms", "0s", "400days", "-5m"] {
+            assert!(sync_interval(Some(bad)).is_err(), "{bad}");
+        }
+        let stored = |json: &str| serde_json::from_str::<RemoteCrowd>(json).unwrap().interval;
+        let base =
+            r#""server_url":"http://a","application":"jira","auth":{"type":"link","link":1}"#;
+        assert_eq!(stored(&format!("{{{base}}}")), Some(3600), "from before intervals");
+        assert_eq!(stored(&format!(r#"{{{base},"interval":null}}"#)), None, "off");
+        assert_eq!(stored(&format!(r#"{{{base},"interval":60}}"#)), Some(60));
+    }
 }

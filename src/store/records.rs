@@ -33,9 +33,14 @@ pub struct RemoteCrowd {
     /// The application throng is on that server.
     pub application: String,
     pub auth: RemoteAuth,
-    /// Seconds between synchronisations in the background; `None`: only when asked.
-    #[serde(default)]
+    /// Seconds between synchronisations in the background; `None`: only when asked. A record
+    /// from before intervals existed gets Crowd's default, as a new directory does.
+    #[serde(default = "default_interval")]
     pub interval: Option<u64>,
+}
+
+fn default_interval() -> Option<u64> {
+    Some(3600)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,6 +104,8 @@ pub fn update(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Res
         ))
         .into());
     };
+    // A sync running now would commit what it read, and its token, under the new settings.
+    let _turn = app.syncs.take(dir.id, &dir.name)?;
     let body = req.entity()?;
     let f = body.fields();
     let description = f.str("description")?.unwrap_or_else(|| dir.description.clone());
@@ -162,15 +164,16 @@ fn remote_settings(app: &App, f: &crate::http::body::Fields) -> Result<RemoteCro
     )?)
 }
 
-/// How long `?wait=true` waits for a sync that is already running to end.
-const WAIT_FOR_RUNNING: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long `?wait=true` holds its request thread for a sync to end; past it, the answer is
+/// 202, as without `wait`.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `POST /directory/detailed/{id}/synchronize[?mode=full][&wait=true]`: starts a sync of a
 /// `CROWD` directory (Crowd's console starts the same from its directory screen):
 /// incremental when the server allows, full when asked or when it does not. 202 with the
 /// status and the directory's `Location`, where its progress shows; with `wait=true` (a
-/// throng addition, for scripts) 200 with how it went, once it has. A sync already running
-/// or waiting is 409, or with `wait=true` waited for.
+/// throng addition, for scripts) 200 with how it went, once it has, if within a minute. A
+/// sync already running or waiting is 409, or with `wait=true` waited for.
 pub fn synchronize(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Response> {
     if !matches!(who, Principal::Admin(_)) {
         return Err(
@@ -192,33 +195,27 @@ pub fn synchronize(app: &App, req: &Request, id: &str, who: &Principal) -> Resul
     };
     let wait = optional_flag(req, "wait")?.unwrap_or(false);
     let name = sync::remote_directory(app, dir)?.0;
-    if let Err(busy) = app.syncs.take(dir, &name) {
-        if !wait || !app.syncs.wait_idle(dir, WAIT_FOR_RUNNING) {
-            return Err(busy.into());
-        }
-        let status = app.store.sync_status(dir)?.ok_or_else(unknown)?;
-        return Ok(Response::json(200, &SyncView::from(status)));
-    }
-    let queued = match sync::queued(app, dir) {
-        Ok(queued) => queued,
-        Err(e) => {
-            app.syncs.release(dir);
-            return Err(e.into());
-        }
-    };
-    let (reply, outcome) = std::sync::mpsc::channel();
-    if !app.scheduler.ask(dir, mode, wait.then_some(reply)) {
-        // No sync thread (an app run without one): this thread runs it.
-        let status = sync::run(app, dir, mode);
-        app.syncs.release(dir);
-        return Ok(Response::json(200, &SyncView::from(status?)));
-    }
-    if wait {
-        let status =
-            outcome.recv().map_err(|_| Error::Internal("the sync thread stopped".into()))??;
-        return Ok(Response::json(200, &SyncView::from(status)));
-    }
     let location =
         format!("{}{}/rest/admin/1.0/directory/detailed/{dir}", app.base_url, req.context_path());
-    Ok(Response::json(202, &SyncView::from(queued)).header("Location", location))
+    let status = |code| -> Result<Response> {
+        let status = app.store.sync_status(dir)?.ok_or_else(unknown)?;
+        Ok(Response::json(code, &SyncView::from(status)).header("Location", location.clone()))
+    };
+    let turn = match app.syncs.take(dir, &name) {
+        Ok(turn) => turn,
+        Err(busy) if !wait => return Err(busy.into()),
+        // The one running, waited for; past the wait, where it is.
+        Err(_) if app.syncs.wait_idle(dir, WAIT) => return status(200),
+        Err(_) => return status(202),
+    };
+    sync::queued(app, dir)?;
+    let (reply, outcome) = std::sync::mpsc::channel();
+    if let Some(_turn) = app.scheduler.ask(turn, mode, wait.then_some(reply)) {
+        // No sync thread (an app run without one): this thread runs it.
+        return Ok(Response::json(200, &SyncView::from(sync::run(app, dir, mode)?)));
+    }
+    match wait.then(|| outcome.recv_timeout(WAIT)) {
+        Some(Ok(done)) => Ok(Response::json(200, &SyncView::from(done?))),
+        Some(Err(_)) | None => status(202),
+    }
 }

@@ -89,7 +89,7 @@ impl Store {
         running: Option<&SyncStatus>,
         now: Millis,
     ) -> Result<Applied> {
-        self.change(Topic::Directory, |txn| {
+        let apply_all = |txn: &WriteTransaction| {
             super::require_directory(txn, dir)?;
             let mut applied = Applied::default();
             for change in changes {
@@ -97,7 +97,16 @@ impl Store {
             }
             finish(txn, dir, Some(token), running, applied, now)?;
             Ok(applied)
-        })
+        };
+        if !changes.is_empty() {
+            return self.change(Topic::Directory, apply_all);
+        }
+        // Nothing changed: no change notice either, so that a quiet sync on every interval
+        // does not empty the caches that key off it.
+        let txn = self.write()?;
+        let applied = apply_all(&txn)?;
+        txn.commit()?;
+        Ok(applied)
     }
 }
 

@@ -125,6 +125,10 @@ fn changes_apply_all_or_nothing_with_their_token_and_again_harmlessly() {
     assert_eq!(s.sync_token(dir).unwrap().as_deref(), Some("t2"));
     // The same changes again change nothing.
     assert_eq!(s.apply_changes(dir, &changes, "t3", None, T0 + 2).unwrap(), Applied::default());
+    // No changes at all move the token only, and no change notice (caches stay warm).
+    let generation = s.generation(Topic::Directory);
+    s.apply_changes(dir, &[], "t3", None, T0 + 2).unwrap();
+    assert_eq!(s.generation(Topic::Directory), generation);
 
     // A change that does not fit (a member nobody here is) fails the batch, token and all.
     let event = s.event_token().unwrap();
