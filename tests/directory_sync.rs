@@ -384,6 +384,11 @@ fn a_rotated_secret_keeps_b_syncing_through_the_grace_period_then_fails_clearly(
     let b = TestServer::start();
     let id = synced_pair(&a, &b, "off");
     assert_eq!(sync(&b, id, "")["state"], "SUCCEEDED");
+    // B's token has run out by A's clock, not by B's: A answers 401, and B gets a new one
+    // and goes on (once; the next call would fail as the server says).
+    a.advance_clock(Duration::from_secs(2 * 3600));
+    let again = sync(&b, id, "");
+    assert_eq!(again["state"], "SUCCEEDED", "a new token after the 401: {again}");
     let link = a.get(LINKS).admin().send().json()["links"][0].clone();
     let client_id = link["oauthClient"]["clientId"].as_str().unwrap().to_string();
     assert_eq!(
