@@ -1,10 +1,14 @@
-//! Synchronising a `CROWD` directory from its server: a full read (`remote::snapshot`)
-//! applied in one transaction (`Store::apply_snapshot`), so the directory is never
-//! half-synced: a read that fails, or a server that answers what a sync cannot use, changes
-//! nothing here. Its status (`SyncStatus`: running and where, then the counts or the error in
-//! the server's words) is recorded before, during and after, so an admin can watch it.
+//! Synchronising a `CROWD` directory from its server. Incremental when the directory holds
+//! the server's event token and the server still answers from it (`remote::events`, applied by
+//! `Store::apply_changes`), full otherwise (`remote::snapshot`, applied by
+//! `Store::apply_snapshot`); either way in one transaction with the token after it and the
+//! sync's success, so the directory is never half-synced: a read that fails, or a server that
+//! answers what a sync cannot use, changes nothing here. Its status (`SyncStatus`: running and
+//! where, then the counts, or the error in the server's words) is recorded before, during and
+//! after, so an admin can watch it.
 //!
-//! One synchronisation of a directory at a time; a second ask while one runs is refused.
+//! One sync of a directory at a time ([`Running`], whose turns are guards); the thread that
+//! runs them is `remote::schedule`.
 
 use super::crowd::{CrowdAuth, CrowdServer};
 use super::events::Since;
@@ -228,15 +232,6 @@ impl Running {
     }
 }
 
-/// Synchronises directory `dir` now, on this thread; returns how it went (a failure of the
-/// remote side is a `FAILED` status, not an error: the error is for this server's own
-/// troubles).
-pub fn synchronise(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
-    let name = remote_directory(app, dir)?.0;
-    let _turn = app.syncs.take(dir, &name)?;
-    run(app, dir, mode)
-}
-
 /// Records that a sync of directory `dir` (whose turn the caller holds) waits to start.
 pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
     let status = SyncStatus {
@@ -250,9 +245,11 @@ pub fn queued(app: &App, dir: u64) -> Result<SyncStatus> {
     Ok(status)
 }
 
-/// Synchronises directory `dir`, whose turn the caller holds. Whatever stops it, its status
-/// ends `SUCCEEDED` or `FAILED` (only a failure to write the status itself is left as it was,
-/// to be marked interrupted at the next start).
+/// Synchronises directory `dir`, whose turn the caller holds, and returns how it went: a
+/// failure of the remote side is a `FAILED` status, not an error (the error is for this
+/// server's own troubles). Whatever stops it, its status ends `SUCCEEDED` or `FAILED` (only a
+/// failure to write the status itself leaves it as it was, marked interrupted at the next
+/// start).
 pub(crate) fn run(app: &App, dir: u64, mode: Mode) -> Result<SyncStatus> {
     let started = app.clock.now_ms();
     let mut status = SyncStatus {
