@@ -331,3 +331,31 @@ mod tests {
         assert!(!verify_secret_sha256("abd", &sha256(b"abc")));
     }
 }
+
+/// A public key a JWS signature is checked with: RS256 (RSASSA-PKCS1-v1_5 with SHA-256, a
+/// 2048–8192-bit modulus) or ES256 (ECDSA on P-256 with SHA-256), the two algorithms a
+/// client assertion may use (RFC 7518 §3.3, §3.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwsKey {
+    /// Modulus and exponent, big-endian, without leading zeros.
+    Rs256 { n: Vec<u8>, e: Vec<u8> },
+    /// The SEC1 uncompressed point `0x04‖x‖y`.
+    Es256 { point: [u8; 65] },
+}
+
+/// Whether `signature` (as a JWS carries it: PKCS#1 v1.5 bytes, or `r‖s` of 32 bytes each)
+/// signs `signing_input` under `key`.
+pub fn verify_jws(key: &JwsKey, signing_input: &[u8], signature: &[u8]) -> bool {
+    use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
+    match key {
+        JwsKey::Rs256 { n, e } => RsaPublicKeyComponents { n, e }
+            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signing_input, signature)
+            .is_ok(),
+        JwsKey::Es256 { point } => {
+            signature.len() == 64
+                && UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signing_input, signature)
+                    .is_ok()
+        }
+    }
+}

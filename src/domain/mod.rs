@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admin;
 pub mod applications;
+pub mod assertion;
 pub mod audit;
 pub mod clock;
 pub mod directory;
