@@ -8,8 +8,8 @@
 //! `alg` on the allow-list and bound to the key's type, the key chosen by `kid`, the
 //! signature (`crypto::verify_jws`), then the claims — `iss` = `sub` = the client, `aud`
 //! naming this server, `exp` present and not past, a bounded lifetime, `nbf` and `iat` not in
-//! the future (each with a small leeway), and a `jti`. The claims are read only once the
-//! signature holds. Every refusal names the rule it broke ([`Refusal`]), which the token
+//! the future (each with a small leeway), and what makes it single-use (its `jti`, or without
+//! one the assertion itself). The claims are read only once the signature holds. Every refusal names the rule it broke ([`Refusal`]), which the token
 //! endpoint reports as `invalid_client` and nothing more.
 
 use crate::crypto::{self, JwsKey};
@@ -209,11 +209,14 @@ pub struct Rules<'a> {
     pub now_secs: u64,
 }
 
-/// An assertion that holds: its client, and its `jti` and `exp` for the single-use check.
+/// An assertion that holds: its client, and what makes it single-use until its `exp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub client_id: String,
-    pub jti: String,
+    /// `jti:{jti}` when it carries one (RFC 7523 §3 item 7: the same `jti` is not accepted
+    /// twice). Part C of Atlassian's SCIM set-up signs no `jti`, so without one the assertion
+    /// itself is what may not come twice: `sig:{SHA-256 of its signature, hex}`.
+    pub replay_key: String,
     pub exp: u64,
 }
 
@@ -304,11 +307,12 @@ impl<'a> Assertion<'a> {
         if claims.iat.is_some_and(|iat| !iat.is_finite() || now + leeway < iat) {
             return refuse("the assertion was issued in the future (iat)");
         }
-        let jti = match claims.jti {
-            Some(j) if !j.is_empty() && j.len() <= 256 => j,
-            _ => return refuse("jti is required (at most 256 characters), one per assertion"),
+        let replay_key = match claims.jti {
+            Some(j) if !j.is_empty() && j.len() <= 256 => format!("jti:{j}"),
+            Some(_) => return refuse("jti is at most 256 characters, and not empty"),
+            None => format!("sig:{}", crypto::hex(&crypto::sha256(&self.signature))),
         };
-        Ok(Verified { client_id: client_id.to_string(), jti, exp: exp.ceil() as u64 })
+        Ok(Verified { client_id: client_id.to_string(), replay_key, exp: exp.ceil() as u64 })
     }
 
     /// The key named by `kid`, of the header's algorithm; with no `kid`, the one key of that
