@@ -834,3 +834,44 @@ fn expired_token_records_are_purged_in_the_background() {
     ts.flush();
     assert_eq!(store().token_record_count().unwrap(), 1);
 }
+
+/// RFC 8414 metadata: an OAuth library given only the issuer finds the token, introspection
+/// and revocation endpoints there, and each one it names answers as the metadata says.
+#[test]
+fn the_authorization_server_metadata_names_endpoints_that_work() {
+    let ts = TestServer::start();
+    let r = ts.get("/.well-known/oauth-authorization-server").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = r.json();
+    assert_eq!(m["issuer"], ts.url());
+    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(m["response_types_supported"], serde_json::json!([]));
+    let a = ts.create_account("meta");
+    let path =
+        |field: &str| m[field].as_str().unwrap().strip_prefix(&ts.url()).unwrap().to_string();
+    let token = ts
+        .post(&path("token_endpoint"))
+        .basic(&a.client_id, &a.secret)
+        .form("grant_type=client_credentials")
+        .send();
+    assert_eq!(token.status, 200, "{}", token.text());
+    let access = token.json()["access_token"].as_str().unwrap().to_string();
+    let introspected = ts
+        .post(&path("introspection_endpoint"))
+        .basic(&a.client_id, &a.secret)
+        .form(&format!("token={access}"))
+        .send();
+    assert_eq!(introspected.json()["active"], true);
+    let revoked = ts
+        .post(&path("revocation_endpoint"))
+        .basic(&a.client_id, &a.secret)
+        .form(&format!("token={access}"))
+        .send();
+    assert_eq!(revoked.status, 200);
+    assert_eq!(ts.post("/.well-known/oauth-authorization-server").send().status, 405);
+    assert_eq!(ts.get("/.well-known/openid-configuration").send().status, 404);
+}

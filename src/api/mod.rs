@@ -6,6 +6,7 @@ pub mod admin;
 pub mod appmanagement;
 pub mod audit;
 pub mod directorymanagement;
+pub mod discovery;
 pub mod errors;
 pub mod oauth;
 pub mod service_accounts;
@@ -90,6 +91,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &appmanagement::NAMESPACE,
     &admin::NAMESPACE,
     &directorymanagement::NAMESPACE,
+    &discovery::NAMESPACE,
 ];
 
 /// The namespace that owns `segs`, with the segments below its prefix.

@@ -1,0 +1,50 @@
+//! `GET /.well-known/oauth-authorization-server`: the token endpoint's metadata (RFC 8414),
+//! so that an OAuth library configured with the issuer alone finds the endpoints and how to
+//! authenticate at them. It lists what throng does now: the client-credentials grant, with
+//! the client's secret by Basic or in the body; `private_key_jwt` joins the list when the
+//! token endpoint accepts it.
+//!
+//! The issuer is the server's base URL (`--base-url`, or the address it listens on), the
+//! endpoints below it. There is no authorization endpoint, so no response type
+//! (`response_types_supported` is required, and empty).
+
+use super::{anyone, only, Api, Namespace, Principal};
+use crate::app::App;
+use crate::http::failure::{Failure, Result};
+use crate::http::{Method, Request, Response};
+use serde_json::json;
+
+/// `/.well-known`.
+pub const NAMESPACE: Namespace = Namespace {
+    prefix: &[&[".well-known"]],
+    shape: |_| Api::OAuth,
+    authenticate: anyone,
+    dispatch,
+};
+
+fn dispatch(app: &App, req: &Request, _: &Principal, rest: &[&str]) -> Result<Response> {
+    match (rest, req.method) {
+        (["oauth-authorization-server"], Method::Get | Method::Head) => Ok(metadata(app)),
+        (["oauth-authorization-server"], _) => Err(only(&["GET"])),
+        _ => Err(Failure::NoRoute),
+    }
+}
+
+fn metadata(app: &App) -> Response {
+    let base = &app.base_url;
+    let oauth = format!("{base}/rest/oauth2/latest");
+    let methods = ["client_secret_basic", "client_secret_post"];
+    let body = json!({
+        "issuer": base,
+        "token_endpoint": format!("{oauth}/token"),
+        "token_endpoint_auth_methods_supported": methods,
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "scopes_supported": ["APPLICATION"],
+        "introspection_endpoint": format!("{oauth}/introspect"),
+        "introspection_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint": format!("{oauth}/revoke"),
+        "revocation_endpoint_auth_methods_supported": methods,
+    });
+    Response::json(200, &body)
+}
