@@ -4,76 +4,13 @@
 //! point at a real server again the next sync succeeds.
 
 mod common;
+use common::fake::{Behaviour, FakeServer, CROWD};
 use common::*;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 const DIRS: &str = "/rest/admin/1.0/directory/detailed";
-
-/// What the fake server does with each request.
-#[derive(Clone)]
-enum Behaviour {
-    /// Answers with this status, these extra headers and this body.
-    Answer(u16, Vec<(&'static str, &'static str)>, Vec<u8>),
-    /// Reads the request and says nothing until the client gives up.
-    Silent,
-}
-
-/// A loopback HTTP server that answers as told, whatever is asked.
-struct FakeServer {
-    url: String,
-    behaviour: Arc<Mutex<Behaviour>>,
-}
-
-impl FakeServer {
-    fn start() -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let behaviour = Arc::new(Mutex::new(Behaviour::Silent));
-        let shared = behaviour.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let behaviour = shared.lock().unwrap().clone();
-                std::thread::spawn(move || serve(stream, behaviour));
-            }
-        });
-        FakeServer { url, behaviour }
-    }
-
-    fn set(&self, behaviour: Behaviour) {
-        *self.behaviour.lock().unwrap() = behaviour;
-    }
-}
-
-fn serve(mut stream: TcpStream, behaviour: Behaviour) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    match behaviour {
-        Behaviour::Answer(status, headers, body) => {
-            let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
-            for (n, v) in headers {
-                out.push_str(&format!("{n}: {v}\r\n"));
-            }
-            out.push_str("Connection: close\r\n\r\n");
-            let _ = stream.write_all(out.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-        // Until the client closes its end.
-        Behaviour::Silent => while stream.read(&mut byte).is_ok_and(|n| n > 0) {},
-    }
-}
-
-const CROWD: (&str, &str) = ("X-Embedded-Crowd-Version", "Crowd/7.0.0");
 
 fn sync(b: &TestServer, id: u64) -> Value {
     let r = b.post(&format!("{DIRS}/{id}/synchronize?wait=true")).admin().send();

@@ -3,6 +3,8 @@
 //! its own servers; nothing is shared between tests.
 #![allow(dead_code)]
 
+pub mod fake;
+
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::Path;
