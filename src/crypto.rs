@@ -359,3 +359,15 @@ pub fn verify_jws(key: &JwsKey, signing_input: &[u8], signature: &[u8]) -> bool 
         }
     }
 }
+
+/// Whether `point` (SEC1 uncompressed, `0x04‖x‖y`) is a valid P-256 public key: on the curve,
+/// coordinates in range. ring checks a peer's key fully before an ECDH agreement, so one with
+/// a throwaway key is the check (ring has no other public one); the agreement itself is
+/// discarded.
+pub fn p256_point_is_valid(point: &[u8; 65]) -> bool {
+    use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey, ECDH_P256};
+    let Ok(mine) = EphemeralPrivateKey::generate(&ECDH_P256, &SystemRandom::new()) else {
+        return false;
+    };
+    agree_ephemeral(mine, &UnparsedPublicKey::new(&ECDH_P256, point), |_| ()).is_ok()
+}

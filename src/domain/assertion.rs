@@ -76,8 +76,15 @@ struct RawJwk {
     e: Option<String>,
     x: Option<String>,
     y: Option<String>,
-    /// A private key's part: a set that holds one is refused (it was meant to stay home).
-    d: Option<String>,
+    /// A private key's parts: a set that holds one is refused (it was meant to stay home).
+    d: Option<Value>,
+    p: Option<Value>,
+    q: Option<Value>,
+    dp: Option<Value>,
+    dq: Option<Value>,
+    qi: Option<Value>,
+    oth: Option<Value>,
+    k: Option<Value>,
 }
 
 fn b64_field(v: &Option<String>, what: &str) -> Result<Vec<u8>, Refusal> {
@@ -109,14 +116,15 @@ pub fn parse_jwk_set(set: &Value) -> Result<Vec<Jwk>, Refusal> {
 
 fn parse_jwk(key: &Value) -> Result<Jwk, Refusal> {
     let raw = RawJwk::deserialize(key).map_err(|e| Refusal(format!("not a JWK: {e}")))?;
-    if raw.d.is_some() {
-        return refuse("a JWK with a private part ('d'): register the public key only");
+    let private = [&raw.d, &raw.p, &raw.q, &raw.dp, &raw.dq, &raw.qi, &raw.oth, &raw.k];
+    if private.iter().any(|part| part.is_some()) {
+        return refuse("a JWK with a private or secret part: register the public key only");
     }
     if raw.usage.as_deref().is_some_and(|u| u != "sig") {
         return refuse("a JWK whose 'use' is not 'sig'");
     }
-    if raw.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|o| o == "verify")) {
-        return refuse("a JWK whose 'key_ops' lacks 'verify'");
+    if raw.key_ops.as_ref().is_some_and(|ops| ops.is_empty() || ops.iter().any(|o| o != "verify")) {
+        return refuse("a JWK whose 'key_ops' is anything but [\"verify\"]");
     }
     let (alg, key) = match raw.kty.as_deref() {
         Some("RSA") => {
@@ -130,7 +138,19 @@ fn parse_jwk(key: &Value) -> Result<Jwk, Refusal> {
             if bits > 8192 {
                 return refuse(format!("an RSA key of {bits} bits: at most 8192 are accepted"));
             }
-            (Alg::Rs256, JwsKey::Rs256 { n, e: b64_field(&raw.e, "e")? })
+            // What ring verifies with (an odd modulus, an odd exponent of 3 to 33 bits, no
+            // leading zero), refused now rather than failing every assertion later.
+            let e = b64_field(&raw.e, "e")?;
+            let e_ok = !e.is_empty()
+                && e[0] != 0
+                && e.len() <= 5
+                && e.last().is_some_and(|b| b & 1 == 1)
+                && (e.len() > 1 || e[0] >= 3)
+                && (e.len() < 5 || e[0] == 1);
+            if !e_ok || n.last().is_some_and(|b| b & 1 == 0) {
+                return refuse("an RSA key whose n or e is not one RS256 verifies with");
+            }
+            (Alg::Rs256, JwsKey::Rs256 { n, e })
         }
         Some("EC") if raw.crv.as_deref() == Some("P-256") => {
             let (x, y) = (b64_field(&raw.x, "x")?, b64_field(&raw.y, "y")?);
@@ -142,6 +162,9 @@ fn parse_jwk(key: &Value) -> Result<Jwk, Refusal> {
             point[0] = 4;
             point[1..33].copy_from_slice(&x);
             point[33..].copy_from_slice(&y);
+            if !crypto::p256_point_is_valid(&point) {
+                return refuse("a P-256 key whose point is not on the curve");
+            }
             (Alg::Es256, JwsKey::Es256 { point })
         }
         Some("EC") => return refuse("an EC key on a curve other than P-256"),
@@ -186,6 +209,16 @@ struct Claims {
     jti: Option<String>,
 }
 
+/// `bytes` as a JSON object read into `T` (a JSON array would read into a struct too, by
+/// position; RFC 7515 and 7519 allow only objects).
+fn object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    T::deserialize(value).ok()
+}
+
 /// A compact JWS read but not yet checked.
 pub struct Assertion<'a> {
     alg: Alg,
@@ -209,15 +242,19 @@ pub struct Rules<'a> {
     pub now_secs: u64,
 }
 
-/// An assertion that holds: its client, and what makes it single-use until its `exp`.
+/// An assertion that holds: its client, and what makes it single-use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub client_id: String,
-    /// `jti:{jti}` when it carries one (RFC 7523 §3 item 7: the same `jti` is not accepted
-    /// twice). Part C of Atlassian's SCIM set-up signs no `jti`, so without one the assertion
-    /// itself is what may not come twice: `sig:{SHA-256 of its signature, hex}`.
+    /// `jti:{client}:{jti}` when it carries one (RFC 7523 §3 item 7: a client's `jti` is not
+    /// accepted twice). Part C of Atlassian's SCIM set-up signs no `jti`, so without one the
+    /// signed content is what may not come twice: `signed:{client}:{SHA-256 of the header
+    /// and claims, hex}`. Not the signature's digest: an ECDSA signature has a second valid
+    /// form (s and n−s), which would make a replay look new.
     pub replay_key: String,
-    pub exp: u64,
+    /// Until when (seconds) the replay record must be kept: `exp` plus the leeway, the last
+    /// instant the assertion is accepted.
+    pub replay_until: u64,
 }
 
 impl<'a> Assertion<'a> {
@@ -237,8 +274,8 @@ impl<'a> Assertion<'a> {
             crypto::b64url_decode(part)
                 .ok_or_else(|| Refusal(format!("the {what} is not base64url")))
         };
-        let header: Header = serde_json::from_slice(&decode(h, "JWS header")?)
-            .map_err(|_| Refusal("the JWS header is not a JSON object".into()))?;
+        let header: Header = object(&decode(h, "JWS header")?)
+            .ok_or_else(|| Refusal("the JWS header is not a JSON object".into()))?;
         if header.crit.is_some() {
             return refuse("the JWS header has 'crit' extensions this server does not know");
         }
@@ -259,8 +296,7 @@ impl<'a> Assertion<'a> {
     /// The `sub` claim before any check: only to find whose keys to check with (RFC 7521
     /// §4.2: `client_id` may be left out of the request).
     pub fn unverified_subject(&self) -> Option<String> {
-        let claims: Claims = serde_json::from_slice(&self.payload).ok()?;
-        claims.sub
+        object::<Claims>(&self.payload)?.sub
     }
 
     /// Checks the assertion against client `client_id`'s `keys` and `rules`.
@@ -274,8 +310,8 @@ impl<'a> Assertion<'a> {
         if !crypto::verify_jws(&key.key, self.signing_input.as_bytes(), &self.signature) {
             return refuse("the signature does not verify with the client's key");
         }
-        let claims: Claims = serde_json::from_slice(&self.payload)
-            .map_err(|_| Refusal("the JWS payload is not a JSON object of claims".into()))?;
+        let claims: Claims = object(&self.payload)
+            .ok_or_else(|| Refusal("the JWS payload is not a JSON object of claims".into()))?;
         if claims.iss.as_deref() != Some(client_id) || claims.sub.as_deref() != Some(client_id) {
             return refuse("iss and sub must both be the client id");
         }
@@ -308,11 +344,15 @@ impl<'a> Assertion<'a> {
             return refuse("the assertion was issued in the future (iat)");
         }
         let replay_key = match claims.jti {
-            Some(j) if !j.is_empty() && j.len() <= 256 => format!("jti:{j}"),
+            Some(j) if !j.is_empty() && j.len() <= 256 => format!("jti:{client_id}:{j}"),
             Some(_) => return refuse("jti is at most 256 characters, and not empty"),
-            None => format!("sig:{}", crypto::hex(&crypto::sha256(&self.signature))),
+            None => {
+                let digest = crypto::sha256(self.signing_input.as_bytes());
+                format!("signed:{client_id}:{}", crypto::hex(&digest))
+            }
         };
-        Ok(Verified { client_id: client_id.to_string(), replay_key, exp: exp.ceil() as u64 })
+        let replay_until = (exp + leeway).ceil() as u64;
+        Ok(Verified { client_id: client_id.to_string(), replay_key, replay_until })
     }
 
     /// The key named by `kid`, of the header's algorithm; with no `kid`, the one key of that

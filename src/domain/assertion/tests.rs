@@ -98,7 +98,11 @@ fn rs256_and_es256_assertions_verify_with_the_registered_keys() {
         let jws = signer.jws(signer.header(), claims());
         assert_eq!(
             check(&jws, &keys),
-            Ok(Verified { client_id: "svc".into(), replay_key: "jti:j-1".into(), exp: NOW + 3600 })
+            Ok(Verified {
+                client_id: "svc".into(),
+                replay_key: "jti:svc:j-1".into(),
+                replay_until: NOW + 3600 + 60
+            })
         );
         assert_eq!(Assertion::parse(&jws).unwrap().unverified_subject().as_deref(), Some("svc"));
     }
@@ -149,11 +153,40 @@ fn every_rule_refuses_and_names_itself() {
     refused(signed(with(claims(), "iat", json!(NOW + 61))), "in the future");
     refused(signed(with(claims(), "jti", json!("x".repeat(257)))), "jti is at most 256");
     refused(signed(with(claims(), "jti", json!(""))), "jti is at most 256");
-    // No jti (part C's example signs none): the assertion itself is what may not come twice.
-    let no_jti = signed(with(claims(), "jti", Value::Null));
-    let (_, signature) = no_jti.rsplit_once('.').unwrap();
-    let digest = crypto::hex(&crypto::sha256(&crypto::b64url_decode(signature).unwrap()));
-    assert_eq!(check(&no_jti, &keys).unwrap().replay_key, format!("sig:{digest}"));
+    // No jti (part C's example signs none): the signed content is what may not come twice,
+    // whichever of its signatures comes (ECDSA signs the same content anew each time, and
+    // each signature has a second valid form).
+    let no_jti = with(claims(), "jti", Value::Null);
+    let (one, two) = (signed(no_jti.clone()), signed(no_jti));
+    assert_ne!(one, two);
+    let (input, _) = one.rsplit_once('.').unwrap();
+    let digest = crypto::hex(&crypto::sha256(input.as_bytes()));
+    let key = check(&one, &keys).unwrap().replay_key;
+    assert_eq!(key, format!("signed:svc:{digest}"));
+    assert_eq!(check(&two, &keys).unwrap().replay_key, key);
+    // Each half of iss = sub = client, and an aud list naming nothing of this server's.
+    refused(
+        signed(with(with(claims(), "iss", json!("other")), "sub", json!("other"))),
+        "iss and sub",
+    );
+    refused(signed(with(claims(), "aud", json!(["a", "b"]))), "aud must name");
+    // The edges: accepted until exp + leeway, not at it.
+    refused(signed(with(claims(), "exp", json!(NOW - 60))), "expired");
+    assert!(check(&signed(with(claims(), "exp", json!(NOW - 59))), &keys).is_ok());
+    // Header and claims must be objects; base64url without padding.
+    let array_header = format!("{}.{}.{}", b64(br#"["ES256","ec-1"]"#), b64(b"{}"), b64(b"sig"));
+    refused(array_header, "not a JSON object");
+    let (h, rest) = good.split_once('.').unwrap();
+    refused(format!("{h}=.{rest}"), "not base64url");
+    // An RS256 assertion for a client with only an EC key.
+    let only_ec = parse_jwk_set(&json!({"keys": [ec("e").jwk]})).unwrap();
+    let jws = r.jws(json!({"alg": "RS256"}), claims());
+    let Err(Refusal(why)) =
+        Assertion::parse(&jws).unwrap().verify("svc", &only_ec, &rules(&[TOKEN_URL.into()]))
+    else {
+        panic!()
+    };
+    assert!(why.contains("no RS256 key is registered"), "{why}");
     // Within the leeway: accepted.
     assert!(check(&signed(with(claims(), "exp", json!(NOW - 59))), &keys).is_ok());
     assert!(check(&signed(with(claims(), "nbf", json!(NOW + 59))), &keys).is_ok());
@@ -181,9 +214,22 @@ fn a_jwk_set_is_refused_for_small_rsa_keys_private_parts_other_uses_and_curves()
     };
     let key = |k: Value| json!({"keys": [k]});
     refused(key(json!({"kty": "RSA", "n": b64(&n1024), "e": "AQAB"})), "1024 bits: at least 2048");
-    let mut private = rsa("r").jwk;
-    private["d"] = json!("AAAA");
-    refused(key(private), "private part");
+    for part in ["d", "p", "qi", "k"] {
+        let mut private = rsa("r").jwk;
+        private[part] = json!("AAAA");
+        refused(key(private), "private or secret part");
+    }
+    let mut ops = ec("e").jwk;
+    ops["key_ops"] = json!(["verify", "sign"]);
+    refused(key(ops), "key_ops");
+    for e in ["AAEAAQ", "AQAA", "Ag", "AQ"] {
+        let mut bad_e = rsa("r").jwk;
+        bad_e["e"] = json!(e);
+        refused(key(bad_e), "n or e");
+    }
+    let mut off_curve = ec("e").jwk;
+    off_curve["y"] = json!(b64(&[7u8; 32]));
+    refused(key(off_curve), "not on the curve");
     let mut enc = ec("e").jwk;
     enc["use"] = json!("enc");
     refused(key(enc), "'use' is not 'sig'");
@@ -191,7 +237,7 @@ fn a_jwk_set_is_refused_for_small_rsa_keys_private_parts_other_uses_and_curves()
     wrong_alg["alg"] = json!("RS256");
     refused(key(wrong_alg), "alg 'RS256' for a key that signs ES256");
     refused(key(json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"})), "P-256");
-    refused(key(json!({"kty": "oct", "k": "c2VjcmV0"})), "type 'oct'");
+    refused(key(json!({"kty": "oct"})), "type 'oct'");
     refused(key(json!({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"})), "32 bytes");
     refused(json!({"keys": [ec("same").jwk, ec("same").jwk]}), "kid 'same' is in the set twice");
     refused(json!({"keys": []}), "1 to 20 keys");
