@@ -184,3 +184,46 @@ fn due(app: &App) -> Result<()> {
     }
     Ok(())
 }
+
+/// How long a caller that waits for a sync holds its thread; past it, it is told the sync
+/// started, as one that does not wait is.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// What asking for a sync came to.
+pub enum Requested {
+    /// It ran (or the one running when asked did) and ended so.
+    Done(SyncStatus),
+    /// It runs, or waits its turn, in the background; this is where it is.
+    Started(SyncStatus),
+}
+
+/// Asks for a sync of `CROWD` directory `dir`: handed to the sync thread, or run here when
+/// the app runs without one. With `wait`, the outcome if it comes within a minute, that of a
+/// sync already running included; without, a sync already running or waiting is a
+/// `Conflict`.
+pub fn request(app: &App, dir: u64, mode: Mode, wait: bool) -> Result<Requested> {
+    let name = sync::remote_directory(app, dir)?.0;
+    let status = || {
+        let status = app.store.sync_status(dir)?;
+        status.ok_or_else(|| Error::NotFound(crate::error::Resource::Directory, dir.to_string()))
+    };
+    let turn = match app.syncs.take(dir, &name) {
+        Ok(turn) => turn,
+        Err(busy) if !wait => return Err(busy),
+        // The one running, waited for; past the wait, where it is.
+        Err(_) if app.syncs.wait_idle(dir, WAIT) => return Ok(Requested::Done(status()?)),
+        Err(_) => return Ok(Requested::Started(status()?)),
+    };
+    let queued = sync::queued(app, dir)?;
+    let (reply, outcome) = mpsc::channel();
+    if let Some(_turn) = app.scheduler.ask(turn, mode, wait.then_some(reply)) {
+        return Ok(Requested::Done(sync::run(app, dir, mode)?));
+    }
+    if !wait {
+        return Ok(Requested::Started(queued));
+    }
+    match outcome.recv_timeout(WAIT) {
+        Ok(done) => Ok(Requested::Done(done?)),
+        Err(_) => Ok(Requested::Started(status()?)),
+    }
+}

@@ -109,9 +109,55 @@ pub fn settings(
     Ok(RemoteCrowd { server_url, application, auth, interval })
 }
 
+/// What a change of a `CROWD` directory's settings gives; what is `None` stays.
+pub struct SettingsChange {
+    pub server_url: Option<String>,
+    pub application: Option<String>,
+    pub password: Option<String>,
+    pub link: Option<String>,
+    pub interval: Option<String>,
+}
+
+/// `old` with `change` applied, checked as [`settings`] checks new ones. Kept credentials are
+/// checked again against a new server and application; a sealed password opens only for the
+/// server and application it was given for, so a new one of those needs it again.
+pub fn changed_settings(
+    store: &crate::store::Store,
+    keys: &crate::crypto::Keys,
+    old: &RemoteCrowd,
+    change: SettingsChange,
+) -> Result<RemoteCrowd> {
+    let server_url = change.server_url.unwrap_or_else(|| old.server_url.clone());
+    let application = change.application.unwrap_or_else(|| old.application.clone());
+    let mut remote = match (change.password, change.link, &old.auth) {
+        (None, None, RemoteAuth::Link { link }) => {
+            let name = store.app_link(*link)?.map(|l| l.name);
+            settings(store, keys, &server_url, application, None, name, None)?
+        }
+        (None, None, RemoteAuth::Password { .. })
+            if (&server_url, &application) == (&old.server_url, &old.application) =>
+        {
+            RemoteCrowd { server_url, application, ..old.clone() }
+        }
+        (None, None, RemoteAuth::Password { .. }) => {
+            return Err(Error::bad_request(
+                "a new serverUrl or applicationName needs its applicationPassword again",
+            ))
+        }
+        (password, link, _) => {
+            settings(store, keys, &server_url, application, password, link, None)?
+        }
+    };
+    remote.interval = match change.interval {
+        Some(given) => sync_interval(Some(&given))?,
+        None => old.interval,
+    };
+    Ok(remote)
+}
+
 /// Crowd's default synchronisation interval: 60 minutes (also what a stored directory from
-/// before intervals reads as: `records::RemoteCrowd`).
-pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
+/// before intervals reads as).
+pub use crate::store::records::DEFAULT_SYNC_INTERVAL_SECS as DEFAULT_INTERVAL_SECS;
 /// The longest interval: a year.
 const MAX_INTERVAL_SECS: u64 = 366 * 86_400;
 

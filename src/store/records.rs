@@ -39,8 +39,12 @@ pub struct RemoteCrowd {
     pub interval: Option<u64>,
 }
 
+/// Crowd's default synchronisation interval, 60 minutes: a new directory's, and a stored
+/// one's from before intervals.
+pub const DEFAULT_SYNC_INTERVAL_SECS: u64 = 3600;
+
 fn default_interval() -> Option<u64> {
-    Some(3600)
+    Some(DEFAULT_SYNC_INTERVAL_SECS)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,13 +10,14 @@ use super::views::SyncView;
 use super::{optional_flag, slice_page, DEFAULT_LIMIT};
 use crate::api::{paging, Principal};
 use crate::app::App;
-use crate::domain::audit::Action;
+use crate::domain::audit::{Action, Actor};
 use crate::error::{Error, Resource};
 use crate::http::failure::Result;
 use crate::http::{Request, Response};
+use crate::remote::schedule::{self, Requested};
 use crate::remote::sync::{self, Mode};
 use crate::store::directory::fold;
-use crate::store::records::{RemoteAuth, RemoteCrowd};
+use crate::store::records::{DirectoryRecord, RemoteCrowd};
 
 /// `GET /directory/detailed?search&active&start&limit` → a page of directories.
 pub fn list(app: &App, req: &Request) -> Result<Response> {
@@ -64,13 +65,7 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
             .into())
         }
     };
-    let record = actor.record(
-        app.clock.now_ms(),
-        Action::DirectoryCreated,
-        &dir.name,
-        format!("id {}", dir.id),
-    );
-    app.store.append_audit(record)?;
+    audit(app, actor, Action::DirectoryCreated, &dir)?;
     let location = format!(
         "{}{}/rest/admin/1.0/directory/detailed/{}",
         app.base_url,
@@ -78,6 +73,13 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
         dir.id
     );
     Ok(Response::json(201, &directory_detail(&app.store, &dir)?).header("Location", location))
+}
+
+/// Records `action` on directory `dir` by `actor`.
+fn audit(app: &App, actor: &Actor, action: Action, dir: &DirectoryRecord) -> Result<()> {
+    let record = actor.record(app.clock.now_ms(), action, &dir.name, format!("id {}", dir.id));
+    app.store.append_audit(record)?;
+    Ok(())
 }
 
 /// `GET /directory/detailed/{id}` → one directory; an unknown or malformed id is 404.
@@ -110,43 +112,16 @@ pub fn update(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Res
     let f = body.fields();
     let description = f.str("description")?.unwrap_or_else(|| dir.description.clone());
     crate::domain::directory::validate::text(Resource::Directory, "description", &description)?;
-    let server_url = f.str("serverUrl")?.unwrap_or_else(|| old.server_url.clone());
-    let application = f.str("applicationName")?.unwrap_or_else(|| old.application.clone());
-    let (password, link) = (f.str("applicationPassword")?, f.str("applicationLink")?);
-    let mut remote = if password.is_none() && link.is_none() {
-        // The same credentials, checked again against the new server and application (a
-        // sealed password opens only for the server and application it was given for).
-        let same_target = (&server_url, &application) == (&old.server_url, &old.application);
-        match &old.auth {
-            RemoteAuth::Link { link } => {
-                let name = app.store.app_link(*link)?.map(|l| l.name);
-                sync::settings(&app.store, &app.keys, &server_url, application, None, name, None)?
-            }
-            RemoteAuth::Password { .. } if same_target => {
-                RemoteCrowd { server_url, application, ..old.clone() }
-            }
-            RemoteAuth::Password { .. } => {
-                return Err(Error::bad_request(
-                    "a new serverUrl or applicationName needs its applicationPassword again",
-                )
-                .into())
-            }
-        }
-    } else {
-        sync::settings(&app.store, &app.keys, &server_url, application, password, link, None)?
+    let changes = sync::SettingsChange {
+        server_url: f.str("serverUrl")?,
+        application: f.str("applicationName")?,
+        password: f.str("applicationPassword")?,
+        link: f.str("applicationLink")?,
+        interval: f.str("syncInterval")?,
     };
-    remote.interval = match f.str("syncInterval")? {
-        Some(given) => sync::sync_interval(Some(&given))?,
-        None => old.interval,
-    };
+    let remote = sync::changed_settings(&app.store, &app.keys, old, changes)?;
     let dir = app.store.update_remote_directory(dir.id, &description, remote)?;
-    let record = actor.record(
-        app.clock.now_ms(),
-        Action::DirectoryUpdated,
-        &dir.name,
-        format!("id {}", dir.id),
-    );
-    app.store.append_audit(record)?;
+    audit(app, actor, Action::DirectoryUpdated, &dir)?;
     Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
 }
 
@@ -164,24 +139,20 @@ fn remote_settings(app: &App, f: &crate::http::body::Fields) -> Result<RemoteCro
     )?)
 }
 
-/// How long `?wait=true` holds its request thread for a sync to end; past it, the answer is
-/// 202, as without `wait`.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// `POST /directory/detailed/{id}/synchronize[?mode=full][&wait=true]`: starts a sync of a
 /// `CROWD` directory (Crowd's console starts the same from its directory screen):
 /// incremental when the server allows, full when asked or when it does not. 202 with the
 /// status and the directory's `Location`, where its progress shows; with `wait=true` (a
 /// throng addition, for scripts) 200 with how it went, once it has, if within a minute. A
-/// sync already running or waiting is 409, or with `wait=true` waited for.
+/// sync already running or waiting is 409, or with `wait=true` waited for
+/// (`remote::schedule::request`).
 pub fn synchronize(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Response> {
     if !matches!(who, Principal::Admin(_)) {
         return Err(
             Error::Forbidden("only an administrator may synchronise a directory".into()).into()
         );
     }
-    let unknown = || Error::NotFound(Resource::Directory, id.to_string());
-    let dir: u64 = id.parse().map_err(|_| unknown())?;
+    let dir: u64 = id.parse().map_err(|_| Error::NotFound(Resource::Directory, id.into()))?;
     let params = req.query_params()?;
     let mode = match params.single("mode")? {
         None | Some("auto") => Mode::Auto,
@@ -194,28 +165,12 @@ pub fn synchronize(app: &App, req: &Request, id: &str, who: &Principal) -> Resul
         }
     };
     let wait = optional_flag(req, "wait")?.unwrap_or(false);
-    let name = sync::remote_directory(app, dir)?.0;
-    let location =
-        format!("{}{}/rest/admin/1.0/directory/detailed/{dir}", app.base_url, req.context_path());
-    let status = |code| -> Result<Response> {
-        let status = app.store.sync_status(dir)?.ok_or_else(unknown)?;
-        Ok(Response::json(code, &SyncView::from(status)).header("Location", location.clone()))
-    };
-    let turn = match app.syncs.take(dir, &name) {
-        Ok(turn) => turn,
-        Err(busy) if !wait => return Err(busy.into()),
-        // The one running, waited for; past the wait, where it is.
-        Err(_) if app.syncs.wait_idle(dir, WAIT) => return status(200),
-        Err(_) => return status(202),
-    };
-    sync::queued(app, dir)?;
-    let (reply, outcome) = std::sync::mpsc::channel();
-    if let Some(_turn) = app.scheduler.ask(turn, mode, wait.then_some(reply)) {
-        // No sync thread (an app run without one): this thread runs it.
-        return Ok(Response::json(200, &SyncView::from(sync::run(app, dir, mode)?)));
-    }
-    match wait.then(|| outcome.recv_timeout(WAIT)) {
-        Some(Ok(done)) => Ok(Response::json(200, &SyncView::from(done?))),
-        Some(Err(_)) | None => status(202),
+    match schedule::request(app, dir, mode, wait)? {
+        Requested::Done(status) => Ok(Response::json(200, &SyncView::from(status))),
+        Requested::Started(status) => {
+            let base = format!("{}{}", app.base_url, req.context_path());
+            let location = format!("{base}/rest/admin/1.0/directory/detailed/{dir}");
+            Ok(Response::json(202, &SyncView::from(status)).header("Location", location))
+        }
     }
 }
