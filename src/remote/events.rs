@@ -144,12 +144,7 @@ impl ReadPage {
 /// its size).
 fn page(answer: &Answer, path: &'static str) -> Result<ReadPage, ReadFailure> {
     let fail = |status, message| ReadFailure::Answer { path, status, message };
-    if answer.header(CROWD_VERSION_HEADER).is_none() {
-        return Err(fail(answer.status, format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")));
-    }
-    if answer.status != 200 {
-        return Err(fail(answer.status, super::crowd::crowd_message(&answer.text(1000))));
-    }
+    super::snapshot::crowd_200(answer, path)?;
     let page: Page = serde_json::from_slice(&answer.body)
         .map_err(|e| fail(200, format!("not JSON events: {e}")))?;
     let token =

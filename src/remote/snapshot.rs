@@ -73,18 +73,21 @@ fn fetch(
     accept: &str,
 ) -> Result<Answer, ReadFailure> {
     let answer = server.get(path, accept).map_err(ReadFailure::Remote)?;
-    if answer.status != 200 || answer.header(CROWD_VERSION_HEADER).is_none() {
-        return Err(ReadFailure::Answer {
-            path,
-            status: answer.status,
-            message: if answer.header(CROWD_VERSION_HEADER).is_none() {
-                format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")
-            } else {
-                super::crowd::crowd_message(&answer.text(1000))
-            },
-        });
-    }
+    crowd_200(&answer, path)?;
     Ok(answer)
+}
+
+/// Whether `answer` is a Crowd server's 200; if not, what it is, in the server's words when
+/// it is a Crowd error.
+pub(super) fn crowd_200(answer: &Answer, path: &'static str) -> Result<(), ReadFailure> {
+    let message = if answer.header(CROWD_VERSION_HEADER).is_none() {
+        format!("not a Crowd answer (no {CROWD_VERSION_HEADER})")
+    } else if answer.status != 200 {
+        super::crowd::crowd_message(&answer.text(1000))
+    } else {
+        return Ok(());
+    };
+    Err(ReadFailure::Answer { path, status: answer.status, message })
 }
 
 /// A 200 Crowd answer's JSON body, read straight into `T` (no `Value` tree in between: a
