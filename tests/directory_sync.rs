@@ -363,7 +363,7 @@ fn a_directory_syncs_at_once_then_on_its_interval_and_in_the_background_when_ask
     assert!(r.header("Location").unwrap().ends_with(&format!("{DIRS}/{id}")));
     assert!(["QUEUED", "RUNNING", "SUCCEEDED"].contains(&r.json()["state"].as_str().unwrap()));
     let third = wait_for(&b, id, |s| s["state"] == "SUCCEEDED" && s["added"] == 1);
-    assert_eq!(third["userCount"], 6);
+    assert_eq!(third["userCount"], 6, "{third}");
 
     // The interval is the directory's to change; a bad one is the caller's mistake.
     let r = b.put(&format!("{DIRS}/{id}")).admin().json(&json!({"syncInterval": "off"})).send();

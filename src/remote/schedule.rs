@@ -207,7 +207,7 @@ pub fn request(app: &App, dir: u64, mode: Mode, wait: bool) -> Result<Requested>
         let status = app.store.sync_status(dir)?;
         status.ok_or_else(|| Error::NotFound(crate::error::Resource::Directory, dir.to_string()))
     };
-    let turn = match app.syncs.take(dir, &name) {
+    let turn = match app.syncs.take_soon(dir, &name) {
         Ok(turn) => turn,
         Err(busy) if !wait => return Err(busy),
         // The one running, waited for; past the wait, where it is.

@@ -266,6 +266,16 @@ impl Running {
         self.ended.notify_all();
     }
 
+    /// [`Running::take`], after waiting a moment for a sync that is ending: one whose outcome
+    /// is committed (its status reads `SUCCEEDED`) still holds its turn for its last write.
+    pub fn take_soon(&self, dir: u64, name: &str) -> Result<Turn<'_>> {
+        const ENDING: std::time::Duration = std::time::Duration::from_millis(200);
+        self.take(dir, name).or_else(|_| {
+            self.wait_idle(dir, ENDING);
+            self.take(dir, name)
+        })
+    }
+
     /// Waits until no sync of directory `dir` runs or waits, at most `limit`; whether it
     /// came to that.
     pub fn wait_idle(&self, dir: u64, limit: std::time::Duration) -> bool {

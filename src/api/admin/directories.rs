@@ -107,7 +107,7 @@ pub fn update(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Res
         .into());
     };
     // A sync running now would commit what it read, and its token, under the new settings.
-    let _turn = app.syncs.take(dir.id, &dir.name)?;
+    let _turn = app.syncs.take_soon(dir.id, &dir.name)?;
     let body = req.entity()?;
     let f = body.fields();
     let description = f.str("description")?.unwrap_or_else(|| dir.description.clone());

@@ -177,6 +177,9 @@ pub fn group_search_result(g: &GroupRecord) -> GroupSearchResult {
 }
 
 pub fn directory_detail(store: &Store, d: &DirectoryRecord) -> Result<DirectoryDetail> {
+    // The status before the counts: a sync's outcome commits with its data, so counts read
+    // after a SUCCEEDED include what it applied.
+    let synchronisation = store.sync_status(d.id)?.map(SyncView::from);
     Ok(DirectoryDetail {
         id: d.id,
         name: d.name.clone(),
@@ -188,7 +191,7 @@ pub fn directory_detail(store: &Store, d: &DirectoryRecord) -> Result<DirectoryD
         group_count: store.group_count(d.id)?,
         server_url: d.remote.as_ref().map(|r| r.server_url.clone()),
         application_name: d.remote.as_ref().map(|r| r.application.clone()),
-        synchronisation: store.sync_status(d.id)?.map(SyncView::from),
+        synchronisation,
     })
 }
 
