@@ -87,6 +87,24 @@ pub struct Config {
     pub outbound_timeout: Duration,
     /// Largest answer body read from another server.
     pub outbound_max_body: usize,
+
+    // Client assertions (`private_key_jwt`: `domain::assertion`, `store::replay`).
+    /// More values an assertion's `aud` may name besides the token endpoint URLs and the
+    /// issuer (the audience an identity provider was told differs per deployment).
+    pub assertion_audiences: Vec<String>,
+    /// How far ahead an assertion's `exp` may be when it arrives.
+    pub assertion_max_lifetime: Duration,
+    /// Clock skew allowed on an assertion's `exp`, `nbf` and `iat`.
+    pub assertion_leeway: Duration,
+    /// Most assertions remembered against replay at once; beyond it new ones are refused.
+    pub max_live_assertions: usize,
+    /// When a remembered assertion is on the disk.
+    pub replay_durability: crate::store::replay::Durability,
+    /// How long a client's key set fetched from its JWKS URL is used before it is fetched
+    /// again.
+    pub jwks_cache_ttl: Duration,
+    /// An unknown `kid` fetches a client's key set again, at most this often.
+    pub jwks_refetch_interval: Duration,
 }
 
 impl Default for Config {
@@ -121,6 +139,13 @@ impl Default for Config {
             outbound_ca: None,
             outbound_timeout: Duration::from_secs(10),
             outbound_max_body: 64 << 20,
+            assertion_audiences: Vec::new(),
+            assertion_max_lifetime: Duration::from_secs(3600),
+            assertion_leeway: Duration::from_secs(60),
+            max_live_assertions: 1_000_000,
+            replay_durability: crate::store::replay::Durability::Os,
+            jwks_cache_ttl: Duration::from_secs(300),
+            jwks_refetch_interval: Duration::from_secs(60),
         }
     }
 }
@@ -161,6 +186,13 @@ impl fmt::Debug for Config {
             .field("outbound_ca", &self.outbound_ca)
             .field("outbound_timeout", &self.outbound_timeout)
             .field("outbound_max_body", &self.outbound_max_body)
+            .field("assertion_audiences", &self.assertion_audiences)
+            .field("assertion_max_lifetime", &self.assertion_max_lifetime)
+            .field("assertion_leeway", &self.assertion_leeway)
+            .field("max_live_assertions", &self.max_live_assertions)
+            .field("replay_durability", &self.replay_durability)
+            .field("jwks_cache_ttl", &self.jwks_cache_ttl)
+            .field("jwks_refetch_interval", &self.jwks_refetch_interval)
             .finish()
     }
 }
@@ -344,6 +376,50 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
         value: "BYTES",
         help: "largest answer read from another server [default: 67108864]",
     },
+    OptionSpec {
+        flag: "--assertion-audience",
+        env: "THRONG_ASSERTION_AUDIENCE",
+        value: "URLS",
+        help: "comma-separated audiences a client assertion may name besides the token \
+               endpoint URLs and the issuer",
+    },
+    OptionSpec {
+        flag: "--assertion-max-lifetime",
+        env: "THRONG_ASSERTION_MAX_LIFETIME",
+        value: "DURATION",
+        help: "how far ahead a client assertion's exp may be [default: 1h]",
+    },
+    OptionSpec {
+        flag: "--assertion-leeway",
+        env: "THRONG_ASSERTION_LEEWAY",
+        value: "DURATION",
+        help: "clock skew allowed on a client assertion's exp, nbf and iat [default: 60s]",
+    },
+    OptionSpec {
+        flag: "--max-live-assertions",
+        env: "THRONG_MAX_LIVE_ASSERTIONS",
+        value: "N",
+        help: "most client assertions remembered against replay at once [default: 1000000]",
+    },
+    OptionSpec {
+        flag: "--replay-durability",
+        env: "THRONG_REPLAY_DURABILITY",
+        value: "os|disk",
+        help: "when a used client assertion's record is on the disk: os = written before the \
+               answer and flushed every second, disk = flushed before the answer [default: os]",
+    },
+    OptionSpec {
+        flag: "--jwks-cache-ttl",
+        env: "THRONG_JWKS_CACHE_TTL",
+        value: "DURATION",
+        help: "how long a key set fetched from a client's JWKS URL is used [default: 5m]",
+    },
+    OptionSpec {
+        flag: "--jwks-refetch-interval",
+        env: "THRONG_JWKS_REFETCH_INTERVAL",
+        value: "DURATION",
+        help: "an unknown kid fetches a client's JWKS URL again at most this often [default: 1m]",
+    },
 ];
 
 impl Config {
@@ -473,6 +549,36 @@ impl Config {
         if let Some((src, v)) = lookup("--outbound-max-body") {
             cfg.outbound_max_body = parse_number(&src, &v, 1024, 1 << 32)?;
         }
+        if let Some((src, v)) = lookup("--assertion-audience") {
+            cfg.assertion_audiences =
+                v.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
+            if cfg.assertion_audiences.iter().any(|a| a.len() > 2048) {
+                return Err(format!("{src}: an audience is at most 2048 characters"));
+            }
+        }
+        if let Some((src, v)) = lookup("--assertion-max-lifetime") {
+            cfg.assertion_max_lifetime = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--assertion-leeway") {
+            cfg.assertion_leeway = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--max-live-assertions") {
+            cfg.max_live_assertions = parse_number(&src, &v, 1, 1 << 30)?;
+        }
+        if let Some((src, v)) = lookup("--replay-durability") {
+            use crate::store::replay::Durability;
+            cfg.replay_durability = match v.as_str() {
+                "os" => Durability::Os,
+                "disk" => Durability::Disk,
+                _ => return Err(format!("{src}: '{v}' is not os or disk")),
+            };
+        }
+        if let Some((src, v)) = lookup("--jwks-cache-ttl") {
+            cfg.jwks_cache_ttl = parse_duration(&src, &v)?;
+        }
+        if let Some((src, v)) = lookup("--jwks-refetch-interval") {
+            cfg.jwks_refetch_interval = parse_duration(&src, &v)?;
+        }
         cfg.admin_password = env("THRONG_ADMIN_PASSWORD").filter(|p| !p.is_empty());
         cfg.validate()?;
         Ok(cfg)
@@ -504,6 +610,14 @@ impl Config {
             if d < Duration::from_millis(10) {
                 return Err(format!("{name} must be at least 10ms"));
             }
+        }
+        if self.assertion_max_lifetime < Duration::from_secs(1)
+            || self.assertion_max_lifetime > Duration::from_secs(86_400)
+        {
+            return Err("assertion max lifetime must be between 1s and 24h".into());
+        }
+        if self.assertion_leeway > Duration::from_secs(300) {
+            return Err("assertion leeway must be at most 5m".into());
         }
         if self.max_url_bytes + 32 > self.max_head_bytes {
             return Err(

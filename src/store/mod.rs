@@ -13,6 +13,7 @@ pub mod cache;
 pub mod directory;
 pub mod links;
 pub mod records;
+pub mod replay;
 pub mod search;
 pub mod sessions;
 pub mod tables;
