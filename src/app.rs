@@ -60,6 +60,12 @@ pub struct App {
     pub syncs: crate::remote::sync::Running,
     /// The way to the background sync thread (`remote::schedule`).
     pub scheduler: crate::remote::schedule::Scheduler,
+    /// Accepted client assertions, remembered against replay (`store::replay`).
+    pub replay: Arc<crate::store::replay::ReplayGuard>,
+    /// Key sets fetched from clients' JWKS URLs (`domain::jwks`).
+    pub jwks: crate::domain::jwks::JwksCache,
+    /// What client assertions are held to.
+    pub assertion_policy: crate::domain::oauth::AssertionPolicy,
     /// `http://host:port` (or the configured base URL), without a trailing slash.
     pub base_url: String,
     /// `{base_url}/rest/usermanagement/1` and `{base_url}/crowd/rest/usermanagement/1`.
@@ -116,6 +122,21 @@ impl App {
         let throttle = Throttle::new(config.auth_failure_limit, config.auth_failure_period);
         let kdf = KdfSlots::new(config.kdf_slots());
         let outbound = crate::remote::client::Outbound::new(&config).map_err(Error::Internal)?;
+        let replay = crate::store::replay::ReplayGuard::open(
+            dir,
+            clock.now_secs(),
+            config.max_live_assertions,
+            config.replay_durability,
+        )
+        .map_err(|e| {
+            Error::Startup(format!(
+                "opening {}: {e}",
+                dir.join(crate::store::replay::FILE).display()
+            ))
+        })?;
+        let replay = Arc::new(replay);
+        crate::store::replay::start_ticks(&replay, clock.clone());
+        let assertion_policy = assertion_policy(&config, &base_url);
         let app = App {
             config,
             store,
@@ -136,6 +157,9 @@ impl App {
             outgoing_tokens: Default::default(),
             syncs: Default::default(),
             scheduler: Default::default(),
+            replay,
+            jwks: Default::default(),
+            assertion_policy,
             usermanagement_bases: [
                 format!("{base_url}/rest/usermanagement/1"),
                 format!("{base_url}{}/rest/usermanagement/1", crate::http::request::CONTEXT_PATH),
@@ -148,6 +172,28 @@ impl App {
     /// The directory rules over this app's store, clock and password hashing settings.
     pub fn directories(&self) -> Directories<'_> {
         Directories::new(&self.store, &self.clock, self.config.pbkdf2_iterations)
+    }
+}
+
+/// The audiences a client assertion may name: the token endpoint at each path it answers on
+/// (RFC 7523 §3 item 3: "the token endpoint URL of the authorization server MAY be used"),
+/// the issuer (RFC 8414's identifier, which draft-ietf-oauth-rfc7523bis makes the one value),
+/// and what the operator adds.
+fn assertion_policy(config: &Config, base_url: &str) -> crate::domain::oauth::AssertionPolicy {
+    let context = crate::http::request::CONTEXT_PATH;
+    let mut audiences = vec![
+        format!("{base_url}/rest/oauth2/latest/token"),
+        format!("{base_url}{context}/rest/oauth2/latest/token"),
+        format!("{base_url}/oauth/token"),
+        base_url.to_string(),
+    ];
+    audiences.extend(config.assertion_audiences.iter().cloned());
+    crate::domain::oauth::AssertionPolicy {
+        audiences,
+        leeway_secs: config.assertion_leeway.as_secs(),
+        max_lifetime_secs: config.assertion_max_lifetime.as_secs(),
+        jwks_ttl_ms: config.jwks_cache_ttl.as_millis() as u64,
+        jwks_refetch_ms: config.jwks_refetch_interval.as_millis() as u64,
     }
 }
 

@@ -143,7 +143,9 @@ pub fn check_key(
         None => {}
     }
     let sealed = clients.iter().flat_map(|c| &c.credentials).find_map(|c| {
-        let Credential::ClientSecret(s) = c;
+        let Credential::ClientSecret(s) = c else {
+            return None;
+        };
         Some((crypto::b64url_decode(&s.secret_sealed)?, s.client_id.as_str()))
     });
     if let Some((sealed, client_id)) = sealed {

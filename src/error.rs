@@ -23,6 +23,8 @@ pub enum Resource {
     OAuthClient,
     /// An application link (incoming or outgoing).
     ApplicationLink,
+    /// A public key of a `private_key_jwt` client, by `kid`.
+    Key,
 }
 
 /// Why a directory user could not be authenticated (Crowd's `INVALID_USER_AUTHENTICATION`,

@@ -847,7 +847,7 @@ fn the_authorization_server_metadata_names_endpoints_that_work() {
     assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
     assert_eq!(m["response_types_supported"], serde_json::json!([]));
     let a = ts.create_account("meta");

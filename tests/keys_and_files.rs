@@ -304,7 +304,9 @@ fn a_token_from_a_rotated_out_pair_ends_with_the_grace_period() {
         .credentials
         .iter()
         .find_map(|c| {
-            let throng::store::records::Credential::ClientSecret(s) = c;
+            let throng::store::records::Credential::ClientSecret(s) = c else {
+                return None;
+            };
             (s.client_id == a.client_id).then_some(s.retired_until).flatten()
         })
         .unwrap();

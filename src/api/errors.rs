@@ -127,6 +127,7 @@ fn not_found_reason(r: Resource) -> &'static str {
         Resource::ServiceAccount => "SERVICE_ACCOUNT_NOT_FOUND",
         Resource::OAuthClient => "OAUTH_CLIENT_NOT_FOUND",
         Resource::ApplicationLink => "APPLICATION_LINK_NOT_FOUND",
+        Resource::Key => "KEY_NOT_FOUND",
     }
 }
 
@@ -141,6 +142,7 @@ fn not_found_message(r: Resource, id: &str) -> String {
         Resource::ServiceAccount => format!("Service account <{id}> does not exist"),
         Resource::OAuthClient => format!("OAuth 2.0 client <{id}> does not exist"),
         Resource::ApplicationLink => format!("Application link <{id}> does not exist"),
+        Resource::Key => format!("Key <{id}> does not exist"),
     }
 }
 

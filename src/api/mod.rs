@@ -86,6 +86,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &status::NAMESPACE,
     &service_accounts::NAMESPACE,
     &oauth::NAMESPACE,
+    &oauth::ATLASSIAN_NAMESPACE,
     &audit::NAMESPACE,
     &usermanagement::NAMESPACE,
     &appmanagement::NAMESPACE,

@@ -13,7 +13,7 @@ use crate::error::{Error, OAuthCode};
 use crate::http::failure::{Failure, Result};
 use crate::http::request::Params;
 use crate::http::{Method, Request, Response};
-use crate::store::records::{AppLinkRecord, ClientOwner, LinkDirection};
+use crate::store::records::{AppLinkRecord, ClientOwner, KeySource, LinkDirection};
 use serde::Serialize;
 use serde_json::json;
 
@@ -21,6 +21,19 @@ use serde_json::json;
 /// management in Crowd's.
 pub const NAMESPACE: Namespace =
     Namespace { prefix: &[&["rest"], &["oauth2"], &["latest"]], shape, authenticate, dispatch };
+
+/// `/oauth/token`: the token endpoint where Atlassian's SCIM set-up (part C) sends its
+/// request, answered as `/rest/oauth2/latest/token` is, with Atlassian's `"Bearer"`.
+pub const ATLASSIAN_NAMESPACE: Namespace = Namespace {
+    prefix: &[&["oauth"]],
+    shape: |_| Api::OAuth,
+    authenticate: super::anyone,
+    dispatch: |app, req, _, rest| match (rest, req.method) {
+        (["token"], Method::Post) => token_as(app, req, "Bearer"),
+        (["token"], _) => Err(only(&["POST"])),
+        _ => Err(Failure::NoRoute),
+    },
+};
 
 /// Client management is for administrators; the protocol endpoints authenticate clients (or
 /// an administrator) themselves, from the body or Basic, as RFC 6749 §2.3 has it.
@@ -97,10 +110,49 @@ fn client_credentials<'a>(
     }
 }
 
+/// Reads client credentials as `client_credentials` does, plus a client assertion
+/// (`private_key_jwt`, RFC 7521 §4.2): `client_assertion_type` naming a JWT and
+/// `client_assertion` holding it, with or without `client_id`. An assertion beside a secret
+/// or Basic is two methods at once (`invalid_request`).
+fn client_auth<'a>(
+    basic: &'a Option<crate::http::request::Basic>,
+    req: &Request,
+    params: &'a Params<'_>,
+) -> Result<ClientCredentials<'a>> {
+    let assertion = params.single("client_assertion")?;
+    let assertion_type = params.single("client_assertion_type")?;
+    if assertion.is_none() && assertion_type.is_none() {
+        return client_credentials(basic, req, params);
+    }
+    let bad = |m: &str| -> Result<ClientCredentials<'a>> {
+        Err(Error::oauth(OAuthCode::InvalidRequest, m.to_string()).into())
+    };
+    if req.has_auth_scheme("basic") || params.single("client_secret")?.is_some() {
+        return bad("use one client authentication method, not both");
+    }
+    match (assertion_type, assertion) {
+        (Some(oauth::ASSERTION_TYPE_JWT_BEARER), Some(jws)) if !jws.is_empty() => {
+            Ok(ClientCredentials::Assertion { id: params.single("client_id")?, jws })
+        }
+        (Some(oauth::ASSERTION_TYPE_JWT_BEARER), _) => bad("client_assertion is required"),
+        (None, _) => bad("client_assertion_type is required with client_assertion"),
+        (Some(_), _) => bad(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+    }
+}
+
+/// The token endpoint. Crowd writes `"token_type":"bearer"`; Atlassian's `/oauth/token` (the
+/// part C request) writes `"Bearer"`: each path answers as its original does (the value is
+/// case-insensitive, RFC 6749 §5.1).
 pub fn token(app: &App, req: &Request) -> Result<Response> {
+    token_as(app, req, "bearer")
+}
+
+fn token_as(app: &App, req: &Request, token_type: &str) -> Result<Response> {
     let params = req.oauth_params()?;
     let basic = req.basic();
-    let creds = client_credentials(&basic, req, &params)?;
+    let creds = client_auth(&basic, req, &params)?;
     let issued = oauth::issue(
         &oauth::Deps::of(app),
         params.single("grant_type")?,
@@ -109,7 +161,7 @@ pub fn token(app: &App, req: &Request) -> Result<Response> {
         &req.remote,
     )?;
     let body = format!(
-        r#"{{"access_token":"{}","token_type":"bearer","expires_in":{},"scope":"{}"}}"#,
+        r#"{{"access_token":"{}","token_type":"{token_type}","expires_in":{},"scope":"{}"}}"#,
         issued.access_token, issued.expires_in, issued.scope
     );
     Ok(Response::json_bytes(200, body.into_bytes()).no_store())
@@ -125,7 +177,7 @@ fn token_param<'a>(params: &'a Params<'_>) -> crate::error::Result<&'a str> {
 
 fn caller(d: &oauth::Deps<'_>, req: &Request, params: &Params<'_>) -> Result<Caller> {
     let basic = req.basic();
-    let creds = client_credentials(&basic, req, params)?;
+    let creds = client_auth(&basic, req, params)?;
     Ok(oauth::authenticate_caller(d, creds, &req.remote)?)
 }
 
@@ -185,7 +237,15 @@ pub fn revoke(app: &App, req: &Request) -> Result<Response> {
 pub struct ClientView {
     id: String,
     client_id: String,
-    client_secret: String,
+    /// None for a client that authenticates by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_endpoint_auth_method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     name: String,
     redirects: Vec<String>,
     supported_grant_types: Vec<&'static str>,
@@ -199,14 +259,31 @@ pub struct ClientView {
 }
 
 pub fn client_view(app: &App, c: &crate::store::records::OAuthClientRecord) -> Result<ClientView> {
-    let current = accounts::current_secret(c)
-        .ok_or_else(|| Error::Internal(format!("client {} has no current secret", c.id)))?;
     let rotated = accounts::rotated_secret(c, app.clock.now_ms());
     let d = accounts::Deps::of(app);
+    let (client_id, client_secret, method, jwks, jwks_uri) =
+        match (accounts::current_secret(c), accounts::key_credential(c)) {
+            (Some(s), _) => (s.client_id.clone(), Some(accounts::reveal(&d, s)?), None, None, None),
+            (None, Some(k)) => {
+                let (jwks, uri) = match &k.keys {
+                    KeySource::Inline { jwks } => (serde_json::from_str(jwks).ok(), None),
+                    KeySource::Url { url } => (None, Some(url.clone())),
+                };
+                (k.client_id.clone(), None, Some("private_key_jwt"), jwks, uri)
+            }
+            (None, None) => {
+                return Err(
+                    Error::Internal(format!("client {} has no current credential", c.id)).into()
+                )
+            }
+        };
     Ok(ClientView {
         id: c.id.clone(),
-        client_id: current.client_id.clone(),
-        client_secret: accounts::reveal(&d, current)?,
+        client_id,
+        client_secret,
+        token_endpoint_auth_method: method,
+        jwks,
+        jwks_uri,
         name: c.name.clone(),
         // An incoming application link's client redirects where the link says.
         redirects: match c.owner {

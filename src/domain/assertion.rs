@@ -293,6 +293,11 @@ impl<'a> Assertion<'a> {
         })
     }
 
+    /// The header's `kid`, which picks the client's key.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
     /// The `sub` claim before any check: only to find whose keys to check with (RFC 7521
     /// §4.2: `client_id` may be left out of the request).
     pub fn unverified_subject(&self) -> Option<String> {

@@ -47,6 +47,8 @@ pub enum Action {
     ApplicationLinkCreated,
     ApplicationLinkUpdated,
     ApplicationLinkDeleted,
+    /// A `private_key_jwt` client's keys were added, removed or replaced.
+    ClientKeysChanged,
 }
 
 impl Action {
@@ -73,6 +75,7 @@ impl Action {
             Action::ApplicationLinkCreated => "APPLICATION_LINK_CREATED",
             Action::ApplicationLinkUpdated => "APPLICATION_LINK_UPDATED",
             Action::ApplicationLinkDeleted => "APPLICATION_LINK_DELETED",
+            Action::ClientKeysChanged => "CLIENT_KEYS_CHANGED",
         }
     }
 }

@@ -8,18 +8,47 @@
 use crate::app::App;
 use crate::crypto::Keys;
 use crate::domain::admin::{self, AdminCache};
+use crate::domain::assertion::{Assertion, Refusal, Rules};
 use crate::domain::audit::{self, Action, Actor, Attempt};
 use crate::domain::clock::Clock;
-use crate::domain::registry::{ClientRegistry, SecretEntry};
+use crate::domain::jwks::{Fetching, JwksCache};
+use crate::domain::registry::{ClientRegistry, CredentialEntry, Keys as ClientKeys, Proof};
 use crate::domain::throttle::{Guards, Kind};
 use crate::domain::tokens::{self, Claims, RevokedSet, VerifiedTokens};
 use crate::error::{Error, OAuthCode, Result};
+use crate::remote::client::Outbound;
+use crate::store::replay::{Refused, ReplayGuard};
 use crate::store::writer::Writer;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE_JWT_BEARER: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// What client assertions are held to, fixed at start from the configuration and the
+/// server's address.
+#[derive(Debug, Clone)]
+pub struct AssertionPolicy {
+    /// What `aud` may name: the token endpoint URLs, the issuer, and the configured extras.
+    pub audiences: Vec<String>,
+    pub leeway_secs: u64,
+    pub max_lifetime_secs: u64,
+    pub jwks_ttl_ms: u64,
+    pub jwks_refetch_ms: u64,
+}
+
+/// What `private_key_jwt` needs beside the registry: the policy, the replay guard, and the
+/// JWKS cache with the client it fetches with.
+#[derive(Clone, Copy)]
+pub struct AssertionDeps<'a> {
+    pub policy: &'a AssertionPolicy,
+    pub replay: &'a ReplayGuard,
+    pub jwks: &'a JwksCache,
+    pub outbound: &'a Outbound,
+}
 
 /// What the OAuth rules need, and nothing more: the in-memory registry, revoked set and
 /// verified tokens the hot path reads, the keys that sign and check tokens, the writer issued
@@ -36,6 +65,7 @@ pub struct Deps<'a> {
     pub admins: &'a AdminCache,
     pub guards: Guards<'a>,
     pub token_ttl: Duration,
+    pub assertions: AssertionDeps<'a>,
 }
 
 impl<'a> Deps<'a> {
@@ -54,6 +84,12 @@ impl<'a> Deps<'a> {
             admins: &app.admins,
             guards: Guards::of(app),
             token_ttl: app.config.token_ttl,
+            assertions: AssertionDeps {
+                policy: &app.assertion_policy,
+                replay: &app.replay,
+                jwks: &app.jwks,
+                outbound: &app.outbound,
+            },
         }
     }
 
@@ -82,6 +118,12 @@ pub enum ClientCredentials<'a> {
         id: &'a str,
         secret: &'a str,
     },
+    /// `private_key_jwt`: a signed JWT (`client_assertion`), with the `client_id` it was
+    /// sent with, if any.
+    Assertion {
+        id: Option<&'a str>,
+        jws: &'a str,
+    },
     None,
 }
 
@@ -89,23 +131,61 @@ fn invalid_client() -> Error {
     Error::oauth(OAuthCode::InvalidClient, "client authentication failed")
 }
 
-/// Authenticates an OAuth client. Unknown ids, wrong secrets and expired or archived
-/// credentials all fail the same way; each failure counts against the source and the client id
-/// (`domain::throttle`), and past their limits the attempt is refused with 429 before the secret
-/// is looked at. Failed and refused attempts go to the aggregated audit log.
+/// Authenticates an OAuth client. Unknown ids, wrong secrets, refused assertions and expired
+/// or archived credentials all fail as `invalid_client`; each failure counts against the
+/// source and the client id (`domain::throttle`), and past their limits the attempt is
+/// refused with 429 before the credential is looked at. Failed and refused attempts go to the
+/// aggregated audit log, which never holds the secret or the assertion.
 pub fn authenticate_client(
     app: &Deps<'_>,
     creds: ClientCredentials<'_>,
     remote: &str,
-) -> Result<Arc<SecretEntry>> {
-    let (id, secret) = match creds {
-        ClientCredentials::Basic { id, secret } | ClientCredentials::Post { id, secret } => {
-            (id, secret)
+) -> Result<Arc<CredentialEntry>> {
+    // For an assertion, the client is the one `client_id` names or, without it, the one its
+    // (not yet verified) `sub` names: RFC 7521 §4.2 makes `client_id` optional, and authlib
+    // leaves it out. Verification then requires iss = sub = that client.
+    let parsed;
+    let (id, subject);
+    match creds {
+        ClientCredentials::Basic { id: i, secret } | ClientCredentials::Post { id: i, secret } => {
+            return authenticated(app, i, remote, |now| {
+                app.clients.verify(i, secret, now).ok_or(Rejected::Refused(None))
+            })
+        }
+        ClientCredentials::Assertion { id: given, jws } => {
+            parsed = Assertion::parse(jws);
+            subject = match (given, &parsed) {
+                (Some(_), _) | (None, Err(_)) => None,
+                (None, Ok(a)) => a.unverified_subject(),
+            };
+            id = given.or(subject.as_deref()).unwrap_or("");
         }
         ClientCredentials::None => {
             return Err(Error::oauth(OAuthCode::InvalidClient, "client authentication is required"))
         }
-    };
+    }
+    authenticated(app, id, remote, |now| match &parsed {
+        Ok(assertion) => by_assertion(app, assertion, id, now),
+        Err(refusal) => Err(Rejected::Refused(Some(refusal.clone()))),
+    })
+}
+
+/// Why a client was not authenticated.
+enum Rejected {
+    /// Its credential is refused, for the reason given (an assertion's rule) or none (a
+    /// secret: which of id and secret was wrong is not said).
+    Refused(Option<Refusal>),
+    /// It could not be checked now: the server's fault, not the client's, so not counted.
+    Unavailable(Error),
+}
+
+/// Runs `check` for client `id` under the throttle, and counts and audits its outcome.
+fn authenticated(
+    app: &Deps<'_>,
+    id: &str,
+    remote: &str,
+    check: impl FnOnce(u64) -> std::result::Result<Arc<CredentialEntry>, Rejected>,
+) -> Result<Arc<CredentialEntry>> {
     let now = app.clock.now_ms();
     let attempt = |throttled| Attempt {
         action: Action::ClientAuthenticationFailed,
@@ -118,15 +198,72 @@ pub fn authenticate_client(
         app.guards.failed(&attempt(true), || audit_target(app, id));
         return Err(e);
     }
-    match app.clients.verify(id, secret, now) {
-        Some(entry) => {
+    match check(now) {
+        Ok(entry) => {
             app.guards.throttle.succeeded(Kind::Client, remote, id, now);
             Ok(entry)
         }
-        None => {
+        Err(Rejected::Unavailable(e)) => Err(e),
+        Err(Rejected::Refused(why)) => {
             app.guards.throttle.failed(Kind::Client, remote, id, now);
             app.guards.failed(&attempt(false), || audit_target(app, id));
-            Err(invalid_client())
+            Err(why.map_or_else(invalid_client, |Refusal(why)| {
+                Error::oauth(OAuthCode::InvalidClient, why)
+            }))
+        }
+    }
+}
+
+/// RFC 7523 §3: the client's keys (registered, or from its JWKS URL), the assertion checked
+/// against them and the policy, then admitted once by the replay guard.
+fn by_assertion(
+    app: &Deps<'_>,
+    assertion: &Assertion<'_>,
+    id: &str,
+    now_ms: u64,
+) -> std::result::Result<Arc<CredentialEntry>, Rejected> {
+    let refused = |why: &str| Rejected::Refused(Some(Refusal(why.to_string())));
+    let d = &app.assertions;
+    let entry = app.clients.credential(id);
+    // The same words for an unknown id and a client with a secret: which ids exist is not
+    // told.
+    let Some(Proof::Keys(keys)) = entry.as_deref().map(|e| &e.proof) else {
+        return Err(refused("no client with this id authenticates with private_key_jwt"));
+    };
+    let fetched;
+    let keys = match keys {
+        ClientKeys::Inline(keys) => keys.as_slice(),
+        ClientKeys::Url(url) => {
+            let f = Fetching {
+                outbound: d.outbound,
+                ttl_ms: d.policy.jwks_ttl_ms,
+                refetch_ms: d.policy.jwks_refetch_ms,
+                now: now_ms,
+            };
+            fetched =
+                d.jwks.keys(&f, url, assertion.kid()).map_err(|r| Rejected::Refused(Some(r)))?;
+            fetched.as_slice()
+        }
+    };
+    let now = now_ms / 1000;
+    let rules = Rules {
+        audiences: &d.policy.audiences,
+        leeway_secs: d.policy.leeway_secs,
+        max_lifetime_secs: d.policy.max_lifetime_secs,
+        now_secs: now,
+    };
+    let verified = assertion.verify(id, keys, &rules).map_err(|r| Rejected::Refused(Some(r)))?;
+    match d.replay.admit(&verified.replay_key, verified.replay_until, now) {
+        Ok(()) => Ok(entry.expect("matched above")),
+        Err(Refused::Replayed) => {
+            Err(refused("the assertion was used before: an assertion is accepted once (jti)"))
+        }
+        Err(Refused::Full) => Err(Rejected::Unavailable(Error::Unavailable {
+            retry_after_secs: 60,
+            message: "too many client assertions are live; try again later".into(),
+        })),
+        Err(Refused::Journal(e)) => {
+            Err(Rejected::Unavailable(Error::Internal(format!("writing the replay journal: {e}"))))
         }
     }
 }
@@ -135,7 +272,7 @@ pub fn authenticate_client(
 /// is; anything else may be a secret pasted into the wrong field, so only a short digest of it
 /// is kept, enough to tell repeated attempts apart.
 fn audit_target(app: &Deps<'_>, presented: &str) -> String {
-    if app.clients.secret(presented).is_some() {
+    if app.clients.credential(presented).is_some() {
         presented.to_string()
     } else {
         format!("unknown client id (sha256 {})", audit::digest(presented))
@@ -231,7 +368,7 @@ fn live_claims(app: &Deps<'_>, token: &str) -> Option<Claims> {
 
 /// Who is calling introspection or revocation.
 pub enum Caller {
-    Client(Arc<SecretEntry>),
+    Client(Arc<CredentialEntry>),
     Admin(String),
 }
 

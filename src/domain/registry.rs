@@ -6,22 +6,41 @@
 //! order in both places.
 
 use crate::crypto;
+use crate::domain::assertion::{parse_jwk_set, Jwk};
 use crate::domain::tokens::scope_bits;
-use crate::store::records::{Credential, Millis, OAuthClientRecord};
+use crate::store::records::{Credential, KeySource, Millis, OAuthClientRecord};
 use crate::sync::{MutexExt, RwLockExt};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// One usable client secret.
+/// One usable credential: a client id and how its client proves it holds it.
 #[derive(Debug)]
-pub struct SecretEntry {
+pub struct CredentialEntry {
     /// The OAuth client configuration that holds it.
     pub client: Arc<ClientState>,
     pub client_id: String,
     /// `client_id` as the 16 bytes tokens carry.
     pub client_id_bytes: [u8; 16],
-    pub secret_sha256: [u8; 32],
     pub usable_until: Millis,
+    pub proof: Proof,
+}
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Debug)]
+pub enum Proof {
+    /// The SHA-256 of its secret (`client_secret_basic` or `client_secret_post`).
+    Secret([u8; 32]),
+    /// A JWT signed with one of these keys (`private_key_jwt`).
+    Keys(Keys),
+}
+
+/// A `private_key_jwt` client's public keys.
+#[derive(Debug)]
+pub enum Keys {
+    /// Registered with throng, read and checked once when the client was loaded.
+    Inline(Vec<Jwk>),
+    /// Published by the client at this URL (`domain::jwks` fetches and caches them).
+    Url(String),
 }
 
 /// What validation needs to know of a client.
@@ -41,7 +60,7 @@ pub struct ClientState {
 
 #[derive(Default)]
 struct Maps {
-    secrets: HashMap<String, Arc<SecretEntry>>,
+    credentials: HashMap<String, Arc<CredentialEntry>>,
     clients: HashMap<[u8; 16], Arc<ClientState>>,
 }
 
@@ -81,29 +100,50 @@ impl ClientRegistry {
             subject: r.name.clone(),
         });
         for c in &r.credentials {
-            let Credential::ClientSecret(s) = c;
-            let (Some(client_id_bytes), Some(secret_sha256)) =
-                (crypto::parse_hex16(&s.client_id), crypto::parse_hex::<32>(&s.secret_sha256))
-            else {
-                log::error!(
-                    "client id {} of {} or its stored hash is malformed; skipped",
-                    s.client_id,
-                    r.id
-                );
+            let Some(client_id_bytes) = crypto::parse_hex16(c.client_id()) else {
+                log::error!("client id {} of {} is malformed; skipped", c.client_id(), r.id);
                 continue;
             };
-            maps.secrets.insert(
-                s.client_id.clone(),
-                Arc::new(SecretEntry {
+            let (proof, usable_until) = match c {
+                Credential::ClientSecret(s) => match crypto::parse_hex::<32>(&s.secret_sha256) {
+                    Some(hash) => (Proof::Secret(hash), s.usable_until()),
+                    None => {
+                        log::error!("the stored hash of client id {} is malformed", s.client_id);
+                        continue;
+                    }
+                },
+                Credential::PrivateKeyJwt(k) => match Self::keys(&k.keys) {
+                    Ok(keys) => (Proof::Keys(keys), Millis::MAX),
+                    Err(why) => {
+                        log::error!("the keys of client id {} do not read: {why}", k.client_id);
+                        continue;
+                    }
+                },
+            };
+            maps.credentials.insert(
+                c.client_id().to_string(),
+                Arc::new(CredentialEntry {
                     client: state.clone(),
-                    client_id: s.client_id.clone(),
+                    client_id: c.client_id().to_string(),
                     client_id_bytes,
-                    secret_sha256,
-                    usable_until: s.usable_until(),
+                    usable_until,
+                    proof,
                 }),
             );
         }
         maps.clients.insert(key, state);
+    }
+
+    /// A stored key source as the token endpoint uses it. A stored JWK set was checked when
+    /// it was registered, so this fails only for a file changed by hand.
+    fn keys(source: &KeySource) -> Result<Keys, String> {
+        match source {
+            KeySource::Url { url } => Ok(Keys::Url(url.clone())),
+            KeySource::Inline { jwks } => {
+                let set = serde_json::from_str(jwks).map_err(|e| e.to_string())?;
+                parse_jwk_set(&set).map(Keys::Inline).map_err(|r| r.0)
+            }
+        }
     }
 
     fn drop_client(maps: &mut Maps, id: &str) {
@@ -111,7 +151,7 @@ impl ClientRegistry {
             return;
         };
         if maps.clients.remove(&key).is_some() {
-            maps.secrets.retain(|_, s| s.client.key != key);
+            maps.credentials.retain(|_, s| s.client.key != key);
         }
     }
 
@@ -134,8 +174,8 @@ impl ClientRegistry {
         Ok(out)
     }
 
-    pub fn secret(&self, client_id: &str) -> Option<Arc<SecretEntry>> {
-        self.maps.reading().secrets.get(client_id).cloned()
+    pub fn credential(&self, client_id: &str) -> Option<Arc<CredentialEntry>> {
+        self.maps.reading().credentials.get(client_id).cloned()
     }
 
     /// When tokens of the client `key` start to count (a rotation or revocation moves it), or
@@ -149,15 +189,24 @@ impl ClientRegistry {
         self.maps.reading().clients.get(key).cloned()
     }
 
-    /// Checks a presented secret in constant time. Unknown client ids still cost one hash and
-    /// one comparison, so timing does not tell whether a client id exists.
-    pub fn verify(&self, client_id: &str, secret: &str, now: Millis) -> Option<Arc<SecretEntry>> {
+    /// Checks a presented secret in constant time. Unknown client ids, and clients that
+    /// authenticate by key, still cost one hash and one comparison, so timing does not tell
+    /// whether a client id exists.
+    pub fn verify(
+        &self,
+        client_id: &str,
+        secret: &str,
+        now: Millis,
+    ) -> Option<Arc<CredentialEntry>> {
         static DECOY: [u8; 32] = [0u8; 32];
-        let entry = self.secret(client_id);
-        let stored = entry.as_ref().map_or(&DECOY, |e| &e.secret_sha256);
+        let entry = self.credential(client_id);
+        let stored = match entry.as_deref() {
+            Some(CredentialEntry { proof: Proof::Secret(hash), .. }) => hash,
+            _ => &DECOY,
+        };
         let ok = crypto::verify_secret_sha256(secret, stored);
         match entry {
-            Some(e) if ok && now < e.usable_until => Some(e),
+            Some(e) if ok && matches!(e.proof, Proof::Secret(_)) && now < e.usable_until => Some(e),
             _ => None,
         }
     }

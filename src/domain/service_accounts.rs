@@ -6,18 +6,23 @@
 
 use crate::app::App;
 use crate::crypto::{self, Keys};
+use crate::domain::assertion::parse_jwk_set;
 use crate::domain::audit::{Action, Actor};
 use crate::domain::clock::Clock;
 use crate::domain::registry::{Change, ClientRegistry};
 use crate::error::{Error, Resource, Result};
 use crate::store::records::{
-    ClientOwner, Credential, OAuthClientRecord, SecretCredential, ServiceAccountRecord,
+    ClientOwner, Credential, KeyCredential, KeySource, OAuthClientRecord, SecretCredential,
+    ServiceAccountRecord,
 };
 use crate::store::Store;
+use serde_json::Value;
 use std::time::Duration;
 
 /// The only scope Crowd 7.0 offers service accounts.
 pub const APPLICATION_SCOPE: &str = "APPLICATION";
+/// The scope of Atlassian's SCIM provisioning API, for accounts that authenticate by key.
+pub const MANAGE_DIRECTORY_SCOPE: &str = "manage:directory";
 /// Credentials live at most two years.
 pub const MAX_EXPIRY_DURATION: u64 = 63_072_000;
 pub const MAX_DISPLAY_NAME: usize = 255;
@@ -33,6 +38,8 @@ pub struct Deps<'a> {
     pub clock: &'a Clock,
     pub clients: &'a ClientRegistry,
     pub rotation_grace: Duration,
+    /// Key sets fetched from JWKS URLs, forgotten when a client's URL changes.
+    pub jwks: &'a crate::domain::jwks::JwksCache,
 }
 
 impl<'a> Deps<'a> {
@@ -43,6 +50,7 @@ impl<'a> Deps<'a> {
             clock: &app.clock,
             clients: &app.clients,
             rotation_grace: app.config.rotation_grace,
+            jwks: &app.jwks,
         }
     }
 }
@@ -54,13 +62,16 @@ pub struct NewAccount {
     pub description: String,
     pub scopes: Vec<String>,
     pub expiry_duration: u64,
+    /// `None`: a client secret. `Some`: `private_key_jwt` with these keys.
+    pub keys: Option<KeySource>,
 }
 
-/// A newly created account with the plain secret, shown this once.
+/// A newly created account with the plain secret, shown this once (none for a client that
+/// authenticates by key).
 pub struct Created {
     pub account: ServiceAccountRecord,
     pub client: OAuthClientRecord,
-    pub secret: String,
+    pub secret: Option<String>,
 }
 
 pub fn validate_display_name(v: &str) -> Result<String> {
@@ -85,11 +96,58 @@ pub fn validate_description(v: &str) -> Result<String> {
     Ok(v.to_string())
 }
 
-pub fn validate_scopes(scopes: &[String]) -> Result<Vec<String>> {
-    if scopes.len() != 1 || scopes[0] != APPLICATION_SCOPE {
-        return Err(Error::bad_request(format!("scopes must be [\"{APPLICATION_SCOPE}\"]")));
+/// Crowd's accounts (a client secret) have `APPLICATION` alone. Accounts that authenticate by
+/// key may also, or instead, have `manage:directory`, for SCIM provisioning.
+pub fn validate_scopes(scopes: &[String], by_key: bool) -> Result<Vec<String>> {
+    if !by_key {
+        if scopes.len() != 1 || scopes[0] != APPLICATION_SCOPE {
+            return Err(Error::bad_request(format!(
+                "scopes must be [\"{APPLICATION_SCOPE}\"] (\"{MANAGE_DIRECTORY_SCOPE}\" needs a \
+                 key: jwks or jwksUri)"
+            )));
+        }
+        return Ok(scopes.to_vec());
     }
-    Ok(scopes.to_vec())
+    let known = [APPLICATION_SCOPE, MANAGE_DIRECTORY_SCOPE];
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        if !known.contains(&s.as_str()) {
+            return Err(Error::bad_request(format!(
+                "scope '{s}' is not offered: \"{APPLICATION_SCOPE}\" and/or \"{MANAGE_DIRECTORY_SCOPE}\""
+            )));
+        }
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::bad_request("scopes must name at least one scope"));
+    }
+    Ok(out)
+}
+
+/// A JWK set as registered: valid for `private_key_jwt` (`assertion::parse_jwk_set`), and
+/// with a `kid` on every key once it holds more than one, since the `kid` is how an assertion
+/// names its key and how a key is removed. Returns the text stored.
+pub fn registered_jwk_set(set: &Value) -> Result<String> {
+    let keys = parse_jwk_set(set).map_err(|r| Error::bad_request(format!("jwks: {}", r.0)))?;
+    if keys.len() > 1 && keys.iter().any(|k| k.kid.is_none()) {
+        return Err(Error::bad_request("jwks: every key needs a kid when there are several"));
+    }
+    Ok(serde_json::json!({ "keys": set["keys"] }).to_string())
+}
+
+/// A JWK set URL as registered: http(s), of a sane length. Plain http is allowed for a
+/// set on the same machine or network; the keys are public, what matters is that nobody
+/// between can swap them, which the operator judges.
+pub fn registered_jwks_uri(url: &str) -> Result<String> {
+    let url = url.trim();
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
+        return Err(Error::bad_request(
+            "jwksUri must be an http(s) URL of at most 2048 characters",
+        ));
+    }
+    Ok(url.to_string())
 }
 
 pub fn validate_expiry(seconds: i128) -> Result<u64> {
@@ -123,7 +181,16 @@ pub(crate) fn new_secret_credential(
 
 pub fn create(app: &Deps<'_>, actor: &Actor, new: NewAccount) -> Result<Created> {
     let now = app.clock.now_ms();
-    let (cred, secret) = new_secret_credential(app, now, new.expiry_duration);
+    let (cred, secret) = match new.keys {
+        None => {
+            let (cred, secret) = new_secret_credential(app, now, new.expiry_duration);
+            (Credential::ClientSecret(cred), Some(secret))
+        }
+        Some(keys) => {
+            let client_id = crypto::hex(&crypto::random_bytes::<16>());
+            (Credential::PrivateKeyJwt(KeyCredential { client_id, created: now, keys }), None)
+        }
+    };
     let name = format!("service-account-{}", crypto::uuid_v4());
     let client_cfg_id = crypto::uuid_v4();
     let (account, client) = app.clients.mutate(
@@ -152,7 +219,7 @@ pub fn create(app: &Deps<'_>, actor: &Actor, new: NewAccount) -> Result<Created>
                         expiry_duration: new.expiry_duration,
                         last_rotated: now,
                         tokens_not_before: 0,
-                        credentials: vec![Credential::ClientSecret(cred)],
+                        credentials: vec![cred],
                     };
                     (account, client)
                 },
@@ -240,26 +307,29 @@ pub fn expiry_soon(now: u64, expires: u64, duration_secs: u64) -> bool {
     expires.saturating_sub(now) < window
 }
 
+fn secrets(client: &OAuthClientRecord) -> impl Iterator<Item = &SecretCredential> {
+    client.credentials.iter().filter_map(|c| match c {
+        Credential::ClientSecret(s) => Some(s),
+        Credential::PrivateKeyJwt(_) => None,
+    })
+}
+
 /// The current secret credential of a client (the first).
 pub fn current_secret(client: &OAuthClientRecord) -> Option<&SecretCredential> {
-    client
-        .credentials
-        .iter()
-        .map(|c| match c {
-            Credential::ClientSecret(s) => s,
-        })
-        .find(|s| s.retired_until.is_none())
+    secrets(client).find(|s| s.retired_until.is_none())
 }
 
 /// The rotated-out secret credential still inside its grace period, if any.
 pub fn rotated_secret(client: &OAuthClientRecord, now: u64) -> Option<&SecretCredential> {
-    client
-        .credentials
-        .iter()
-        .map(|c| match c {
-            Credential::ClientSecret(s) => s,
-        })
-        .find(|s| s.retired_until.is_some() && now < s.usable_until())
+    secrets(client).find(|s| s.retired_until.is_some() && now < s.usable_until())
+}
+
+/// The key credential of a client that authenticates with `private_key_jwt`.
+pub fn key_credential(client: &OAuthClientRecord) -> Option<&KeyCredential> {
+    client.credentials.iter().find_map(|c| match c {
+        Credential::PrivateKeyJwt(k) => Some(k),
+        Credential::ClientSecret(_) => None,
+    })
 }
 
 /// Decrypts a stored secret for an admin who asks to see it.
@@ -283,6 +353,12 @@ pub fn rotate(app: &Deps<'_>, actor: &Actor, client_id: &str) -> Result<OAuthCli
         .store
         .oauth_client_by_client_id(client_id)?
         .ok_or_else(|| Error::NotFound(Resource::OAuthClient, client_id.to_string()))?;
+    if key_credential(&client).is_some() {
+        return Err(Error::bad_request(format!(
+            "client {client_id} authenticates with private_key_jwt and has no secret to rotate; \
+             rotate its keys by adding the new key and removing the old one"
+        )));
+    }
     if current_secret(&client).map(|c| c.client_id.as_str()) != Some(client_id) {
         return Err(Error::bad_request(format!(
             "client id {client_id} was already rotated out; rotate with the current client id"
@@ -297,7 +373,9 @@ pub fn rotate(app: &Deps<'_>, actor: &Actor, client_id: &str) -> Result<OAuthCli
                 |c| {
                     let mut old: Vec<Credential> = Vec::new();
                     for cred in c.credentials.drain(..) {
-                        let Credential::ClientSecret(mut s) = cred;
+                        let Credential::ClientSecret(mut s) = cred else {
+                            continue;
+                        };
                         if s.retired_until.is_none() && s.client_id == client_id {
                             s.retired_until = Some((now + grace).min(s.expires));
                             old.push(Credential::ClientSecret(s));
@@ -355,9 +433,14 @@ mod tests {
         assert!(validate_display_name("  ").is_err());
         assert_eq!(validate_display_name(" bot ").unwrap(), "bot");
         assert!(validate_display_name(&"x".repeat(256)).is_err());
-        assert!(validate_scopes(&["APPLICATION".into()]).is_ok());
-        assert!(validate_scopes(&["USER".into()]).is_err());
-        assert!(validate_scopes(&[]).is_err());
+        assert!(validate_scopes(&["APPLICATION".into()], false).is_ok());
+        assert!(validate_scopes(&["USER".into()], false).is_err());
+        assert!(validate_scopes(&[], false).is_err());
+        assert!(validate_scopes(&["manage:directory".into()], false).is_err());
+        let both = ["manage:directory".into(), "APPLICATION".into(), "APPLICATION".into()];
+        assert_eq!(validate_scopes(&both, true).unwrap(), ["manage:directory", "APPLICATION"]);
+        assert!(validate_scopes(&["USER".into()], true).is_err());
+        assert!(validate_scopes(&[], true).is_err());
         assert!(validate_expiry(0).is_err());
         assert!(validate_expiry(63_072_001).is_err());
         assert_eq!(validate_expiry(63_072_000).unwrap(), 63_072_000);

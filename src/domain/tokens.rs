@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 
 /// Every scope a token can carry, by bit position. Append only: bits are in issued tokens.
-pub const KNOWN_SCOPES: &[&str] = &["APPLICATION"];
+pub const KNOWN_SCOPES: &[&str] = &["APPLICATION", "manage:directory"];
 
 const VERSION: u8 = 1;
 /// A token's payload is its version byte and its record's bytes.

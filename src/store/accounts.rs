@@ -11,13 +11,7 @@ use crate::error::{Error, Resource, Result};
 use redb::{ReadableTable, WriteTransaction};
 
 pub(super) fn client_ids(client: &OAuthClientRecord) -> Vec<&str> {
-    client
-        .credentials
-        .iter()
-        .map(|c| match c {
-            Credential::ClientSecret(s) => s.client_id.as_str(),
-        })
-        .collect()
+    client.credentials.iter().map(Credential::client_id).collect()
 }
 
 pub(super) fn put_client(

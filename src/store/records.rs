@@ -325,12 +325,44 @@ pub struct OAuthClientRecord {
     pub credentials: Vec<Credential>,
 }
 
-/// A way for a client to prove who it is at the token endpoint. More kinds (a JWK set for
-/// `private_key_jwt`) join as variants.
+/// A way for a client to prove who it is at the token endpoint: a secret it sends
+/// (`client_secret_basic`/`client_secret_post`), or a JWT it signs with a private key whose
+/// public half throng holds (`private_key_jwt`, RFC 7523 §2.2).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Credential {
     ClientSecret(SecretCredential),
+    PrivateKeyJwt(KeyCredential),
+}
+
+impl Credential {
+    /// The client id this credential authenticates.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Credential::ClientSecret(s) => &s.client_id,
+            Credential::PrivateKeyJwt(k) => &k.client_id,
+        }
+    }
+}
+
+/// `private_key_jwt`: the client's public keys. Keys rotate by being added and removed, so
+/// the credential itself does not expire; archiving the account ends it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyCredential {
+    pub client_id: String,
+    pub created: Millis,
+    pub keys: KeySource,
+}
+
+/// Where a client's public keys are: registered here, or published by the client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum KeySource {
+    /// A JWK set (RFC 7517 §5) of public keys, as registered: the JSON text of
+    /// `{"keys":[…]}`, checked by `domain::assertion::parse_jwk_set` before it was stored.
+    Inline { jwks: String },
+    /// A JWK set URL (`jwks_uri`, RFC 7591 §2), fetched and cached (`domain::jwks`).
+    Url { url: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

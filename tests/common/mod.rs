@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fake;
+pub mod jwt;
 
 use serde_json::{json, Value};
 use std::net::SocketAddr;
