@@ -36,29 +36,36 @@ fn venv_python() -> PathBuf {
     python
 }
 
-#[test]
-fn authlib_and_requests_work_unchanged() {
+/// Runs `tests/python/{script}` against a fresh throng; it must pass every check.
+fn run_python(script: &str) {
     let python = venv_python();
     let ts = TestServer::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/real_clients.py");
-    let out =
-        Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args([&ts.url(), ADMIN, ADMIN_PASSWORD])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python real-client checks failed:\n{stdout}\n{stderr}");
+    assert!(out.status.success(), "{} failed:\n{stdout}\n{stderr}", script.display());
     assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+#[test]
+fn authlib_and_requests_work_unchanged() {
+    run_python("real_clients.py");
 }
 
 /// python-crowd 3.1.0, every method it has, against a live throng (`tests/python/crowd_client.py`).
 #[test]
 fn python_crowd_works_unchanged() {
-    let python = venv_python();
-    let ts = TestServer::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/crowd_client.py");
-    let out =
-        Command::new(python).arg(script).args([&ts.url(), ADMIN, ADMIN_PASSWORD]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python-crowd checks failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("checks passed"), "{stdout}");
+    run_python("crowd_client.py");
+}
+
+/// authlib's `private_key_jwt` (RS256 + kid, ES256 from a JWKS URL) and Atlassian's part C
+/// JSON request signed with joserfc (`tests/python/private_key_jwt.py`).
+#[test]
+fn authlib_private_key_jwt_works_unchanged() {
+    run_python("private_key_jwt.py");
 }
