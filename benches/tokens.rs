@@ -37,7 +37,7 @@ fn main() {
     let server = throng::start(config).expect("throng starts");
     let result = create_client(server.addr(), "", "admin", password).and_then(|(id, secret)| {
         let app = create_application(server.addr(), "", "admin", password)?;
-        run_suite(server.addr(), "", (&id, &secret), Some((&app.0, &app.1)), &options)
+        run_suite(server.addr(), "", (&id, &secret), Some((&app.0, &app.1)), None, &options)
     });
     match result {
         Ok(rows) => {

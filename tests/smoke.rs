@@ -109,17 +109,20 @@ fn help_explains_every_option() {
 fn bench_command_runs_a_short_suite() {
     let out = Command::new(env!("CARGO_BIN_EXE_throng"))
         .args(["bench", "--duration", "300ms", "--warmup", "0s", "--connections", "2"])
-        .args(["--scenarios", "ceiling,issue,validate,introspect,mixed"])
+        .args(["--scenarios", "ceiling,issue,validate,introspect,mixed,jwt-es256"])
+        .args(["--jwt-pool", "20000"])
         .args(["--serve-arg", "--pbkdf2-iterations", "--serve-arg", "1000"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for row in ["ceiling", "issue", "validate", "introspect", "mixed", "% ceiling", "peak RSS"] {
+    let rows = ["ceiling", "issue", "validate", "introspect", "mixed", "jwt-es256", "% ceiling"];
+    for row in rows.into_iter().chain(["peak RSS"]) {
         assert!(stdout.contains(row), "{row} missing:\n{stdout}");
     }
     // No scenario may have failed requests: the error columns are all zero.
-    for line in stdout.lines().filter(|l| l.starts_with("issue") || l.starts_with("validate")) {
+    let checked = ["issue", "validate", "jwt-es256"];
+    for line in stdout.lines().filter(|l| checked.iter().any(|c| l.starts_with(c))) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(&cols[cols.len() - 3..cols.len() - 1], ["0", "0"], "{line}");
     }

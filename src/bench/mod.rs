@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod directory;
+pub mod jwt;
 pub mod loadgen;
 pub mod sync;
 
@@ -23,6 +24,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub const TOKEN_PATH: &str = "/rest/oauth2/latest/token";
@@ -30,7 +32,12 @@ pub const INTROSPECT_PATH: &str = "/rest/oauth2/latest/introspect";
 pub const USER_PATH: &str = "/rest/usermanagement/1/user?username=admin";
 pub const SA_PATH: &str = "/rest/service-accounts/latest/service-accounts";
 pub const APP_PATH: &str = "/rest/appmanagement/1/application";
-pub const SCENARIOS: &[&str] = &["ceiling", "issue", "validate", "app-read", "introspect", "mixed"];
+pub const SCENARIOS: &[&str] =
+    &["ceiling", "issue", "validate", "app-read", "introspect", "mixed", "jwt-rs256", "jwt-es256"];
+/// What runs without `--scenarios`: the `private_key_jwt` ones sign their assertions first,
+/// which takes a while for RS256, so they run when named.
+pub const DEFAULT_SCENARIOS: &[&str] =
+    &["ceiling", "issue", "validate", "app-read", "introspect", "mixed"];
 
 /// Options of one run.
 #[derive(Debug, Clone)]
@@ -62,6 +69,8 @@ pub struct Options {
     /// With `sync`: once measured, write the two servers' URLs and the directory id to this
     /// file and keep them running until it is removed, so another tool can measure them too.
     pub hold: Option<std::path::PathBuf>,
+    /// Assertions signed before each `jwt-*` run.
+    pub jwt_pool: usize,
 }
 
 impl Default for Options {
@@ -74,7 +83,7 @@ impl Default for Options {
             connections: 8,
             duration: Duration::from_secs(5),
             warmup: Duration::from_secs(1),
-            scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+            scenarios: DEFAULT_SCENARIOS.iter().map(|s| s.to_string()).collect(),
             tsv: false,
             rounds: 1,
             name: "throng".into(),
@@ -84,6 +93,7 @@ impl Default for Options {
             directory: None,
             sync: None,
             hold: None,
+            jwt_pool: 60_000,
         }
     }
 }
@@ -104,8 +114,12 @@ Options:
   --connections N          keep-alive connections [default: 8]
   --duration D             measured time per scenario [default: 5s]
   --warmup D               unmeasured time before each scenario [default: 1s]
-  --scenarios LIST         comma-separated, of ceiling,issue,validate,app-read,introspect,mixed
-                           [default: all; app-read needs --admin or an own server]
+  --scenarios LIST         comma-separated, of ceiling,issue,validate,app-read,introspect,mixed,
+                           jwt-rs256,jwt-es256 [default: all but the jwt ones; app-read and
+                           jwt-* need --admin or an own server]. jwt-*: private_key_jwt
+                           issuance, each request a fresh assertion signed before the run
+  --jwt-pool N             assertions signed before each jwt-* run [default: 60000]; a run
+                           that uses them up signs the rest as it goes, and says so
   --rounds N               run the whole list N times, interleaved, and add the rounds up, so
                            noise on a small machine hits every row alike [default: 1]
   --name NAME              label for --tsv rows [default: throng]
@@ -199,6 +213,10 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 )
             }
             "--idle" => o.idle = val()?.parse().map_err(|_| "--idle: a number")?,
+            "--jwt-pool" => {
+                o.jwt_pool =
+                    val()?.parse().ok().filter(|n| *n > 0).ok_or("--jwt-pool: a positive number")?
+            }
             "--bench" => {} // what `cargo bench` passes
             other => return Err(format!("unknown option '{other}'")),
         }
@@ -391,6 +409,7 @@ pub fn run_suite(
     prefix: &str,
     client: (&str, &str),
     app: Option<(&str, &str)>,
+    admin: Option<(&str, &str)>,
     o: &Options,
 ) -> Result<Vec<(String, Stats)>, String> {
     let (id, secret) = client;
@@ -431,20 +450,58 @@ pub fn run_suite(
     if want("introspect") && call(addr, &introspect, 200)?["active"] != true {
         return Err("introspection says the bench token is not active".into());
     }
+    let mut jwt_clients = Vec::new();
+    for name in ["jwt-rs256", "jwt-es256"].into_iter().filter(|n| want(n)) {
+        let admin = admin.ok_or_else(|| format!("{name} needs an admin (--admin)"))?;
+        let signer =
+            if name == "jwt-rs256" { jwt::Signer::rsa("bench") } else { jwt::Signer::ec("bench") };
+        jwt_clients.push((name, jwt::create(addr, prefix, admin, signer)?));
+    }
+    let result = rounds(addr, prefix, o, &jwt_clients, |name| match name {
+        "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
+        "issue" => Scenario::fixed(issue.clone()),
+        "validate" => Scenario::fixed(validate.clone()),
+        "app-read" => Scenario::fixed(app_read.clone()),
+        "introspect" => Scenario::fixed(introspect.clone()),
+        _ => {
+            let mut cycle = vec![issue.clone()];
+            cycle.extend(std::iter::repeat_n(validate.clone(), 10));
+            Scenario::cycle(cycle)
+        }
+    });
+    if let Some(admin) = admin {
+        for (_, c) in &jwt_clients {
+            jwt::archive(addr, prefix, admin, c);
+        }
+    }
+    result
+}
+
+/// Every round of the chosen scenarios; `fixed` makes those that are not `jwt-*`.
+fn rounds(
+    addr: SocketAddr,
+    prefix: &str,
+    o: &Options,
+    jwt_clients: &[(&str, jwt::JwtClient)],
+    fixed: impl Fn(&str) -> Scenario,
+) -> Result<Vec<(String, Stats)>, String> {
+    let want = |s: &str| o.scenarios.iter().any(|x| x == s);
     let mut rows: Vec<(String, Stats)> = Vec::new();
     for round in 1..=o.rounds {
         for name in SCENARIOS.iter().filter(|s| want(s)) {
-            let scenario = match *name {
-                "ceiling" => Scenario::fixed(Request::get(&format!("{prefix}/status"))),
-                "issue" => Scenario::fixed(issue.clone()),
-                "validate" => Scenario::fixed(validate.clone()),
-                "app-read" => Scenario::fixed(app_read.clone()),
-                "introspect" => Scenario::fixed(introspect.clone()),
-                _ => {
-                    let mut cycle = vec![issue.clone()];
-                    cycle.extend(std::iter::repeat_n(validate.clone(), 10));
-                    Scenario::cycle(cycle)
+            let mut late = None;
+            let scenario = match jwt_clients.iter().find(|(n, _)| n == name) {
+                Some((_, client)) => {
+                    eprintln!(
+                        "{}: signing {} assertions for {name} (not timed)…",
+                        o.name, o.jwt_pool
+                    );
+                    let path = format!("{prefix}{}", o.token_path);
+                    let (scenario, signed_late) = jwt::scenario(client, &path, o.jwt_pool);
+                    late = Some(signed_late);
+                    scenario
                 }
+                None => fixed(name),
             };
             let variants: &[usize] = if o.idle > 0 { &[0, o.idle] } else { &[0] };
             for &idle in variants {
@@ -453,6 +510,14 @@ pub fn run_suite(
                 eprintln!("{}: round {round}/{}: {label} for {:?}…", o.name, o.rounds, o.duration);
                 let stats = loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup);
                 drop(held);
+                let signed_late = late.as_ref().map_or(0, |l| l.swap(0, Ordering::Relaxed));
+                if signed_late > 0 {
+                    eprintln!(
+                        "{}: {label} used up its {} assertions and signed {signed_late} more \
+                         during the run, so its figure is partly the signer's: raise --jwt-pool",
+                        o.name, o.jwt_pool
+                    );
+                }
                 match rows.iter_mut().find(|(n, _)| *n == label) {
                     Some((_, total)) => add_round(total, &stats),
                     None => rows.push((label, stats)),
@@ -569,7 +634,9 @@ fn run(o: &Options) -> Result<(), String> {
             }
         };
         let app = app.as_ref().map(|(n, p)| (n.as_str(), p.as_str()));
-        let rows = run_suite(addr, &prefix, (&client.0, &client.1), app, &o)?;
+        let admin = o.admin.clone();
+        let admin = admin.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        let rows = run_suite(addr, &prefix, (&client.0, &client.1), app, admin, &o)?;
         print_rows(&o, &rows);
         return Ok(());
     }
@@ -588,7 +655,8 @@ fn run(o: &Options) -> Result<(), String> {
         );
     }
     let app = create_application(server.addr, "", "admin", &server.admin_password)?;
-    let rows = run_suite(server.addr, "", (&id, &secret), Some((&app.0, &app.1)), o)?;
+    let admin = Some(("admin", server.admin_password.as_str()));
+    let rows = run_suite(server.addr, "", (&id, &secret), Some((&app.0, &app.1)), admin, o)?;
     print_rows(o, &rows);
     if !o.tsv {
         if let Some(kib) = server.peak_rss_kib() {
