@@ -16,8 +16,9 @@ bench_cleanup() {
     rm -rf "$work"
 }
 
-# start_throng: builds release throng ($throng), starts it with admin password bench-admin on
-# a free port ($port, $url), data in $work/data, log in $work/server.log; waits until it answers.
+# start_throng [ARGS…]: builds release throng ($throng), starts it with admin password
+# bench-admin and ARGS on a free port ($port, $url), data in $work/data, log in
+# $work/server.log; waits until it answers.
 start_throng() {
     echo "== building throng (release)" >&2
     cargo build --release --quiet --manifest-path "$root/Cargo.toml"
@@ -25,7 +26,7 @@ start_throng() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     url="http://127.0.0.1:$port"
     THRONG_ADMIN_PASSWORD=bench-admin "$throng" serve --listen "127.0.0.1:$port" --data "$work/data" \
-        2>"$work/server.log" &
+        "$@" 2>"$work/server.log" &
     pids+=($!)
     local _
     for _ in $(seq 200); do

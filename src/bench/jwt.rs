@@ -181,13 +181,12 @@ pub fn archive(addr: SocketAddr, prefix: &str, admin: (&str, &str), c: &JwtClien
     }
 }
 
-/// What one run sends: `pool` token requests, each with a fresh assertion, signed now on
-/// every core; and a count of those signed during the run, after the pool ran out.
-pub fn scenario(client: &JwtClient, path: &str, pool: usize) -> (Scenario, Arc<AtomicUsize>) {
+/// `n` assertions for `client`, signed on every core, each as a token request form.
+fn sign_many(client: &JwtClient, n: usize) -> Vec<Vec<u8>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let now = unix_now();
-    let per = pool.div_ceil(threads);
-    let bodies: Vec<Vec<u8>> = std::thread::scope(|s| {
+    let per = n.div_ceil(threads);
+    std::thread::scope(|s| {
         let parts: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -200,8 +199,25 @@ pub fn scenario(client: &JwtClient, path: &str, pool: usize) -> (Scenario, Arc<A
                 })
             })
             .collect();
-        parts.into_iter().flat_map(|p| p.join().expect("signing thread")).collect()
-    });
+        parts.into_iter().flat_map(|p| p.join().expect("signing thread")).take(n).collect()
+    })
+}
+
+/// For another load generator (`benches/jwt.sh` drives wrk with them): writes `n` token
+/// request forms for `client`, one per line, to `path`.
+pub fn write_forms(client: &JwtClient, n: usize, path: &std::path::Path) -> Result<(), String> {
+    let mut text = Vec::new();
+    for body in sign_many(client, n) {
+        text.extend_from_slice(&body);
+        text.push(b'\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// What one run sends: `pool` token requests, each with a fresh assertion, signed now on
+/// every core; and a count of those signed during the run, after the pool ran out.
+pub fn scenario(client: &JwtClient, path: &str, pool: usize) -> (Scenario, Arc<AtomicUsize>) {
+    let bodies = sign_many(client, pool);
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let late = Arc::new(AtomicUsize::new(0));

@@ -71,6 +71,12 @@ pub struct Options {
     pub hold: Option<std::path::PathBuf>,
     /// Assertions signed before each `jwt-*` run.
     pub jwt_pool: usize,
+    /// Idle time before each run, so that one run's aftermath (the kernel writing back what
+    /// the last run wrote, say) does not slow the next.
+    pub rest: Duration,
+    /// Instead of the suite: sign `jwt_pool` assertions for a new key account on `url` and
+    /// write them to this file as token request forms, one per line, for another load tool.
+    pub jwt_out: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -94,6 +100,8 @@ impl Default for Options {
             sync: None,
             hold: None,
             jwt_pool: 60_000,
+            jwt_out: None,
+            rest: Duration::ZERO,
         }
     }
 }
@@ -120,6 +128,11 @@ Options:
                            issuance, each request a fresh assertion signed before the run
   --jwt-pool N             assertions signed before each jwt-* run [default: 60000]; a run
                            that uses them up signs the rest as it goes, and says so
+  --rest D                 idle time before each run, so that the one before (its disk
+                           writes, say) does not slow it [default: 0s]
+  --jwt-out FILE           instead of the suite, with --url, --admin and one jwt-* scenario:
+                           create a key account, write --jwt-pool token request forms for it
+                           to FILE (one per line, for wrk), and print the account's id
   --rounds N               run the whole list N times, interleaved, and add the rounds up, so
                            noise on a small machine hits every row alike [default: 1]
   --name NAME              label for --tsv rows [default: throng]
@@ -213,6 +226,8 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 )
             }
             "--idle" => o.idle = val()?.parse().map_err(|_| "--idle: a number")?,
+            "--jwt-out" => o.jwt_out = Some(val()?.into()),
+            "--rest" => o.rest = duration(&val()?)?,
             "--jwt-pool" => {
                 o.jwt_pool =
                     val()?.parse().ok().filter(|n| *n > 0).ok_or("--jwt-pool: a positive number")?
@@ -403,6 +418,23 @@ pub fn parse_url(url: &str) -> Result<(SocketAddr, String), String> {
     Ok((addr, prefix))
 }
 
+/// `--jwt-out`: signed token requests for another load tool.
+fn jwt_out(o: &Options, path: &Path) -> Result<(), String> {
+    let (Some(url), Some((user, pw))) = (&o.url, &o.admin) else {
+        return Err("--jwt-out needs --url and --admin".into());
+    };
+    let signer = match o.scenarios.as_slice() {
+        [s] if s == "jwt-rs256" => jwt::Signer::rsa("bench"),
+        [s] if s == "jwt-es256" => jwt::Signer::ec("bench"),
+        _ => return Err("--jwt-out needs --scenarios jwt-rs256 or jwt-es256".into()),
+    };
+    let (addr, prefix) = parse_url(url)?;
+    let client = jwt::create(addr, &prefix, (user, pw), signer)?;
+    jwt::write_forms(&client, o.jwt_pool, path)?;
+    println!("{}", client.account);
+    Ok(())
+}
+
 /// Runs the chosen scenarios against `addr` and returns one row per scenario.
 pub fn run_suite(
     addr: SocketAddr,
@@ -506,6 +538,7 @@ fn rounds(
             let variants: &[usize] = if o.idle > 0 { &[0, o.idle] } else { &[0] };
             for &idle in variants {
                 let label = if idle > 0 { format!("{name}+idle") } else { name.to_string() };
+                std::thread::sleep(o.rest);
                 let held = hold_idle(addr, prefix, idle)?;
                 eprintln!("{}: round {round}/{}: {label} for {:?}…", o.name, o.rounds, o.duration);
                 let stats = loadgen::run(addr, &scenario, o.connections, o.duration, o.warmup);
@@ -608,6 +641,9 @@ fn run(o: &Options) -> Result<(), String> {
     }
     if let Some(users) = o.sync {
         return sync::run(o, users);
+    }
+    if let Some(path) = &o.jwt_out {
+        return jwt_out(o, path);
     }
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     if let Some(url) = &o.url {
