@@ -64,6 +64,36 @@ impl OAuthCode {
     }
 }
 
+/// RFC 7644 §3.12's `scimType`: what kind of bad SCIM request it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+}
+
+impl ScimType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Error {
     /// The request is malformed or breaks a validation rule; the text says which.
@@ -107,6 +137,12 @@ pub enum Error {
     InvalidToken,
     /// A refusal at an OAuth protocol endpoint.
     OAuth { code: OAuthCode, description: String },
+    /// A SCIM request that breaks RFC 7643/7644 (a filter throng cannot read, a read-only
+    /// attribute written, …): 400, or 409 for `uniqueness`, with its `scimType`.
+    Scim(ScimType, String),
+    /// A conditional request whose `If-Match` names another version than the current one
+    /// (RFC 7644 §3.14): 412.
+    PreconditionFailed(String),
     /// Too many failed authentications from this source or for this identity: answered 429
     /// with `Retry-After` before any credential is checked, so the answer costs no hashing.
     TooManyRequests { retry_after_secs: u64 },
@@ -154,6 +190,7 @@ impl fmt::Display for Error {
             Error::Unauthenticated => f.write_str("authentication required"),
             Error::InvalidToken => f.write_str("invalid token"),
             Error::OAuth { code, description, .. } => write!(f, "{}: {description}", code.as_str()),
+            Error::Scim(_, m) | Error::PreconditionFailed(m) => f.write_str(m),
             Error::TooManyRequests { retry_after_secs } => write!(
                 f,
                 "too many failed authentication attempts; retry after {retry_after_secs} s"

@@ -7,12 +7,15 @@
 //!   dex compares byte for byte.
 //! - OAuth: RFC 6749 §5.2 `{"error","error_description"}`; `invalid_client` is 401 with a
 //!   `WWW-Authenticate` challenge.
+//! - SCIM: RFC 7644 §3.12 `{"schemas":[…Error],"status":"404","scimType","detail"}`, as
+//!   `application/scim+json`; a missing or bad token is 401 and a token without the scope or
+//!   the directory 403, each with an RFC 6750 §3 `WWW-Authenticate` challenge.
 //!
 //! Internal errors are logged with their cause and answered with a generic message. Refusals
 //! of HTTP itself (`http::failure`) render here too, in the same shapes.
 
 use super::Api;
-use crate::error::{Error, LoginFailure, OAuthCode, Resource};
+use crate::error::{Error, LoginFailure, OAuthCode, Resource, ScimType};
 use crate::http::body::{Format, Obj};
 use crate::http::failure::Failure;
 use crate::http::Response;
@@ -38,6 +41,7 @@ pub fn render(which: Api, format: Format, failure: &Failure) -> Response {
             _ => crowd(format, err),
         },
         Api::Crowd => crowd(format, err),
+        Api::Scim => scim(err),
     }
 }
 
@@ -66,6 +70,10 @@ fn render_http(which: Api, format: Format, failure: &Failure) -> Response {
         Api::Crowd | Api::UserManagement => {
             let entity = Obj::new().elem("reason", crowd_reason).elem("message", message);
             Response::entity(status, format, "error", &entity)
+        }
+        Api::Scim => {
+            let scim_type = (status == 400).then_some(ScimType::InvalidSyntax);
+            scim_body(status, scim_type, &message)
         }
     };
     match failure {
@@ -214,6 +222,8 @@ pub fn crowd_parts(err: &Error) -> (u16, &'static str, String) {
             (401, "PERMISSION_DENIED", "The access token is invalid, expired or revoked".into())
         }
         Error::OAuth { description, .. } => (400, "ILLEGAL_ARGUMENT", description.clone()),
+        Error::Scim(_, m) => (400, "ILLEGAL_ARGUMENT", m.clone()),
+        Error::PreconditionFailed(m) => (412, "OPERATION_FAILED", m.clone()),
         // Crowd has no reason for these; Atlassian's client maps any reason it does not know
         // to OperationFailedException (RestExecutor.throwError), so OPERATION_FAILED it is.
         Error::TooManyRequests { .. } => (429, "OPERATION_FAILED", err.to_string()),
@@ -276,6 +286,8 @@ fn oauth(err: &Error) -> Response {
         | Error::NotSupported(_)
         | Error::ClientRefused { .. }
         | Error::EventTokenExpired
+        | Error::Scim(..)
+        | Error::PreconditionFailed(_)
         | Error::InvalidSsoToken(_) => oauth_body(400, "invalid_request", &err.to_string()),
         Error::InvalidToken => {
             oauth_body(401, "invalid_token", "The access token is invalid, expired or revoked")
@@ -295,4 +307,60 @@ fn oauth(err: &Error) -> Response {
             oauth_body(500, "server_error", "internal server error")
         }
     }
+}
+
+/// SCIM's media type (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json;charset=UTF-8";
+const SCIM_ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// RFC 6750 §3: the challenge of a resource server whose tokens need `manage:directory`.
+const SCIM_REALM: &str = "Bearer realm=\"scim\"";
+
+/// RFC 7644 §3.12's error body; `status` is a string there.
+pub fn scim_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Response {
+    let mut body = json!({ "schemas": [SCIM_ERROR], "status": status.to_string(), "detail": detail });
+    if let Some(t) = scim_type {
+        body["scimType"] = json!(t.as_str());
+    }
+    let mut r = Response::json(status, &body);
+    r.headers[0].1 = std::borrow::Cow::Borrowed(SCIM_JSON);
+    r
+}
+
+fn scim(err: &Error) -> Response {
+    use ScimType::*;
+    let (status, scim_type, detail) = match err {
+        Error::Scim(t, m) => (if *t == Uniqueness { 409 } else { 400 }, Some(*t), m.clone()),
+        Error::AlreadyExists(r, id) => (409, Some(Uniqueness), format!("{r:?} '{id}' already exists")),
+        Error::NotFound(r, id) => (404, None, format!("{r:?} '{id}' not found")),
+        Error::UnknownReference(..) | Error::Invalid(..) | Error::BadRequest(_) => {
+            (400, Some(InvalidValue), err.to_string())
+        }
+        Error::PreconditionFailed(m) => (412, None, m.clone()),
+        Error::Conflict(m) => (409, None, m.clone()),
+        Error::Unauthenticated => {
+            return scim_body(401, None, "a bearer token is required")
+                .header("WWW-Authenticate", SCIM_REALM)
+        }
+        Error::InvalidToken => {
+            return scim_body(401, None, "the access token is invalid, expired or revoked")
+                .header("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
+        }
+        Error::Forbidden(m) => {
+            return scim_body(403, None, m).header(
+                "WWW-Authenticate",
+                "Bearer realm=\"scim\", error=\"insufficient_scope\", scope=\"manage:directory\"",
+            )
+        }
+        Error::TooManyRequests { retry_after_secs }
+        | Error::Unavailable { retry_after_secs, .. } => {
+            let status = if matches!(err, Error::TooManyRequests { .. }) { 429 } else { 503 };
+            return scim_body(status, None, &err.to_string())
+                .header("Retry-After", retry_after_secs.to_string())
+        }
+        Error::NotSupported(m) => (501, None, m.clone()),
+        Error::NotPermitted(m) => (403, None, m.clone()),
+        Error::Internal(_) | Error::Startup(_) => (500, None, "internal server error".into()),
+        other => (400, None, other.to_string()),
+    };
+    scim_body(status, scim_type, &detail)
 }

@@ -9,6 +9,7 @@ pub mod directorymanagement;
 pub mod discovery;
 pub mod errors;
 pub mod oauth;
+pub mod scim;
 pub mod service_accounts;
 pub mod status;
 pub mod usermanagement;
@@ -31,6 +32,8 @@ pub enum Api {
     OAuth,
     /// `/rest/usermanagement/1`: Crowd errors plus `X-Embedded-Crowd-Version` on everything.
     UserManagement,
+    /// `/scim/directory/{id}`: SCIM 2.0, RFC 7644 §3.12 errors, `application/scim+json`.
+    Scim,
 }
 
 /// One upstream API namespace: the path it owns, the error shape of each of its paths, and
@@ -93,6 +96,7 @@ pub const NAMESPACES: &[&Namespace] = &[
     &admin::NAMESPACE,
     &directorymanagement::NAMESPACE,
     &discovery::NAMESPACE,
+    &scim::NAMESPACE,
 ];
 
 /// The namespace that owns `segs`, with the segments below its prefix.
@@ -113,7 +117,7 @@ impl Api {
         match self {
             Api::UserManagement => req.reply_format(Format::Xml),
             Api::Crowd => req.reply_format(Format::Json),
-            Api::OAuth => Format::Json,
+            Api::OAuth | Api::Scim => Format::Json,
         }
     }
 

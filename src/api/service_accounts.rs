@@ -41,6 +41,9 @@ fn dispatch(app: &App, req: &Request, who: &Principal, rest: &[&str]) -> Result<
         ([id, "keys"], Post) => add_key(app, req, actor, id),
         ([_, "keys"], _) => Err(only(&["GET", "PUT", "POST"])),
         ([id, "keys", kid], Delete) => remove_key(app, actor, id, kid),
+        ([id, "directories"], Get | Head) => directories(app, id),
+        ([id, "directories"], Put) => grant_directories(app, req, actor, id),
+        ([_, "directories"], _) => Err(only(&["GET", "PUT"])),
         ([_, "keys", _], _) => Err(only(&["DELETE"])),
         _ => Err(Failure::NoRoute),
     }
@@ -311,4 +314,25 @@ pub fn add_key(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Resp
 pub fn remove_key(app: &App, actor: &Actor, id: &str, kid: &str) -> Result<Response> {
     client_keys::remove(&accounts::Deps::of(app), actor, parse_id(id)?, kid)?;
     Ok(Response::no_content())
+}
+
+/// `{"directories":[ids]}`: the `SCIM` directories a client may provision.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct DirectoriesBody {
+    directories: Vec<u64>,
+}
+
+pub fn directories(app: &App, id: &str) -> Result<Response> {
+    let d = accounts::Deps::of(app);
+    let account = accounts::get(&d, parse_id(id)?)?;
+    let directories = accounts::client_of(&d, &account)?.map(|c| c.scim_directories).unwrap_or_default();
+    Ok(Response::json(200, &DirectoriesBody { directories }))
+}
+
+pub fn grant_directories(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response> {
+    let id = parse_id(id)?;
+    let body: DirectoriesBody = req.json()?;
+    let client = client_keys::grant_directories(&accounts::Deps::of(app), actor, id, body.directories)?;
+    Ok(Response::json(200, &DirectoriesBody { directories: client.scim_directories }))
 }

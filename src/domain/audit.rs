@@ -49,6 +49,8 @@ pub enum Action {
     ApplicationLinkDeleted,
     /// A `private_key_jwt` client's keys were added, removed or replaced.
     ClientKeysChanged,
+    /// The `SCIM` directories a client may provision changed.
+    ClientDirectoriesGranted,
 }
 
 impl Action {
@@ -76,6 +78,7 @@ impl Action {
             Action::ApplicationLinkUpdated => "APPLICATION_LINK_UPDATED",
             Action::ApplicationLinkDeleted => "APPLICATION_LINK_DELETED",
             Action::ClientKeysChanged => "CLIENT_KEYS_CHANGED",
+            Action::ClientDirectoriesGranted => "CLIENT_DIRECTORIES_GRANTED",
         }
     }
 }

@@ -129,3 +129,56 @@ fn change(
     }
     Ok(client)
 }
+
+/// Grants account `id`'s client exactly the `SCIM` directories `dirs` (Atlassian's grant of
+/// a directory to an OAuth client, part C step 3): each must be a `SCIM` directory, and the
+/// client must hold `manage:directory`. Takes effect at once, for tokens already issued too.
+pub fn grant_directories(
+    app: &Deps<'_>,
+    actor: &Actor,
+    id: u64,
+    dirs: Vec<u64>,
+) -> Result<OAuthClientRecord> {
+    let account = get(app, id)?;
+    if !account.active {
+        return Err(Error::bad_request(format!(
+            "service account {id} is archived and cannot change"
+        )));
+    }
+    if !account.scopes.iter().any(|s| s == crate::domain::service_accounts::MANAGE_DIRECTORY_SCOPE)
+    {
+        return Err(Error::bad_request(format!(
+            "service account {id} does not hold the manage:directory scope, which SCIM needs"
+        )));
+    }
+    let mut dirs = dirs;
+    dirs.sort_unstable();
+    dirs.dedup();
+    for d in &dirs {
+        match app.store.directory(*d)? {
+            Some(dir) if dir.scim.is_some() => {}
+            Some(dir) => {
+                return Err(Error::bad_request(format!(
+                    "directory {d} ('{}') is {}, not a SCIM directory",
+                    dir.name, dir.kind
+                )))
+            }
+            None => return Err(Error::UnknownReference(Resource::Directory, d.to_string())),
+        }
+    }
+    let now = app.clock.now_ms();
+    let detail = format!("directories {dirs:?}");
+    app.clients.mutate(
+        || {
+            app.store.update_oauth_client(
+                &account.oauth_client_id,
+                |c| {
+                    c.scim_directories = dirs;
+                    Ok(())
+                },
+                |c| actor.record(now, Action::ClientDirectoriesGranted, &c.name, detail),
+            )
+        },
+        |c| Change::Upsert(c.clone()),
+    )
+}

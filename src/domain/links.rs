@@ -154,6 +154,7 @@ pub fn create(d: &Deps<'_>, actor: &Actor, new: NewLink) -> Result<Created> {
                                 last_rotated: now,
                                 tokens_not_before: 0,
                                 credentials: vec![Credential::ClientSecret(cred)],
+                                scim_directories: Vec::new(),
                             };
                             let direction = LinkDirection::Incoming {
                                 redirect_url,

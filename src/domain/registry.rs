@@ -56,6 +56,8 @@ pub struct ClientState {
     /// The name tokens are issued to (the client's name: its service account's), for
     /// introspection's `sub`.
     pub subject: String,
+    /// The `SCIM` directories its `manage:directory` tokens may provision.
+    pub scim_directories: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -98,6 +100,7 @@ impl ClientRegistry {
             scope_bits: scope_bits(r.scopes.iter().map(String::as_str)).unwrap_or(0),
             tokens_not_before: r.tokens_not_before,
             subject: r.name.clone(),
+            scim_directories: r.scim_directories.clone(),
         });
         for c in &r.credentials {
             let Some(client_id_bytes) = crypto::parse_hex16(c.client_id()) else {

@@ -220,6 +220,7 @@ pub fn create(app: &Deps<'_>, actor: &Actor, new: NewAccount) -> Result<Created>
                         last_rotated: now,
                         tokens_not_before: 0,
                         credentials: vec![cred],
+                        scim_directories: Vec::new(),
                     };
                     (account, client)
                 },

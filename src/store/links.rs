@@ -211,6 +211,7 @@ mod tests {
                 expires: u64::MAX,
                 retired_until: None,
             })],
+            scim_directories: Vec::new(),
         };
         let link = AppLinkRecord {
             id,

@@ -21,6 +21,19 @@ pub struct DirectoryRecord {
     /// For a `CROWD` directory: the server it is synchronised from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteCrowd>,
+    /// For a `SCIM` directory: how its SCIM API answers (`api::scim`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<ScimSettings>,
+}
+
+/// A `SCIM` directory's settings: an identity provider provisions its users and groups over
+/// SCIM 2.0, as into an Atlassian SCIM directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimSettings {
+    /// Users carry Atlassian's `urn:scim:schemas:extension:atlassian-external:1.0` extension
+    /// (`atlassianAccountId`), as Atlassian's own SCIM API answers.
+    #[serde(default)]
+    pub atlassian_extension: bool,
 }
 
 /// Where a `CROWD` directory comes from, and how throng authenticates there: as an
@@ -323,6 +336,10 @@ pub struct OAuthClientRecord {
     pub tokens_not_before: Millis,
     /// Current credential first; a rotated-out one may follow until its grace ends.
     pub credentials: Vec<Credential>,
+    /// The `SCIM` directories the client may provision with a `manage:directory` token
+    /// (Atlassian's grant of a directory to an OAuth client, part C step 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scim_directories: Vec<u64>,
 }
 
 /// A way for a client to prove who it is at the token endpoint: a secret it sends

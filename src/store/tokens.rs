@@ -262,6 +262,7 @@ mod purge_tests {
                 expires: u64::MAX,
                 retired_until: None,
             })],
+            scim_directories: Vec::new(),
         };
         let txn = store.write().unwrap();
         txn.open_table(OAUTH_CLIENTS)

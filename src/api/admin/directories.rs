@@ -30,7 +30,7 @@ pub fn list(app: &App, req: &Request) -> Result<Response> {
         .into_iter()
         .filter(|d| fold(&d.name).contains(&search) && active.is_none_or(|a| d.active == a))
         .collect();
-    let page = slice_page(&matching, start, limit, |d| directory_detail(&app.store, d).map(Some))?;
+    let page = slice_page(&matching, start, limit, |d| directory_detail(&app.store, &app.base_url, d).map(Some))?;
     Ok(Response::json(200, &page))
 }
 
@@ -57,10 +57,22 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
             )?;
             app.store.create_remote_directory(&name, &description, remote, app.clock.now_ms())?
         }
+        Some("SCIM") => {
+            let settings = crate::store::records::ScimSettings {
+                atlassian_extension: f.bool("atlassianExtension")?.unwrap_or(false),
+            };
+            crate::domain::directory::validate::name(Resource::Directory, "directory name", &name)?;
+            crate::domain::directory::validate::text(
+                Resource::Directory,
+                "description",
+                &description,
+            )?;
+            app.store.create_scim_directory(&name, &description, settings, app.clock.now_ms())?
+        }
         Some(kind) => {
             return Err(Error::bad_request(format!(
-                "type {kind} is not supported: INTERNAL (throng keeps it) or CROWD (synchronised \
-                 from a Crowd server)"
+                "type {kind} is not supported: INTERNAL (throng keeps it), CROWD (synchronised \
+                 from a Crowd server) or SCIM (provisioned by an identity provider)"
             ))
             .into())
         }
@@ -72,7 +84,7 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
         req.context_path(),
         dir.id
     );
-    Ok(Response::json(201, &directory_detail(&app.store, &dir)?).header("Location", location))
+    Ok(Response::json(201, &directory_detail(&app.store, &app.base_url, &dir)?).header("Location", location))
 }
 
 /// Records `action` on directory `dir` by `actor`.
@@ -86,7 +98,7 @@ fn audit(app: &App, actor: &Actor, action: Action, dir: &DirectoryRecord) -> Res
 pub fn get(app: &App, id: &str) -> Result<Response> {
     let unknown = || Error::NotFound(Resource::Directory, id.to_string());
     let dir = app.store.directory(id.parse().map_err(|_| unknown())?)?.ok_or_else(unknown)?;
-    Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
+    Ok(Response::json(200, &directory_detail(&app.store, &app.base_url, &dir)?))
 }
 
 /// `PUT /directory/detailed/{id}` of a `CROWD` directory's settings, each optional (what is
@@ -122,7 +134,7 @@ pub fn update(app: &App, req: &Request, id: &str, who: &Principal) -> Result<Res
     let remote = sync::changed_settings(&app.store, &app.keys, old, changes)?;
     let dir = app.store.update_remote_directory(dir.id, &description, remote)?;
     audit(app, actor, Action::DirectoryUpdated, &dir)?;
-    Ok(Response::json(200, &directory_detail(&app.store, &dir)?))
+    Ok(Response::json(200, &directory_detail(&app.store, &app.base_url, &dir)?))
 }
 
 /// A `CROWD` directory's settings from the body (`serverUrl`, `applicationName`, and

@@ -78,6 +78,12 @@ pub struct DirectoryDetail {
     /// How its last synchronisation went, or where the running one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synchronisation: Option<SyncView>,
+    /// A `SCIM` directory's base URL, for its identity provider (Atlassian's "SCIM base
+    /// URL"), and whether users carry Atlassian's extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scim_base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atlassian_extension: Option<bool>,
 }
 
 /// A `SyncStatus` as the admin API shows it.
@@ -176,7 +182,8 @@ pub fn group_search_result(g: &GroupRecord) -> GroupSearchResult {
     }
 }
 
-pub fn directory_detail(store: &Store, d: &DirectoryRecord) -> Result<DirectoryDetail> {
+/// `base` is the server's base URL, for a `SCIM` directory's.
+pub fn directory_detail(store: &Store, base: &str, d: &DirectoryRecord) -> Result<DirectoryDetail> {
     // The status before the counts: a sync's outcome commits with its data, so counts read
     // after a SUCCEEDED include what it applied.
     let synchronisation = store.sync_status(d.id)?.map(SyncView::from);
@@ -192,6 +199,8 @@ pub fn directory_detail(store: &Store, d: &DirectoryRecord) -> Result<DirectoryD
         server_url: d.remote.as_ref().map(|r| r.server_url.clone()),
         application_name: d.remote.as_ref().map(|r| r.application.clone()),
         synchronisation,
+        scim_base_url: d.scim.as_ref().map(|_| crate::api::scim::base_url(base, d.id)),
+        atlassian_extension: d.scim.as_ref().map(|s| s.atlassian_extension),
     })
 }
 

@@ -67,9 +67,15 @@ impl<'a> Directories<'a> {
 
     /// Refuses a change to a `CROWD` directory: its users, groups and memberships are the
     /// server's it is synchronised from, and a local change would be undone by the next sync
-    /// (Crowd refuses them too, as a read-only remote directory).
+    /// (Crowd refuses them too, as a read-only remote directory). A `SCIM` directory is its
+    /// identity provider's in the same way: it changes over SCIM only (`domain::scim`).
     fn writable(&self, dir: u64) -> Result<()> {
         match self.store.directory(dir)? {
+            Some(d) if d.scim.is_some() => Err(crate::error::Error::NotPermitted(format!(
+                "directory '{}' is provisioned over SCIM: its identity provider changes its \
+                 users, groups and memberships",
+                d.name
+            ))),
             Some(d) if d.remote.is_some() => Err(crate::error::Error::NotPermitted(format!(
                 "directory '{}' is synchronised from {}: change its users, groups and \
                  memberships there",

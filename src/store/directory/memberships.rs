@@ -52,6 +52,27 @@ pub(super) fn insert_user_membership(
     Ok(())
 }
 
+/// Ends `user`'s direct membership of `group` within `txn`, as
+/// [`Store::remove_user_from_group`] does.
+pub(super) fn delete_user_membership(
+    txn: &WriteTransaction,
+    dir: u64,
+    user: &str,
+    group: &str,
+    now: Millis,
+) -> Result<()> {
+    let user_name = existing(&txn.open_table(USERS)?, dir, user, Resource::User)?;
+    let group_name = existing(&txn.open_table(GROUPS)?, dir, group, Resource::Group)?;
+    let (u, g) = (fold(user), fold(group));
+    if txn.open_table(GROUP_USERS)?.remove((dir, g.as_str(), u.as_str()))?.is_none() {
+        return Err(Error::NotFound(Resource::Membership, membership(user, group)));
+    }
+    txn.open_table(USER_GROUPS)?.remove((dir, u.as_str(), g.as_str()))?;
+    let change = Change::UserMembershipRemoved { user: user_name, group: group_name };
+    events::append(txn, now, dir, change)?;
+    Ok(())
+}
+
 impl Store {
     /// Makes `user` a direct member of `group`. `NotFound(User)` or `NotFound(Group)` for a
     /// missing one (the user is looked for first), `AlreadyExists(Membership)` if it is one.
@@ -68,18 +89,7 @@ impl Store {
         group: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(Topic::Directory, |txn| {
-            let user_name = existing(&txn.open_table(USERS)?, dir, user, Resource::User)?;
-            let group_name = existing(&txn.open_table(GROUPS)?, dir, group, Resource::Group)?;
-            let (u, g) = (fold(user), fold(group));
-            if txn.open_table(GROUP_USERS)?.remove((dir, g.as_str(), u.as_str()))?.is_none() {
-                return Err(Error::NotFound(Resource::Membership, membership(user, group)));
-            }
-            txn.open_table(USER_GROUPS)?.remove((dir, u.as_str(), g.as_str()))?;
-            let change = Change::UserMembershipRemoved { user: user_name, group: group_name };
-            events::append(txn, now, dir, change)?;
-            Ok(())
-        })
+        self.change(Topic::Directory, |txn| delete_user_membership(txn, dir, user, group, now))
     }
 
     /// Makes `child` a direct member of `parent`. `NotFound(Group)` for a missing one (the

@@ -142,6 +142,22 @@ impl Store {
         })
     }
 
+    /// Adds a `SCIM` directory, named uniquely in any case.
+    pub fn create_scim_directory(
+        &self,
+        name: &str,
+        description: &str,
+        settings: crate::store::records::ScimSettings,
+        now: Millis,
+    ) -> Result<DirectoryRecord> {
+        self.change(Topic::Directory, |txn| {
+            let mut dir = insert_directory(txn, name, "SCIM", description, now)?;
+            dir.scim = Some(settings);
+            txn.open_table(DIRECTORIES)?.insert(dir.id, encode(&dir).as_slice())?;
+            Ok(dir)
+        })
+    }
+
     /// Changes a `CROWD` directory's description and remote settings. Another server or
     /// application there forgets the event token, so the next sync is full: a token names a
     /// place in one server's log only.
@@ -297,6 +313,7 @@ fn insert_directory(
         active: true,
         created: now,
         remote: None,
+        scim: None,
     };
     txn.open_table(DIRECTORIES)?.insert(dir.id, encode(&dir).as_slice())?;
     Ok(dir)

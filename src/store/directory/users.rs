@@ -109,6 +109,45 @@ pub(super) fn remove_user(txn: &WriteTransaction, dir: u64, name: &str) -> Resul
     Ok(user)
 }
 
+/// Renames user `old` of `dir` to `new` within `txn`, as [`Store::rename_user`] does.
+pub(super) fn rename_in(
+    txn: &WriteTransaction,
+    dir: u64,
+    old: &str,
+    new: &str,
+    now: Millis,
+) -> Result<UserRecord> {
+        let (old_lc, new_lc) = (fold(old), fold(new));
+        let mut users = txn.open_table(USERS)?;
+        let mut user: UserRecord = load(&users, dir, old)?;
+        if user.name == new {
+            return Ok(user);
+        }
+        if new_lc != old_lc {
+            if users.get((dir, new_lc.as_str()))?.is_some() {
+                return Err(Error::AlreadyExists(Resource::User, new.to_string()));
+            }
+            users.remove((dir, old_lc.as_str()))?;
+            let mut user_groups = txn.open_table(USER_GROUPS)?;
+            let mut group_users = txn.open_table(GROUP_USERS)?;
+            for g in linked(&user_groups, dir, &old_lc)? {
+                user_groups.remove((dir, old_lc.as_str(), g.as_str()))?;
+                user_groups.insert((dir, new_lc.as_str(), g.as_str()), ())?;
+                group_users.remove((dir, g.as_str(), old_lc.as_str()))?;
+                group_users.insert((dir, g.as_str(), new_lc.as_str()), ())?;
+            }
+            txn.open_table(USER_KEYS)?.insert(user.key.as_str(), (dir, new_lc.as_str()))?;
+            crate::store::sessions::end_user_sessions_in(txn, dir, &old_lc)?;
+        }
+        let old_name = std::mem::replace(&mut user.name, new.to_string());
+        user.updated = now;
+        users.insert((dir, new_lc.as_str()), encode(&user).as_slice())?;
+        drop(users);
+        let change = Change::UserRenamed { old: old_name, new: user.name.clone() };
+        events::append(txn, now, dir, change)?;
+        Ok(user)
+}
+
 /// Schema 3 → 4 (within the migration's transaction): every user gets the key it would have
 /// got at creation. Schema 3 had no renames, so `"{dir}:{lower-cased name}"` is free for each.
 pub(crate) fn migrate_to_schema_4(txn: &WriteTransaction) -> Result<()> {
@@ -194,37 +233,7 @@ impl Store {
     /// another user holds the new name in any case; a change of case only is a rename like
     /// any other. `NotFound(User)` if `old` does not exist.
     pub fn rename_user(&self, dir: u64, old: &str, new: &str, now: Millis) -> Result<UserRecord> {
-        self.change(Topic::Directory, |txn| {
-            let (old_lc, new_lc) = (fold(old), fold(new));
-            let mut users = txn.open_table(USERS)?;
-            let mut user: UserRecord = load(&users, dir, old)?;
-            if user.name == new {
-                return Ok(user);
-            }
-            if new_lc != old_lc {
-                if users.get((dir, new_lc.as_str()))?.is_some() {
-                    return Err(Error::AlreadyExists(Resource::User, new.to_string()));
-                }
-                users.remove((dir, old_lc.as_str()))?;
-                let mut user_groups = txn.open_table(USER_GROUPS)?;
-                let mut group_users = txn.open_table(GROUP_USERS)?;
-                for g in linked(&user_groups, dir, &old_lc)? {
-                    user_groups.remove((dir, old_lc.as_str(), g.as_str()))?;
-                    user_groups.insert((dir, new_lc.as_str(), g.as_str()), ())?;
-                    group_users.remove((dir, g.as_str(), old_lc.as_str()))?;
-                    group_users.insert((dir, g.as_str(), new_lc.as_str()), ())?;
-                }
-                txn.open_table(USER_KEYS)?.insert(user.key.as_str(), (dir, new_lc.as_str()))?;
-                crate::store::sessions::end_user_sessions_in(txn, dir, &old_lc)?;
-            }
-            let old_name = std::mem::replace(&mut user.name, new.to_string());
-            user.updated = now;
-            users.insert((dir, new_lc.as_str()), encode(&user).as_slice())?;
-            drop(users);
-            let change = Change::UserRenamed { old: old_name, new: user.name.clone() };
-            events::append(txn, now, dir, change)?;
-            Ok(user)
-        })
+        self.change(Topic::Directory, |txn| rename_in(txn, dir, old, new, now))
     }
 
     /// Deletes a user with its key and memberships. `NotFound(User)` if there is none.
