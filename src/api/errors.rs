@@ -317,7 +317,8 @@ const SCIM_REALM: &str = "Bearer realm=\"scim\"";
 
 /// RFC 7644 §3.12's error body; `status` is a string there.
 pub fn scim_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Response {
-    let mut body = json!({ "schemas": [SCIM_ERROR], "status": status.to_string(), "detail": detail });
+    let mut body =
+        json!({ "schemas": [SCIM_ERROR], "status": status.to_string(), "detail": detail });
     if let Some(t) = scim_type {
         body["scimType"] = json!(t.as_str());
     }
@@ -328,39 +329,40 @@ pub fn scim_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Resp
 
 fn scim(err: &Error) -> Response {
     use ScimType::*;
-    let (status, scim_type, detail) = match err {
-        Error::Scim(t, m) => (if *t == Uniqueness { 409 } else { 400 }, Some(*t), m.clone()),
-        Error::AlreadyExists(r, id) => (409, Some(Uniqueness), format!("{r:?} '{id}' already exists")),
-        Error::NotFound(r, id) => (404, None, format!("{r:?} '{id}' not found")),
-        Error::UnknownReference(..) | Error::Invalid(..) | Error::BadRequest(_) => {
-            (400, Some(InvalidValue), err.to_string())
-        }
-        Error::PreconditionFailed(m) => (412, None, m.clone()),
-        Error::Conflict(m) => (409, None, m.clone()),
-        Error::Unauthenticated => {
-            return scim_body(401, None, "a bearer token is required")
-                .header("WWW-Authenticate", SCIM_REALM)
-        }
-        Error::InvalidToken => {
-            return scim_body(401, None, "the access token is invalid, expired or revoked")
-                .header("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
-        }
-        Error::Forbidden(m) => {
-            return scim_body(403, None, m).header(
+    let (status, scim_type, detail) =
+        match err {
+            Error::Scim(t, m) => (if *t == Uniqueness { 409 } else { 400 }, Some(*t), m.clone()),
+            Error::AlreadyExists(r, id) => {
+                (409, Some(Uniqueness), format!("{r:?} '{id}' already exists"))
+            }
+            Error::NotFound(r, id) => (404, None, format!("{r:?} '{id}' not found")),
+            Error::UnknownReference(..) | Error::Invalid(..) | Error::BadRequest(_) => {
+                (400, Some(InvalidValue), err.to_string())
+            }
+            Error::PreconditionFailed(m) => (412, None, m.clone()),
+            Error::Conflict(m) => (409, None, m.clone()),
+            Error::Unauthenticated => {
+                return scim_body(401, None, "a bearer token is required")
+                    .header("WWW-Authenticate", SCIM_REALM)
+            }
+            Error::InvalidToken => {
+                return scim_body(401, None, "the access token is invalid, expired or revoked")
+                    .header("WWW-Authenticate", "Bearer realm=\"scim\", error=\"invalid_token\"")
+            }
+            Error::Forbidden(m) => return scim_body(403, None, m).header(
                 "WWW-Authenticate",
                 "Bearer realm=\"scim\", error=\"insufficient_scope\", scope=\"manage:directory\"",
-            )
-        }
-        Error::TooManyRequests { retry_after_secs }
-        | Error::Unavailable { retry_after_secs, .. } => {
-            let status = if matches!(err, Error::TooManyRequests { .. }) { 429 } else { 503 };
-            return scim_body(status, None, &err.to_string())
-                .header("Retry-After", retry_after_secs.to_string())
-        }
-        Error::NotSupported(m) => (501, None, m.clone()),
-        Error::NotPermitted(m) => (403, None, m.clone()),
-        Error::Internal(_) | Error::Startup(_) => (500, None, "internal server error".into()),
-        other => (400, None, other.to_string()),
-    };
+            ),
+            Error::TooManyRequests { retry_after_secs }
+            | Error::Unavailable { retry_after_secs, .. } => {
+                let status = if matches!(err, Error::TooManyRequests { .. }) { 429 } else { 503 };
+                return scim_body(status, None, &err.to_string())
+                    .header("Retry-After", retry_after_secs.to_string());
+            }
+            Error::NotSupported(m) => (501, None, m.clone()),
+            Error::NotPermitted(m) => (403, None, m.clone()),
+            Error::Internal(_) | Error::Startup(_) => (500, None, "internal server error".into()),
+            other => (400, None, other.to_string()),
+        };
     scim_body(status, scim_type, &detail)
 }

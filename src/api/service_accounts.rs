@@ -326,13 +326,15 @@ struct DirectoriesBody {
 pub fn directories(app: &App, id: &str) -> Result<Response> {
     let d = accounts::Deps::of(app);
     let account = accounts::get(&d, parse_id(id)?)?;
-    let directories = accounts::client_of(&d, &account)?.map(|c| c.scim_directories).unwrap_or_default();
+    let directories =
+        accounts::client_of(&d, &account)?.map(|c| c.scim_directories).unwrap_or_default();
     Ok(Response::json(200, &DirectoriesBody { directories }))
 }
 
 pub fn grant_directories(app: &App, req: &Request, actor: &Actor, id: &str) -> Result<Response> {
     let id = parse_id(id)?;
     let body: DirectoriesBody = req.json()?;
-    let client = client_keys::grant_directories(&accounts::Deps::of(app), actor, id, body.directories)?;
+    let client =
+        client_keys::grant_directories(&accounts::Deps::of(app), actor, id, body.directories)?;
     Ok(Response::json(200, &DirectoriesBody { directories: client.scim_directories }))
 }

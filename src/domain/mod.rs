@@ -16,6 +16,7 @@ pub mod links;
 pub mod login;
 pub mod oauth;
 pub mod registry;
+pub mod scim;
 pub mod search;
 pub mod service_accounts;
 pub mod sessions;

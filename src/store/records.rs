@@ -225,6 +225,39 @@ pub enum Change {
     },
 }
 
+/// What a SCIM resource of a `SCIM` directory is, beside the user or group it provisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScimResourceRecord {
+    pub kind: ScimKind,
+    /// The user's key (`UserRecord::key`, which follows renames) or the group's lower-cased
+    /// name.
+    pub key: String,
+    /// The resource as its identity provider last wrote it, checked against the schema:
+    /// every attribute but `id`, `meta`, the computed `groups`/`members` and `password`.
+    pub doc: serde_json::Map<String, serde_json::Value>,
+    /// 1 at creation, one more at every change: `meta.version` and the `ETag`.
+    pub version: u64,
+    pub created: Millis,
+    pub modified: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScimKind {
+    User,
+    Group,
+}
+
+impl ScimKind {
+    /// Its byte in the SCIM tables' keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            ScimKind::User => 0,
+            ScimKind::Group => 1,
+        }
+    }
+}
+
 /// An SSO session, stored under the SHA-256 of its token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {

@@ -90,6 +90,20 @@ pub const APP_LINK_NAMES: TableDefinition<&str, u64> = TableDefinition::new("app
 /// directory id → `SyncStatus` of a `CROWD` directory: its last synchronisation, or the one
 /// running. Not a directory change: writing it moves no change notice.
 pub const SYNC_STATUS: TableDefinition<u64, &[u8]> = TableDefinition::new("sync_status");
+// ---- SCIM (`store::directory::scim`): a `SCIM` directory's users and groups as resources ----
+
+/// (directory id, SCIM id) → `ScimResourceRecord`: the resource's kind, the user key or
+/// lower-cased group name it is, and the document its identity provider wrote.
+pub const SCIM_RESOURCES: TableDefinition<(u64, &str), &[u8]> =
+    TableDefinition::new("scim_resources");
+/// (directory id, kind, user key or lower-cased group name) → SCIM id: which resource an
+/// entity is, for users' `groups` and groups' `members`, and for `userName` filters.
+pub const SCIM_KEYS: TableDefinition<(u64, u8, &str), &str> = TableDefinition::new("scim_keys");
+/// (directory id, kind, externalId, SCIM id) → (): `externalId eq` filters without a scan.
+/// externalId is the client's, and need not be unique.
+pub const SCIM_EXTERNAL_IDS: TableDefinition<(u64, u8, &str, &str), ()> =
+    TableDefinition::new("scim_external_ids");
+
 /// directory id → the remote server's event token that marks what a `CROWD` directory holds:
 /// written in the transaction that applies a sync, so it never runs ahead of the data.
 pub const SYNC_TOKENS: TableDefinition<u64, &str> = TableDefinition::new("sync_tokens");

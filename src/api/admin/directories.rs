@@ -30,7 +30,9 @@ pub fn list(app: &App, req: &Request) -> Result<Response> {
         .into_iter()
         .filter(|d| fold(&d.name).contains(&search) && active.is_none_or(|a| d.active == a))
         .collect();
-    let page = slice_page(&matching, start, limit, |d| directory_detail(&app.store, &app.base_url, d).map(Some))?;
+    let page = slice_page(&matching, start, limit, |d| {
+        directory_detail(&app.store, &app.base_url, d).map(Some)
+    })?;
     Ok(Response::json(200, &page))
 }
 
@@ -84,7 +86,8 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
         req.context_path(),
         dir.id
     );
-    Ok(Response::json(201, &directory_detail(&app.store, &app.base_url, &dir)?).header("Location", location))
+    Ok(Response::json(201, &directory_detail(&app.store, &app.base_url, &dir)?)
+        .header("Location", location))
 }
 
 /// Records `action` on directory `dir` by `actor`.

@@ -1,5 +1,7 @@
 //! Groups: create, read, update, delete (with every membership they take part in),
-//! attributes, listing. Crowd has no group rename, so a group's key never changes.
+//! attributes, listing. Crowd has no group rename; SCIM has one ([`rename_group_in`]), which
+//! the change log tells as the old group deleted and the new one created with its
+//! memberships, the events Crowd's sync clients know.
 
 use super::super::records::{Change, GroupRecord, Millis};
 use super::super::tables::*;
@@ -89,6 +91,80 @@ fn unlink_all(
         back.remove((dir, to.as_str(), from))?;
     }
     Ok(())
+}
+
+/// Moves every `(dir, from, x)` link of `forward` to `(dir, to, x)`, with its mirror in
+/// `backward`; returns the `x`s.
+fn relink(
+    txn: &WriteTransaction,
+    forward: TableDefinition<'static, LinkKey, ()>,
+    backward: TableDefinition<'static, LinkKey, ()>,
+    dir: u64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<String>> {
+    let mut fwd = txn.open_table(forward)?;
+    let mut back = txn.open_table(backward)?;
+    let others = linked(&fwd, dir, from)?;
+    for x in &others {
+        fwd.remove((dir, from, x.as_str()))?;
+        fwd.insert((dir, to, x.as_str()), ())?;
+        back.remove((dir, x.as_str(), from))?;
+        back.insert((dir, x.as_str(), to), ())?;
+    }
+    Ok(others)
+}
+
+/// Renames group `old` of `dir` to `new` within `txn`, memberships both ways included.
+/// `AlreadyExists(Group)` if another group has the new name in any case. Logged as `old`
+/// deleted and `new` created with every membership, as a sync client can apply it.
+pub(super) fn rename_group_in(
+    txn: &WriteTransaction,
+    dir: u64,
+    old: &str,
+    new: &str,
+    now: Millis,
+) -> Result<GroupRecord> {
+    let (old_lc, new_lc) = (fold(old), fold(new));
+    let mut groups = txn.open_table(GROUPS)?;
+    let mut group: GroupRecord = load(&groups, dir, old)?;
+    if group.name == new {
+        return Ok(group);
+    }
+    if old_lc != new_lc && groups.get((dir, new_lc.as_str()))?.is_some() {
+        return Err(Error::AlreadyExists(Resource::Group, new.to_string()));
+    }
+    groups.remove((dir, old_lc.as_str()))?;
+    let old_name = std::mem::replace(&mut group.name, new.to_string());
+    group.updated = now;
+    groups.insert((dir, new_lc.as_str()), encode(&group).as_slice())?;
+    drop(groups);
+    let users = relink(txn, GROUP_USERS, USER_GROUPS, dir, &old_lc, &new_lc)?;
+    let children = relink(txn, GROUP_CHILDREN, GROUP_PARENTS, dir, &old_lc, &new_lc)?;
+    let parents = relink(txn, GROUP_PARENTS, GROUP_CHILDREN, dir, &old_lc, &new_lc)?;
+    let mut changes = vec![
+        Change::GroupDeleted { name: old_name },
+        Change::GroupCreated { name: group.name.clone() },
+    ];
+    let user_names = super::names_as_written(&txn.open_table(USERS)?, dir, &users)?;
+    let groups = txn.open_table(GROUPS)?;
+    let child_names = super::names_as_written(&groups, dir, &children)?;
+    let parent_names = super::names_as_written(&groups, dir, &parents)?;
+    drop(groups);
+    let g = || group.name.clone();
+    changes.extend(
+        user_names.into_iter().map(|user| Change::UserMembershipAdded { user, group: g() }),
+    );
+    changes.extend(
+        child_names.into_iter().map(|child| Change::GroupMembershipAdded { child, parent: g() }),
+    );
+    changes.extend(
+        parent_names.into_iter().map(|parent| Change::GroupMembershipAdded { child: g(), parent }),
+    );
+    for change in changes {
+        events::append(txn, now, dir, change)?;
+    }
+    Ok(group)
 }
 
 impl Store {

@@ -73,6 +73,67 @@ pub(super) fn delete_user_membership(
     Ok(())
 }
 
+/// Makes group `child` a direct member of `parent` within `txn`, as
+/// [`Store::add_group_to_group`] does: never into a cycle.
+pub(super) fn insert_group_membership(
+    txn: &WriteTransaction,
+    dir: u64,
+    child: &str,
+    parent: &str,
+    now: Millis,
+) -> Result<()> {
+    let (parent_name, child_name) = {
+        let groups = txn.open_table(GROUPS)?;
+        let parent_name = existing(&groups, dir, parent, Resource::Group)?;
+        (parent_name, existing(&groups, dir, child, Resource::Group)?)
+    };
+    let (c, p) = (fold(child), fold(parent));
+    let mut children = txn.open_table(GROUP_CHILDREN)?;
+    let mut parents = txn.open_table(GROUP_PARENTS)?;
+    if has_link(&children, dir, &p, &c)? {
+        return Err(Error::AlreadyExists(Resource::Membership, membership(child, parent)));
+    }
+    // A cycle iff the child is the parent or one of the parent's nested parents.
+    if walk(&parents, dir, vec![p.clone()], Some(&c))?.1 {
+        return Err(Error::Invalid(
+            Resource::Membership,
+            format!(
+                "Adding group <{child}> to group <{parent}> would create a cycle of nested groups"
+            ),
+        ));
+    }
+    children.insert((dir, p.as_str(), c.as_str()), ())?;
+    parents.insert((dir, c.as_str(), p.as_str()), ())?;
+    drop((children, parents));
+    let change = Change::GroupMembershipAdded { child: child_name, parent: parent_name };
+    events::append(txn, now, dir, change)?;
+    Ok(())
+}
+
+/// Ends group `child`'s direct membership of `parent` within `txn`, as
+/// [`Store::remove_group_from_group`] does.
+pub(super) fn delete_group_membership(
+    txn: &WriteTransaction,
+    dir: u64,
+    child: &str,
+    parent: &str,
+    now: Millis,
+) -> Result<()> {
+    let (parent_name, child_name) = {
+        let groups = txn.open_table(GROUPS)?;
+        let parent_name = existing(&groups, dir, parent, Resource::Group)?;
+        (parent_name, existing(&groups, dir, child, Resource::Group)?)
+    };
+    let (c, p) = (fold(child), fold(parent));
+    if txn.open_table(GROUP_CHILDREN)?.remove((dir, p.as_str(), c.as_str()))?.is_none() {
+        return Err(Error::NotFound(Resource::Membership, membership(child, parent)));
+    }
+    txn.open_table(GROUP_PARENTS)?.remove((dir, c.as_str(), p.as_str()))?;
+    let change = Change::GroupMembershipRemoved { child: child_name, parent: parent_name };
+    events::append(txn, now, dir, change)?;
+    Ok(())
+}
+
 impl Store {
     /// Makes `user` a direct member of `group`. `NotFound(User)` or `NotFound(Group)` for a
     /// missing one (the user is looked for first), `AlreadyExists(Membership)` if it is one.
@@ -103,34 +164,7 @@ impl Store {
         parent: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(Topic::Directory, |txn| {
-            let (parent_name, child_name) = {
-                let groups = txn.open_table(GROUPS)?;
-                let parent_name = existing(&groups, dir, parent, Resource::Group)?;
-                (parent_name, existing(&groups, dir, child, Resource::Group)?)
-            };
-            let (c, p) = (fold(child), fold(parent));
-            let mut children = txn.open_table(GROUP_CHILDREN)?;
-            let mut parents = txn.open_table(GROUP_PARENTS)?;
-            if has_link(&children, dir, &p, &c)? {
-                return Err(Error::AlreadyExists(Resource::Membership, membership(child, parent)));
-            }
-            // A cycle iff the child is the parent or one of the parent's nested parents.
-            if walk(&parents, dir, vec![p.clone()], Some(&c))?.1 {
-                return Err(Error::Invalid(
-                    Resource::Membership,
-                    format!(
-                        "Adding group <{child}> to group <{parent}> would create a cycle of nested groups"
-                    ),
-                ));
-            }
-            children.insert((dir, p.as_str(), c.as_str()), ())?;
-            parents.insert((dir, c.as_str(), p.as_str()), ())?;
-            drop((children, parents));
-            let change = Change::GroupMembershipAdded { child: child_name, parent: parent_name };
-            events::append(txn, now, dir, change)?;
-            Ok(())
-        })
+        self.change(Topic::Directory, |txn| insert_group_membership(txn, dir, child, parent, now))
     }
 
     /// Ends `child`'s direct membership of `parent`. `NotFound(Group)` for a missing one (the
@@ -142,21 +176,7 @@ impl Store {
         parent: &str,
         now: Millis,
     ) -> Result<()> {
-        self.change(Topic::Directory, |txn| {
-            let (parent_name, child_name) = {
-                let groups = txn.open_table(GROUPS)?;
-                let parent_name = existing(&groups, dir, parent, Resource::Group)?;
-                (parent_name, existing(&groups, dir, child, Resource::Group)?)
-            };
-            let (c, p) = (fold(child), fold(parent));
-            if txn.open_table(GROUP_CHILDREN)?.remove((dir, p.as_str(), c.as_str()))?.is_none() {
-                return Err(Error::NotFound(Resource::Membership, membership(child, parent)));
-            }
-            txn.open_table(GROUP_PARENTS)?.remove((dir, c.as_str(), p.as_str()))?;
-            let change = Change::GroupMembershipRemoved { child: child_name, parent: parent_name };
-            events::append(txn, now, dir, change)?;
-            Ok(())
-        })
+        self.change(Topic::Directory, |txn| delete_group_membership(txn, dir, child, parent, now))
     }
 
     /// Whether `user` is a direct member of `group` (false if either does not exist).

@@ -18,6 +18,7 @@ mod events;
 mod groups;
 pub mod incremental;
 mod memberships;
+pub mod scim;
 pub mod snapshot;
 #[cfg(test)]
 mod tests;

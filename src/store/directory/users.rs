@@ -117,35 +117,35 @@ pub(super) fn rename_in(
     new: &str,
     now: Millis,
 ) -> Result<UserRecord> {
-        let (old_lc, new_lc) = (fold(old), fold(new));
-        let mut users = txn.open_table(USERS)?;
-        let mut user: UserRecord = load(&users, dir, old)?;
-        if user.name == new {
-            return Ok(user);
+    let (old_lc, new_lc) = (fold(old), fold(new));
+    let mut users = txn.open_table(USERS)?;
+    let mut user: UserRecord = load(&users, dir, old)?;
+    if user.name == new {
+        return Ok(user);
+    }
+    if new_lc != old_lc {
+        if users.get((dir, new_lc.as_str()))?.is_some() {
+            return Err(Error::AlreadyExists(Resource::User, new.to_string()));
         }
-        if new_lc != old_lc {
-            if users.get((dir, new_lc.as_str()))?.is_some() {
-                return Err(Error::AlreadyExists(Resource::User, new.to_string()));
-            }
-            users.remove((dir, old_lc.as_str()))?;
-            let mut user_groups = txn.open_table(USER_GROUPS)?;
-            let mut group_users = txn.open_table(GROUP_USERS)?;
-            for g in linked(&user_groups, dir, &old_lc)? {
-                user_groups.remove((dir, old_lc.as_str(), g.as_str()))?;
-                user_groups.insert((dir, new_lc.as_str(), g.as_str()), ())?;
-                group_users.remove((dir, g.as_str(), old_lc.as_str()))?;
-                group_users.insert((dir, g.as_str(), new_lc.as_str()), ())?;
-            }
-            txn.open_table(USER_KEYS)?.insert(user.key.as_str(), (dir, new_lc.as_str()))?;
-            crate::store::sessions::end_user_sessions_in(txn, dir, &old_lc)?;
+        users.remove((dir, old_lc.as_str()))?;
+        let mut user_groups = txn.open_table(USER_GROUPS)?;
+        let mut group_users = txn.open_table(GROUP_USERS)?;
+        for g in linked(&user_groups, dir, &old_lc)? {
+            user_groups.remove((dir, old_lc.as_str(), g.as_str()))?;
+            user_groups.insert((dir, new_lc.as_str(), g.as_str()), ())?;
+            group_users.remove((dir, g.as_str(), old_lc.as_str()))?;
+            group_users.insert((dir, g.as_str(), new_lc.as_str()), ())?;
         }
-        let old_name = std::mem::replace(&mut user.name, new.to_string());
-        user.updated = now;
-        users.insert((dir, new_lc.as_str()), encode(&user).as_slice())?;
-        drop(users);
-        let change = Change::UserRenamed { old: old_name, new: user.name.clone() };
-        events::append(txn, now, dir, change)?;
-        Ok(user)
+        txn.open_table(USER_KEYS)?.insert(user.key.as_str(), (dir, new_lc.as_str()))?;
+        crate::store::sessions::end_user_sessions_in(txn, dir, &old_lc)?;
+    }
+    let old_name = std::mem::replace(&mut user.name, new.to_string());
+    user.updated = now;
+    users.insert((dir, new_lc.as_str()), encode(&user).as_slice())?;
+    drop(users);
+    let change = Change::UserRenamed { old: old_name, new: user.name.clone() };
+    events::append(txn, now, dir, change)?;
+    Ok(user)
 }
 
 /// Schema 3 → 4 (within the migration's transaction): every user gets the key it would have
