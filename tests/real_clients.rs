@@ -69,3 +69,11 @@ fn python_crowd_works_unchanged() {
 fn authlib_private_key_jwt_works_unchanged() {
     run_python("private_key_jwt.py");
 }
+
+/// scim2-tester 0.5.2, every check, against a live SCIM directory with a token obtained by
+/// an ES256 client assertion (`tests/python/scim_conformance.py`): none may fail; only its
+/// `POST /.search` check may be skipped.
+#[test]
+fn scim2_tester_finds_no_failure() {
+    run_python("scim_conformance.py");
+}

@@ -62,6 +62,8 @@ pub enum Principal {
     /// A Crowd application, by Basic with its name and password (usermanagement), with the
     /// directories it sees and the client address it was validated at.
     Application(crate::domain::applications::auth::AppPrincipal),
+    /// A SCIM client: a `manage:directory` token of a client granted the directory.
+    Scim(scim::ScimCaller),
 }
 
 impl Principal {

@@ -469,3 +469,84 @@ pub fn link_servers(a: &TestServer, b: &TestServer) -> u64 {
     assert_eq!(r.status, 201, "{}", r.text());
     jira.json()["id"].as_u64().unwrap()
 }
+
+pub const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const SCIM_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const SCIM_PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A SCIM directory on `ts`, provisioned by a client that authenticates with an ES256 key
+/// and is granted it: what part C sets up.
+pub struct Scim {
+    pub dir: u64,
+    /// `/scim/directory/{dir}`.
+    pub base: String,
+    pub account: u64,
+    pub client_id: String,
+    pub signer: jwt::Signer,
+    pub token: String,
+}
+
+impl Scim {
+    pub fn setup(ts: &TestServer, atlassian_extension: bool) -> Scim {
+        let r = ts
+            .post("/rest/admin/1.0/directory/detailed")
+            .admin()
+            .json(&json!({"name": format!("scim-{}", throng::crypto::hex(&throng::crypto::random_bytes::<3>())),
+                "type": "SCIM", "atlassianExtension": atlassian_extension}))
+            .send();
+        assert_eq!(r.status, 201, "{}", r.text());
+        let dir = r.json()["id"].as_u64().unwrap();
+        assert_eq!(r.json()["scimBaseUrl"], format!("{}/scim/directory/{dir}", ts.url()));
+        let signer = jwt::Signer::ec("idp-key");
+        let r = ts
+            .post(SA_PATH)
+            .admin()
+            .json(&json!({"displayName": "idp", "scopes": ["manage:directory"], "expiryDuration": 86_400,
+                "jwks": signer.jwks()}))
+            .send();
+        assert_eq!(r.status, 201, "{}", r.text());
+        let account = r.json()["id"].as_u64().unwrap();
+        let client_id = r.json()["authMethods"][0]["clientId"].as_str().unwrap().to_string();
+        let r = ts
+            .put(&format!("{SA_PATH}/{account}/directories"))
+            .admin()
+            .json(&json!({"directories": [dir]}))
+            .send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let mut scim = Scim {
+            dir,
+            base: format!("/scim/directory/{dir}"),
+            account,
+            client_id,
+            signer,
+            token: String::new(),
+        };
+        scim.token = scim.new_token(ts);
+        scim
+    }
+
+    /// A fresh `manage:directory` token by a fresh assertion.
+    pub fn new_token(&self, ts: &TestServer) -> String {
+        let aud = format!("{}{TOKEN_PATH}", ts.url());
+        let a = self.signer.sign(&jwt::claims(&self.client_id, &aud, jwt::now()));
+        let r = ts.post(TOKEN_PATH).form(&jwt::form(&a)).send();
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub fn call(&self, ts: &TestServer, method: &str, path: &str) -> Call {
+        ts.req(method, &format!("{}{path}", self.base)).bearer(&self.token)
+    }
+
+    /// Creates a user named `name`; returns its resource.
+    pub fn user(&self, ts: &TestServer, name: &str) -> Value {
+        let r = self
+            .call(ts, "POST", "/Users")
+            .json(&json!({"schemas": [SCIM_USER], "userName": name,
+                "name": {"givenName": "Given", "familyName": name},
+                "emails": [{"value": format!("{name}@example.com"), "primary": true, "type": "work"}]}))
+            .send();
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()
+    }
+}

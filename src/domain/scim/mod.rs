@@ -6,4 +6,5 @@
 pub mod doc;
 pub mod filter;
 pub mod patch;
+pub mod resources;
 pub mod schema;

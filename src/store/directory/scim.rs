@@ -80,15 +80,16 @@ pub struct GroupWrite {
 }
 
 /// Which resources a listing is of.
-pub enum Query<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
     All,
     /// The user named so (`userName eq`), or the group (`displayName eq`), in any case.
-    Name(&'a str),
+    Name(String),
     /// Those with this `externalId`, exactly.
-    ExternalId(&'a str),
+    ExternalId(String),
     /// Those whose document holds this string at this top-level attribute, exactly (a user's
     /// `displayName eq`): a scan.
-    Field(&'a str, &'a str),
+    Field(&'static str, String),
 }
 
 const USER: u8 = 0;
@@ -280,7 +281,7 @@ where
         &self,
         dir: u64,
         kind: ScimKind,
-        query: &Query<'_>,
+        query: &Query,
         externals: &impl ReadableTable<(u64, u8, &'static str, &'static str), ()>,
     ) -> Result<Vec<String>> {
         let tag = kind.tag();
@@ -297,10 +298,10 @@ where
             }
             Query::ExternalId(ext) => {
                 let mut ids = Vec::new();
-                for entry in externals.range((dir, tag, *ext, "")..)? {
+                for entry in externals.range((dir, tag, ext.as_str(), "")..)? {
                     let (k, _) = entry?;
                     let (d, t, e, id) = k.value();
-                    if (d, t, e) != (dir, tag, *ext) {
+                    if (d, t, e) != (dir, tag, ext.as_str()) {
                         break;
                     }
                     ids.push(id.to_string());
@@ -318,7 +319,7 @@ where
                     let wanted = res.kind == kind
                         && match query {
                             Query::Field(attr, value) => {
-                                res.doc.get(*attr).and_then(Value::as_str) == Some(*value)
+                                res.doc.get(*attr).and_then(Value::as_str) == Some(value.as_str())
                             }
                             _ => true,
                         };
@@ -538,7 +539,7 @@ impl Store {
     pub fn scim_users(
         &self,
         dir: u64,
-        query: &Query<'_>,
+        query: &Query,
         start: usize,
         count: usize,
     ) -> Result<(usize, Vec<ScimUser>)> {
@@ -662,7 +663,7 @@ impl Store {
     pub fn scim_groups(
         &self,
         dir: u64,
-        query: &Query<'_>,
+        query: &Query,
         start: usize,
         count: usize,
     ) -> Result<(usize, Vec<ScimGroup>)> {
