@@ -140,6 +140,9 @@ impl Store {
             txn.open_table(APP_LINK_NAMES)?;
             txn.open_table(SYNC_STATUS)?;
             txn.open_table(SYNC_TOKENS)?;
+            txn.open_table(SCIM_RESOURCES)?;
+            txn.open_table(SCIM_KEYS)?;
+            txn.open_table(SCIM_EXTERNAL_IDS)?;
         }
         txn.commit()?;
         Ok(Store {
