@@ -15,6 +15,7 @@ pub mod client;
 pub mod directory;
 pub mod jwt;
 pub mod loadgen;
+pub mod scim;
 pub mod sync;
 
 use client::Connection;
@@ -71,6 +72,9 @@ pub struct Options {
     pub hold: Option<std::path::PathBuf>,
     /// Assertions signed before each `jwt-*` run.
     pub jwt_pool: usize,
+    /// Instead of the suite: SCIM provisioning (`bench::scim`), then filters on a directory
+    /// of this many SCIM users.
+    pub scim: Option<usize>,
     /// Idle time before each run, so that one run's aftermath (the kernel writing back what
     /// the last run wrote, say) does not slow the next.
     pub rest: Duration,
@@ -100,6 +104,7 @@ impl Default for Options {
             sync: None,
             hold: None,
             jwt_pool: 60_000,
+            scim: None,
             jwt_out: None,
             rest: Duration::ZERO,
         }
@@ -128,6 +133,10 @@ Options:
                            issuance, each request a fresh assertion signed before the run
   --jwt-pool N             assertions signed before each jwt-* run [default: 60000]; a run
                            that uses them up signs the rest as it goes, and says so
+  --scim USERS             instead of the suite: SCIM provisioning on an own server, set up
+                           as Atlassian's part C (an ES256 client assertion): POST /Users
+                           (users/s), then GET /Users?filter=userName eq NAME after USERS SCIM
+                           users are loaded; e.g. 100000
   --rest D                 idle time before each run, so that the one before (its disk
                            writes, say) does not slow it [default: 0s]
   --jwt-out FILE           instead of the suite, with --url, --admin and one jwt-* scenario:
@@ -227,6 +236,11 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--idle" => o.idle = val()?.parse().map_err(|_| "--idle: a number")?,
             "--jwt-out" => o.jwt_out = Some(val()?.into()),
+            "--scim" => {
+                o.scim = Some(
+                    val()?.parse().ok().filter(|n| *n > 0).ok_or("--scim: a positive number")?,
+                )
+            }
             "--rest" => o.rest = duration(&val()?)?,
             "--jwt-pool" => {
                 o.jwt_pool =
@@ -641,6 +655,9 @@ fn run(o: &Options) -> Result<(), String> {
     }
     if let Some(users) = o.sync {
         return sync::run(o, users);
+    }
+    if let Some(users) = o.scim {
+        return scim::run(o, users);
     }
     if let Some(path) = &o.jwt_out {
         return jwt_out(o, path);

@@ -554,6 +554,35 @@ impl Store {
         Ok((ids.len(), page))
     }
 
+    /// Loads many new SCIM users into `dir` in one transaction (benchmarks and imports): each
+    /// name must be free.
+    pub fn scim_load_users(&self, dir: u64, users: Vec<UserWrite>, now: Millis) -> Result<usize> {
+        self.change(Topic::Directory, |txn| {
+            super::require_directory(txn, dir)?;
+            let n = users.len();
+            for w in users {
+                let mut user = UserRecord {
+                    directory_id: dir,
+                    name: w.user.name.clone(),
+                    created: now,
+                    ..UserRecord::default()
+                };
+                apply_user(&mut user, &w, now);
+                let user = insert_user(txn, &user)?;
+                let res = ScimResourceRecord {
+                    kind: ScimKind::User,
+                    key: user.key,
+                    doc: w.doc,
+                    version: 1,
+                    created: now,
+                    modified: now,
+                };
+                put_resource(txn, dir, &crate::crypto::uuid_v4(), &res, None)?;
+            }
+            Ok(n)
+        })
+    }
+
     /// Creates a SCIM group with its members (SCIM ids of this directory's users and groups).
     pub fn scim_create_group(&self, dir: u64, w: GroupWrite, now: Millis) -> Result<ScimGroup> {
         self.change(Topic::Directory, |txn| {
