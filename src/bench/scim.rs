@@ -113,15 +113,13 @@ pub fn run(o: &Options, users: usize) -> Result<(), String> {
     let mut server = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
     let p = setup(server.addr, ("admin", &server.admin_password))?;
     let ceiling = || Scenario::fixed(Request::get("/status"));
-    let mut rows = Vec::new();
-    rows.push((
-        "ceiling",
-        loadgen::run(server.addr, &ceiling(), o.connections, o.duration, o.warmup),
-    ));
-    rows.push((
-        "scim-create",
-        loadgen::run(server.addr, &create_scenario(&p), o.connections, o.duration, o.warmup),
-    ));
+    let rows = vec![
+        ("ceiling", loadgen::run(server.addr, &ceiling(), o.connections, o.duration, o.warmup)),
+        (
+            "scim-create",
+            loadgen::run(server.addr, &create_scenario(&p), o.connections, o.duration, o.warmup),
+        ),
+    ];
     println!("throng bench --scim: {} connections, {:?} per scenario\n", o.connections, o.duration);
     loadgen::print_table(&rows, Some("ceiling"));
     server.stop();
