@@ -256,7 +256,7 @@ fn by_assertion(
     match d.replay.admit(&verified.replay_key, verified.replay_until, now) {
         Ok(()) => Ok(entry.expect("matched above")),
         Err(Refused::Replayed) => {
-            Err(refused("the assertion was used before: an assertion is accepted once (jti)"))
+            Err(refused("the assertion was used before: each assertion is accepted once"))
         }
         Err(Refused::Full) => Err(Rejected::Unavailable(Error::Unavailable {
             retry_after_secs: 60,
