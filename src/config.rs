@@ -616,6 +616,11 @@ impl Config {
         {
             return Err("assertion max lifetime must be between 1s and 24h".into());
         }
+        if self.jwks_cache_ttl < Duration::from_secs(1)
+            || self.jwks_refetch_interval < Duration::from_secs(1)
+        {
+            return Err("the JWKS cache TTL and refetch interval must be at least 1s".into());
+        }
         if self.assertion_leeway > Duration::from_secs(300) {
             return Err("assertion leeway must be at most 5m".into());
         }

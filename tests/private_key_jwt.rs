@@ -140,13 +140,15 @@ fn every_rule_of_an_assertion_is_enforced_and_named() {
         assert_eq!(r.status, 401, "{rule}: {}", r.text());
         assert_refused(&r, rule);
     }
-    // A sub naming another client (unknown or with a secret) reads the same either way.
+    // A sub naming another client (unknown or with a secret) reads the same either way, and
+    // as a key client's answer for a key it does not hold.
     let secret_account = ts.create_account("secret");
     for other in [secret_account.client_id.as_str(), "0123456789abcdef0123456789abcdef"] {
         let mut c = ok();
         c["iss"] = json!(other);
         c["sub"] = json!(other);
-        assert_refused(&exchange(&ts, &rsa.sign(&c)), "no client with this id authenticates");
+        // As for a key client without the key: "no key with kid 'rsa-1' is registered".
+        assert_refused(&exchange(&ts, &rsa.sign(&c)), "no key with kid 'rsa-1' is registered");
     }
     // client_id beside an assertion for another client.
     let r = ts

@@ -496,3 +496,72 @@ fn a_provisioned_password_signs_in_and_the_directory_is_read_only_to_others() {
     assert_crowd_error(&r, 403, "APPLICATION_PERMISSION_DENIED");
     assert!(r.text().contains("SCIM"), "{}", r.text());
 }
+
+/// Found in review: each of these was a defect before its fix.
+#[test]
+fn review_findings_stay_fixed() {
+    let ts = TestServer::start();
+    let scim = Scim::setup(&ts, false);
+    // A re-created userName does not inherit the unlinked user's password.
+    let r = scim
+        .call(&ts, "POST", "/Users")
+        .json(&json!({"schemas": [SCIM_USER], "userName": "pat", "password": "Secret-1"}))
+        .send();
+    assert_eq!(scim.call(&ts, "DELETE", &format!("/Users/{}", id(&r.json()))).send().status, 204);
+    scim.user(&ts, "pat");
+    application(&ts, "jira", scim.dir);
+    let login = |name: &str, pw: &str, app: &str| {
+        ts.post(&format!("{UM}/authentication?username={name}"))
+            .basic(app, APP_PW)
+            .header("Accept", "application/json")
+            .json(&json!({"value": pw}))
+            .send()
+            .status
+    };
+    assert_eq!(login("pat", "Secret-1", "jira"), 400);
+    // Multi-byte characters in a PATCH path or a projection: an error, never a panic.
+    let pid = id(&scim.call(&ts, "GET", "/Users?filter=userName%20eq%20%22pat%22").send().json()
+        ["Resources"][0]);
+    let r = scim.call(&ts, "PATCH", &format!("/Users/{pid}")).json(&json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "path": "ab€", "value": "x"}]})).send();
+    assert_scim_error(&r, 400, Some("invalidPath"));
+    let attrs = throng::http::request::percent_encode(&format!("{}{}", "x".repeat(41), "€€"));
+    assert_eq!(
+        scim.call(&ts, "GET", &format!("/Users/{pid}?attributes={attrs}")).send().status,
+        200
+    );
+    // A group of more than 1,000 members.
+    let ids: Vec<Value> =
+        (0..1001).map(|i| json!({"value": id(&scim.user(&ts, &format!("m{i}")))})).collect();
+    let r = scim
+        .call(&ts, "POST", "/Groups")
+        .json(&json!({"schemas": [SCIM_GROUP], "displayName": "everyone", "members": ids}))
+        .send();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["members"].as_array().unwrap().len(), 1001);
+    // A renamed group keeps the application access it gave: the mapping follows the name.
+    let body = json!({"name": "confluence", "type": "CONFLUENCE", "active": true, "password": {"value": APP_PW},
+        "directory-mappings": [{"directory-id": scim.dir, "allowed-groups": ["everyone"]}],
+        "remote-addresses": [{"value": "127.0.0.1"}]});
+    let app = ts.post("/rest/appmanagement/1/application").admin().json(&body).send();
+    assert_eq!(app.status, 201, "{}", app.text());
+    let m7 = scim.call(&ts, "GET", "/Users?filter=userName%20eq%20%22m7%22").send().json()
+        ["Resources"][0]
+        .clone();
+    let r = scim.call(&ts, "PATCH", &format!("/Users/{}", id(&m7))).json(&json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "add", "path": "password", "value": "m7-pw"}]})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(login("m7", "m7-pw", "confluence"), 200);
+    let gid = id(&scim
+        .call(&ts, "GET", "/Groups?filter=displayName%20eq%20%22everyone%22")
+        .send()
+        .json()["Resources"][0]);
+    // Okta renames with the id beside the new name.
+    let r = scim.call(&ts, "PATCH", &format!("/Groups/{gid}")).json(&json!({"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "value": {"id": gid, "displayName": "all-staff"}}]})).send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(login("m7", "m7-pw", "confluence"), 200, "the mapping follows the rename");
+    let mapped = ts
+        .get(&format!("/rest/appmanagement/1/application/{}", app.json()["id"]))
+        .admin()
+        .send()
+        .json();
+    assert_eq!(mapped["directory-mappings"][0]["allowed-groups"], json!(["all-staff"]));
+}

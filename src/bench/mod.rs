@@ -141,7 +141,8 @@ Options:
                            writes, say) does not slow it [default: 0s]
   --jwt-out FILE           instead of the suite, with --url, --admin and one jwt-* scenario:
                            create a key account, write --jwt-pool token request forms for it
-                           to FILE (one per line, for wrk), and print the account's id
+                           to FILE (one per line, for wrk), and print the account's id;
+                           archive it after (an RS256 one holds the repository's test key)
   --rounds N               run the whole list N times, interleaved, and add the rounds up, so
                            noise on a small machine hits every row alike [default: 1]
   --name NAME              label for --tsv rows [default: throng]

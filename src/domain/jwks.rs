@@ -7,8 +7,11 @@
 //! `kid`s cannot turn throng into a load generator against the client's server. A URL that
 //! is down, slow or answers something that is not a valid key set fails the assertion; the
 //! failure too is kept for the refetch interval, so a down URL costs one call per interval,
-//! not one per token request. Requests for the same URL wait for one fetch rather than each
-//! making their own.
+//! not one per token request. One request fetches while the others go on with the keys
+//! already cached (or, with none, are refused at once): no lock is held across the network,
+//! so a slow JWKS host holds one request, not every request of its client. What the client
+//! is told of a failure is its kind (no answer, a status, not JSON, a refused key set); the
+//! URL and the network error go to the log.
 
 use crate::domain::assertion::{parse_jwk_set, Jwk, Refusal};
 use crate::remote::client::Outbound;
@@ -29,6 +32,8 @@ struct Fetched {
     /// When a fetch was last made, and why it failed if it did.
     attempted_at: Option<Millis>,
     failure: Option<String>,
+    /// A request is fetching now.
+    fetching: bool,
 }
 
 /// Key sets by URL.
@@ -55,25 +60,37 @@ impl JwksCache {
         kid: Option<&str>,
     ) -> Result<Arc<Vec<Jwk>>, Refusal> {
         let slot = self.urls.locked().entry(url.to_string()).or_default().clone();
-        // Held across the fetch: others asking for this URL wait for its outcome.
-        let mut state = slot.locked();
-        let fresh = state.keys.is_some() && f.now < state.fetched_at.saturating_add(f.ttl_ms);
-        let has_kid =
-            |keys: &[Jwk]| kid.is_none_or(|k| keys.iter().any(|j| j.kid.as_deref() == Some(k)));
-        let may_fetch =
-            state.attempted_at.is_none_or(|at| f.now >= at.saturating_add(f.refetch_ms));
-        if let Some(keys) = &state.keys {
-            // Without the kid and not to be fetched yet: verification names the missing kid.
-            if (fresh && has_kid(keys)) || (!may_fetch && state.failure.is_none()) {
-                return Ok(keys.clone());
+        {
+            let mut state = slot.locked();
+            let fresh = state.keys.is_some() && f.now < state.fetched_at.saturating_add(f.ttl_ms);
+            let has_kid =
+                |keys: &[Jwk]| kid.is_none_or(|k| keys.iter().any(|j| j.kid.as_deref() == Some(k)));
+            let may_fetch = !state.fetching
+                && state.attempted_at.is_none_or(|at| f.now >= at.saturating_add(f.refetch_ms));
+            if let Some(keys) = &state.keys {
+                // Without the kid and not to be fetched now: verification names the missing
+                // kid. While another request fetches, the cached keys still serve.
+                let settled = !may_fetch && (state.failure.is_none() || state.fetching);
+                if (fresh && has_kid(keys)) || settled {
+                    return Ok(keys.clone());
+                }
             }
+            if !may_fetch {
+                let why = if state.fetching {
+                    "the client's JWKS URL is being fetched; try again in a moment".to_string()
+                } else {
+                    state.failure.clone().unwrap_or_default()
+                };
+                return Err(Refusal(why));
+            }
+            state.fetching = true;
+            state.attempted_at = Some(f.now);
         }
-        if !may_fetch {
-            // The last try, moments ago, failed: its outcome stands until the interval ends.
-            return Err(Refusal(state.failure.clone().unwrap_or_default()));
-        }
-        state.attempted_at = Some(f.now);
-        match fetch(f.outbound, url) {
+        // The network call, with no lock held.
+        let fetched = fetch(f.outbound, url);
+        let mut state = slot.locked();
+        state.fetching = false;
+        match fetched {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 state.keys = Some(keys.clone());
@@ -81,9 +98,9 @@ impl JwksCache {
                 state.failure = None;
                 Ok(keys)
             }
-            Err(why) => {
-                log::warn!("fetching the JWK set at {url}: {why}");
-                let why = format!("the client's JWKS URL could not be used: {why}");
+            Err((told, detail)) => {
+                log::warn!("fetching the JWK set at {url}: {detail}");
+                let why = format!("the client's JWKS URL could not be used: {told}");
                 state.failure = Some(why.clone());
                 Err(Refusal(why))
             }
@@ -96,17 +113,19 @@ impl JwksCache {
     }
 }
 
-fn fetch(outbound: &Outbound, url: &str) -> Result<Vec<Jwk>, String> {
+/// The key set at `url`, or what to tell the client and what to log.
+fn fetch(outbound: &Outbound, url: &str) -> Result<Vec<Jwk>, (String, String)> {
+    let both = |s: String| (s.clone(), s);
     let answer = outbound
         .get(url, &[("Accept", "application/jwk-set+json, application/json")])
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ("it did not answer".to_string(), e.to_string()))?;
     if answer.status != 200 {
-        return Err(format!("it answered HTTP {}", answer.status));
+        return Err(both(format!("it answered HTTP {}", answer.status)));
     }
     if answer.body.len() > MAX_JWKS_BYTES {
-        return Err(format!("its key set is over {MAX_JWKS_BYTES} bytes"));
+        return Err(both(format!("its key set is over {MAX_JWKS_BYTES} bytes")));
     }
     let set: serde_json::Value = serde_json::from_slice(&answer.body)
-        .map_err(|e| format!("its answer is not JSON ({e})"))?;
-    parse_jwk_set(&set).map_err(|r| format!("its key set is refused: {}", r.0))
+        .map_err(|e| ("its answer is not JSON".to_string(), format!("not JSON: {e}")))?;
+    parse_jwk_set(&set).map_err(|r| both(format!("its key set is refused: {}", r.0)))
 }

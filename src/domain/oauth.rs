@@ -224,11 +224,21 @@ fn by_assertion(
 ) -> std::result::Result<Arc<CredentialEntry>, Rejected> {
     let refused = |why: &str| Rejected::Refused(Some(Refusal(why.to_string())));
     let d = &app.assertions;
+    let now = now_ms / 1000;
+    let rules = Rules {
+        audiences: &d.policy.audiences,
+        leeway_secs: d.policy.leeway_secs,
+        max_lifetime_secs: d.policy.max_lifetime_secs,
+        now_secs: now,
+    };
     let entry = app.clients.credential(id);
-    // The same words for an unknown id and a client with a secret: which ids exist is not
-    // told.
     let Some(Proof::Keys(keys)) = entry.as_deref().map(|e| &e.proof) else {
-        return Err(refused("no client with this id authenticates with private_key_jwt"));
+        // An unknown id, or a client with a secret, is checked against no keys: the answer is
+        // the one a key client gets for a key it does not hold, so which ids exist is not told.
+        let why = assertion.verify(id, &[], &rules).err();
+        return Err(Rejected::Refused(
+            why.or_else(|| Some(Refusal("client authentication failed".into()))),
+        ));
     };
     let fetched;
     let keys = match keys {
@@ -244,13 +254,6 @@ fn by_assertion(
                 d.jwks.keys(&f, url, assertion.kid()).map_err(|r| Rejected::Refused(Some(r)))?;
             fetched.as_slice()
         }
-    };
-    let now = now_ms / 1000;
-    let rules = Rules {
-        audiences: &d.policy.audiences,
-        leeway_secs: d.policy.leeway_secs,
-        max_lifetime_secs: d.policy.max_lifetime_secs,
-        now_secs: now,
     };
     let verified = assertion.verify(id, keys, &rules).map_err(|r| Rejected::Refused(Some(r)))?;
     match d.replay.admit(&verified.replay_key, verified.replay_until, now) {

@@ -64,6 +64,9 @@ struct Shard {
 
 struct Journal {
     file: File,
+    /// The file's length after the last whole record: a failed append is cut back to it, so
+    /// that no later record lands off the 20-byte grid.
+    len: u64,
     /// Records in the file, live or not; decides when to rewrite it.
     records: usize,
     /// Records written, and of those how many a flush has reached the disk with.
@@ -100,6 +103,7 @@ impl ReplayGuard {
         let mut kept = read(&path)?;
         kept.retain(|(_, until)| u64::from(*until) > now);
         let file = rewrite(&path, &kept)?;
+        let len = (MAGIC.len() + kept.len() * RECORD) as u64;
         let guard = ReplayGuard {
             shards: Default::default(),
             live: AtomicUsize::new(0),
@@ -107,6 +111,7 @@ impl ReplayGuard {
             durability,
             journal: Mutex::new(Journal {
                 file,
+                len,
                 records: kept.len(),
                 written: 0,
                 flushed: 0,
@@ -117,10 +122,10 @@ impl ReplayGuard {
             dirty: AtomicBool::new(false),
             last_full_sweep: AtomicU64::new(u64::MAX),
         };
+        // Every live record, whatever the cap (lowered since, say): the cap bounds new
+        // admissions, never what was answered already.
         for (digest, until) in kept {
-            // Past the cap (lowered since), the record stays in the file but not in memory:
-            // the guard is full until enough end.
-            let _ = guard.remember(digest, until, now);
+            guard.insert(digest, until);
         }
         Ok(guard)
     }
@@ -138,7 +143,19 @@ impl ReplayGuard {
         rec[16..].copy_from_slice(&until.to_be_bytes());
         let seq = {
             let mut j = self.journal.locked();
-            j.file.write_all(&rec).map_err(|e| Refused::Journal(e.to_string()))?;
+            if let Err(e) = j.file.write_all(&rec) {
+                // A part of the record may be in the file: cut it off, or every record after
+                // it would read as garbage at the next start.
+                let len = j.len;
+                if let Err(cut) = j.file.set_len(len) {
+                    log::error!(
+                        "cutting {} back after a failed append: {cut}",
+                        self.path.display()
+                    );
+                }
+                return Err(Refused::Journal(e.to_string()));
+            }
+            j.len += RECORD as u64;
             j.records += 1;
             j.written += 1;
             j.written
@@ -149,6 +166,14 @@ impl ReplayGuard {
                 Ok(())
             }
             Durability::Disk => self.flushed_past(seq).map_err(|e| Refused::Journal(e.to_string())),
+        }
+    }
+
+    /// Puts a record read from the journal in memory, counted but never refused.
+    fn insert(&self, digest: [u8; 16], until: u32) {
+        let mut shard = self.shards[usize::from(digest[0]) % SHARDS].locked();
+        if shard.seen.insert(digest, until).is_none() {
+            self.live.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -250,6 +275,7 @@ impl ReplayGuard {
             );
         }
         j.file = rewrite(&self.path, &kept)?;
+        j.len = (MAGIC.len() + kept.len() * RECORD) as u64;
         j.records = kept.len();
         j.flushed = j.written;
         Ok(())
@@ -316,17 +342,21 @@ fn rewrite(path: &Path, records: &[([u8; 16], u32)]) -> std::io::Result<File> {
         bytes.extend_from_slice(digest);
         bytes.extend_from_slice(&until.to_be_bytes());
     }
-    {
-        let mut f = private_file(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-    }
+    let mut f = private_file(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    // The handle is taken before the rename and follows the file through it: once renamed,
+    // appends go to the journal whatever happens next.
+    let appending = OpenOptions::new().append(true).open(&tmp)?;
     fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
-        // The rename itself must reach the disk, or a power loss could bring back the old file.
-        File::open(dir).and_then(|d| d.sync_all())?;
+        // The rename itself must reach the disk, or a power loss could bring back the old
+        // file; failing that, the new one is still the one in use.
+        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            log::error!("flushing the directory of {}: {e}", path.display());
+        }
     }
-    OpenOptions::new().append(true).open(path)
+    Ok(appending)
 }
 
 fn private_file(path: &Path) -> std::io::Result<File> {

@@ -53,6 +53,7 @@ impl<'a> Ctx<'a> {
             store: &self.app.store,
             clock: &self.app.clock,
             pbkdf2_iterations: self.app.config.pbkdf2_iterations,
+            kdf: &self.app.kdf,
         }
     }
 

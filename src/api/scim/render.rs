@@ -154,7 +154,7 @@ impl Projection {
 fn split<'a>(name: &'a str, urns: &[&'a str]) -> (Option<&'a str>, &'a str, Option<&'a str>) {
     let (urn, rest) = match urns.iter().find(|u| {
         name.len() > u.len()
-            && name[..u.len()].eq_ignore_ascii_case(u)
+            && name.get(..u.len()).is_some_and(|p| p.eq_ignore_ascii_case(u))
             && name.as_bytes()[u.len()] == b':'
     }) {
         Some(u) => (Some(*u), &name[u.len() + 1..]),

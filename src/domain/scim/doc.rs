@@ -21,8 +21,11 @@ fn invalid(why: impl Into<String>) -> Error {
 
 /// The longest string value kept; names and ids are far shorter, a certificate is longer.
 const MAX_STRING: usize = 64 * 1024;
-/// Most values of one multi-valued attribute (a group's members are not kept here).
+/// Most values of one multi-valued attribute.
 const MAX_VALUES: usize = 1000;
+/// Most members a group's request may list: members are memberships, not document, and a
+/// group such as "all employees" is large. The body limit (`--max-body`) bounds it too.
+const MAX_MEMBERS: usize = 1_000_000;
 
 /// Reads `input` as a resource of `rt`. `schemas` must be there, name the core schema, and
 /// name nothing this resource type does not have.
@@ -138,8 +141,9 @@ pub fn attribute(attr: &Attr, value: &Value) -> Result<Option<Value>> {
         // One value where a list belongs: some clients send it so.
         other => vec![other],
     };
-    if items.len() > MAX_VALUES {
-        return Err(invalid(format!("{} holds at most {MAX_VALUES} values", attr.name)));
+    let most = if attr.name == "members" { MAX_MEMBERS } else { MAX_VALUES };
+    if items.len() > most {
+        return Err(invalid(format!("{} holds at most {most} values", attr.name)));
     }
     let mut out = Vec::with_capacity(items.len());
     for item in items {

@@ -243,11 +243,9 @@ pub fn parse_path(text: &str, urns: &[&str]) -> Result<Path> {
     }
     let mut urn = None;
     let mut rest = text;
-    if text.len() >= 4 && text[..4].eq_ignore_ascii_case("urn:") {
+    if text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         let known = urns.iter().filter(|u| {
-            text.len() >= u.len()
-                && text.is_char_boundary(u.len())
-                && text[..u.len()].eq_ignore_ascii_case(u)
+            text.get(..u.len()).is_some_and(|p| p.eq_ignore_ascii_case(u))
                 && (text.len() == u.len() || text.as_bytes()[u.len()] == b':')
         });
         let Some(u) = known.max_by_key(|u| u.len()) else {
@@ -424,7 +422,18 @@ mod tests {
         let p =
             parse_path("URN:IETF:params:scim:schemas:core:2.0:User:name.givenName", &urns).unwrap();
         assert_eq!((p.attr.as_str(), p.sub.as_deref()), ("name", Some("givenName")));
-        for bad in ["", "urn:x:y", "emails[type eq", "a..b", "a b", "emails[bad]"] {
+        // Multi-byte characters where a URN or a bracket is looked for: refused, not a panic.
+        for bad in [
+            "",
+            "urn:x:y",
+            "emails[type eq",
+            "a..b",
+            "a b",
+            "emails[bad]",
+            "ab€",
+            "ur€",
+            "urn:ietf:params:scim:schemas:core:2.0:Use€",
+        ] {
             assert!(parse_path(bad, &urns).is_err(), "{bad}");
         }
     }

@@ -90,7 +90,9 @@ pub fn apply(rt: &ResourceType, doc: &mut Map<String, Value>, body: &Value) -> R
                     ));
                 };
                 for (key, v) in fields {
-                    if key.eq_ignore_ascii_case("schemas") {
+                    // Okta's rename sends the group's `id` beside its new `displayName`; what
+                    // a client may not write is ignored here, as in a PUT body.
+                    if ["schemas", "id", "meta"].iter().any(|k| key.eq_ignore_ascii_case(k)) {
                         continue;
                     }
                     let path = parse_path(key, &urns)?;
@@ -159,9 +161,7 @@ fn one(
                         format!("{} takes an object", ext.id),
                     ));
                 };
-                if kind == Kind::Replace {
-                    doc.remove(ext.id);
-                }
+                // RFC 7644 §3.5.2.3: sub-attributes the value leaves out stay as they are.
                 for (k, v) in fields {
                     if k.eq_ignore_ascii_case("schemas") {
                         continue;
@@ -273,10 +273,19 @@ fn change(
                 Ok(())
             }
             Kind::Replace => {
-                match attribute(attr, value.ok_or_else(needs_value)?)? {
-                    Some(v) => holder.insert(name.into(), v),
-                    None => holder.remove(name),
-                };
+                match (attribute(attr, value.ok_or_else(needs_value)?)?, holder.get_mut(name)) {
+                    // A complex attribute's sub-attributes left out of the value stay
+                    // (RFC 7644 §3.5.2.3).
+                    (Some(Value::Object(more)), Some(Value::Object(fields))) if !attr.multi => {
+                        fields.extend(more)
+                    }
+                    (Some(v), _) => {
+                        holder.insert(name.into(), v);
+                    }
+                    (None, _) => {
+                        holder.remove(name);
+                    }
+                }
                 Ok(())
             }
             Kind::Add => {
@@ -285,6 +294,10 @@ fn change(
                 };
                 match (holder.get_mut(name), new) {
                     (Some(Value::Array(items)), Value::Array(more)) => {
+                        // RFC 7643 §2.4: a new primary value makes the others not primary.
+                        if more.iter().any(is_primary) {
+                            demote(items, |_| false);
+                        }
                         for m in more {
                             if !items.contains(&m) {
                                 items.push(m);
@@ -390,6 +403,9 @@ fn filtered(
                 items.extend(made.and_then(|m| m.as_array().cloned()).unwrap_or_default());
                 return Ok(());
             }
+            if sub.name == "primary" && v == Some(Value::Bool(true)) {
+                demote(items, |i| hits.contains(&i));
+            }
             for &i in hits {
                 if let Some(fields) = items[i].as_object_mut() {
                     match &v {
@@ -406,6 +422,9 @@ fn filtered(
             }
             let v = attribute(attr, &Value::Array(vec![value.ok_or_else(needs_value)?.clone()]))?;
             let replacement = v.and_then(|v| v.as_array().and_then(|a| a.first().cloned()));
+            if replacement.as_ref().is_some_and(is_primary) {
+                demote(items, |i| hits.contains(&i));
+            }
             for &i in hits.iter().rev() {
                 match (&replacement, kind, items[i].as_object_mut()) {
                     (Some(Value::Object(more)), Kind::Add, Some(fields)) => {
@@ -418,6 +437,24 @@ fn filtered(
                 }
             }
             Ok(())
+        }
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// Sets `primary` false on the values `keep` does not keep.
+fn demote(items: &mut [Value], keep: impl Fn(usize) -> bool) {
+    for (i, item) in items.iter_mut().enumerate() {
+        if keep(i) {
+            continue;
+        }
+        if let Some(fields) =
+            item.as_object_mut().filter(|f| f.get("primary") == Some(&Value::Bool(true)))
+        {
+            fields.insert("primary".into(), Value::Bool(false));
         }
     }
 }

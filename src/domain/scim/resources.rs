@@ -18,12 +18,14 @@ use crate::store::records::{ScimResourceRecord, UserRecord};
 use crate::store::Store;
 use serde_json::{Map, Value};
 
-/// What SCIM requests need: the store, the clock, and how passwords are hashed.
+/// What SCIM requests need: the store, the clock, and how passwords are hashed (and how many
+/// at once).
 #[derive(Clone, Copy)]
 pub struct Deps<'a> {
     pub store: &'a Store,
     pub clock: &'a Clock,
     pub pbkdf2_iterations: u32,
+    pub kdf: &'a crate::domain::throttle::KdfSlots,
 }
 
 /// The version a resource's `meta.version` and `ETag` name.
@@ -101,12 +103,55 @@ fn user_of(doc: &Map<String, Value>) -> Result<UserRecord> {
     })
 }
 
-fn password(d: &Deps<'_>, given: Option<String>, removed: bool) -> Password {
-    match (given, removed) {
-        (Some(p), _) => Password::Set(crate::crypto::hash_password(&p, d.pbkdf2_iterations)),
-        (None, true) => Password::Clear,
-        (None, false) => Password::Keep,
+/// A password's hash, computed before any transaction starts (the KDF takes a while, and the
+/// store has one writer) and within the KDF slots, as every login's is.
+fn hash(d: &Deps<'_>, password: &str) -> Result<String> {
+    let Some(_slot) = d.kdf.try_acquire() else {
+        return Err(Error::Unavailable {
+            retry_after_secs: 1,
+            message: "every password hashing slot is busy; try again".into(),
+        });
+    };
+    Ok(crate::crypto::hash_password(password, d.pbkdf2_iterations))
+}
+
+fn password(d: &Deps<'_>, given: Option<String>) -> Result<Password> {
+    Ok(match given {
+        Some(p) => Password::Set(hash(d, &p)?),
+        None => Password::Keep,
+    })
+}
+
+/// The password a PatchOp sets, if it sets one: its last `add`/`replace` of `password`, with
+/// a path or inside a path-less value. Read before the transaction, so it is hashed outside.
+fn patched_password(body: &Value) -> Option<String> {
+    let ops = body.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("Operations"))?.1;
+    let mut found = None;
+    for op in ops.as_array()? {
+        let field = |name: &str| {
+            op.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        };
+        let kind = field("op").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        if kind != "add" && kind != "replace" {
+            continue;
+        }
+        let path = field("path").and_then(Value::as_str).unwrap_or("");
+        let value = field("value");
+        let named = |p: &str| {
+            p.eq_ignore_ascii_case("password") || p.to_ascii_lowercase().ends_with(":password")
+        };
+        if named(path) {
+            found = value.and_then(Value::as_str).map(String::from);
+        } else if path.is_empty() {
+            if let Some(p) = value
+                .and_then(Value::as_object)
+                .and_then(|o| o.iter().find(|(k, _)| named(k)).and_then(|(_, v)| v.as_str()))
+            {
+                found = Some(p.to_string());
+            }
+        }
     }
+    found
 }
 
 /// `POST /Users`. A new user is active unless the body says otherwise, and its document
@@ -115,7 +160,7 @@ pub fn create_user(d: &Deps<'_>, dir: u64, rt: &ResourceType, body: &Value) -> R
     let Cleaned { mut doc, password: given } = clean(rt, body)?;
     doc.entry("active").or_insert(Value::Bool(true));
     let user = user_of(&doc)?;
-    let w = UserWrite { user, password: password(d, given, false), doc };
+    let w = UserWrite { user, password: password(d, given)?, doc };
     d.store.scim_create_user(dir, w, d.clock.now_ms()).map_err(uniqueness)
 }
 
@@ -128,9 +173,11 @@ pub fn replace_user(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<ScimUser> {
-    let Cleaned { doc, password: given } = clean(rt, body)?;
+    let Cleaned { mut doc, password: given } = clean(rt, body)?;
+    // Absent, a user is active (Atlassian), and its document says so, as at creation.
+    doc.entry("active").or_insert(Value::Bool(true));
     let user = user_of(&doc)?;
-    let pw = password(d, given, false);
+    let pw = password(d, given)?;
     d.store
         .scim_update_user(dir, id, d.clock.now_ms(), |current| {
             check_version(if_match, &current.res)?;
@@ -148,6 +195,8 @@ pub fn patch_user(
     body: &Value,
     if_match: Option<&str>,
 ) -> Result<ScimUser> {
+    let plain = patched_password(body);
+    let hashed = plain.as_deref().map(|p| hash(d, p)).transpose()?;
     d.store
         .scim_update_user(dir, id, d.clock.now_ms(), |current| {
             check_version(if_match, &current.res)?;
@@ -155,7 +204,18 @@ pub fn patch_user(
             let patched = patch::apply(rt, &mut doc, body)?;
             let Cleaned { doc, password: given } = clean(rt, &with_schemas(rt, doc))?;
             let user = user_of(&doc)?;
-            Ok(UserWrite { user, password: password(d, given, patched.password_removed), doc })
+            let password = match (given, &hashed, patched.password_removed) {
+                (Some(p), Some(h), _) if Some(&p) == plain.as_ref() => Password::Set(h.clone()),
+                (Some(_), _, _) => {
+                    return Err(Error::Scim(
+                        ScimType::InvalidValue,
+                        "password must be a string".into(),
+                    ))
+                }
+                (None, _, true) => Password::Clear,
+                (None, _, false) => Password::Keep,
+            };
+            Ok(UserWrite { user, password, doc })
         })
         .map_err(uniqueness)
 }

@@ -87,8 +87,8 @@ pub enum Query {
     Name(String),
     /// Those with this `externalId`, exactly.
     ExternalId(String),
-    /// Those whose document holds this string at this top-level attribute, exactly (a user's
-    /// `displayName eq`): a scan.
+    /// Those whose document holds this string at this top-level attribute, in any case (a
+    /// user's `displayName eq`): a scan of the documents.
     Field(&'static str, String),
 }
 
@@ -276,7 +276,7 @@ where
         Ok(Some(ScimGroup { id: id.to_string(), group, res, members }))
     }
 
-    /// The ids of `kind` in `dir` that `query` selects, in id order.
+    /// The ids of `kind` in `dir` that `query` selects, in name order (user key, group name).
     fn select(
         &self,
         dir: u64,
@@ -309,23 +309,26 @@ where
                 Ok(ids)
             }
             Query::All | Query::Field(..) => {
+                // By the key index: one row per resource of this kind, in name order; only a
+                // field filter reads documents.
                 let mut ids = Vec::new();
-                for entry in self.resources.range((dir, "")..)? {
+                for entry in self.keys.range((dir, tag, "")..)? {
                     let (k, v) = entry?;
-                    if k.value().0 != dir {
+                    let (d, t, _) = k.value();
+                    if (d, t) != (dir, tag) {
                         break;
                     }
-                    let res: ScimResourceRecord = decode(v.value())?;
-                    let wanted = res.kind == kind
-                        && match query {
-                            Query::Field(attr, value) => {
-                                res.doc.get(*attr).and_then(Value::as_str) == Some(value.as_str())
-                            }
-                            _ => true,
+                    let id = v.value().to_string();
+                    if let Query::Field(attr, value) = query {
+                        let Some(res) = resource(&self.resources, dir, &id, kind)? else {
+                            continue;
                         };
-                    if wanted {
-                        ids.push(k.value().1.to_string());
+                        let found = res.doc.get(*attr).and_then(Value::as_str);
+                        if found.is_none_or(|f| f.to_lowercase() != value.to_lowercase()) {
+                            continue;
+                        }
                     }
+                    ids.push(id);
                 }
                 Ok(ids)
             }
@@ -388,6 +391,32 @@ fn resolve_members(txn: &WriteTransaction, dir: u64, ids: &[String]) -> Result<V
     Ok(out)
 }
 
+/// Points every application mapping of `dir` that lets members of group `old` in at `new`
+/// instead, so a renamed group keeps its access (and a new group of the old name gets none).
+/// Whether any changed.
+fn rename_in_mappings(txn: &WriteTransaction, dir: u64, old: &str, new: &str) -> Result<bool> {
+    let mut table = txn.open_table(APPLICATIONS)?;
+    let mut changed = Vec::new();
+    for entry in table.iter()? {
+        let (_, v) = entry?;
+        let mut app: crate::store::applications::ApplicationRecord = decode(v.value())?;
+        let mut touched = false;
+        for m in app.mappings.iter_mut().filter(|m| m.directory_id == dir) {
+            for g in m.allowed_groups.iter_mut().filter(|g| fold(g) == fold(old)) {
+                *g = new.to_string();
+                touched = true;
+            }
+        }
+        if touched {
+            changed.push(app);
+        }
+    }
+    for app in &changed {
+        table.insert(app.id, encode(app).as_slice())?;
+    }
+    Ok(!changed.is_empty())
+}
+
 /// Makes `group`'s direct members exactly `wanted`, from `current`.
 fn set_members(
     txn: &WriteTransaction,
@@ -433,6 +462,11 @@ impl Store {
                     if user.name != w.user.name {
                         user = rename_in(txn, dir, &user.name, &w.user.name, now)?;
                     }
+                    // A userName given again may be another person's now: nothing of the
+                    // unlinked user's credentials or attributes carries over.
+                    user.password_hash = None;
+                    user.password_expired = false;
+                    user.attributes.clear();
                     apply_user(&mut user, &w, now);
                     write_user(txn, &user, now)?;
                     user
@@ -535,7 +569,7 @@ impl Store {
     }
 
     /// The SCIM users of `dir` that `query` selects: how many, and the `count` from the
-    /// `start`th (0-based), in id order.
+    /// `start`th (0-based), in name order.
     pub fn scim_users(
         &self,
         dir: u64,
@@ -631,7 +665,8 @@ impl Store {
         now: Millis,
         edit: impl FnOnce(&ScimGroup) -> Result<GroupWrite>,
     ) -> Result<ScimGroup> {
-        self.change(Topic::Directory, |txn| {
+        let mut mappings_changed = false;
+        let updated = self.change(Topic::Directory, |txn| {
             let current = {
                 let r = reader!(txn);
                 r.group(dir, id, &txn.open_table(GROUP_USERS)?, &txn.open_table(GROUP_CHILDREN)?)?
@@ -640,7 +675,9 @@ impl Store {
             let w = edit(&current)?;
             let mut group = current.group.clone();
             if group.name != w.name {
-                group = rename_group_in(txn, dir, &group.name, &w.name, now)?;
+                let old = group.name.clone();
+                group = rename_group_in(txn, dir, &old, &w.name, now)?;
+                mappings_changed = rename_in_mappings(txn, dir, &old, &group.name)?;
             }
             if group.description != w.description {
                 group.description = w.description.clone();
@@ -666,7 +703,11 @@ impl Store {
             };
             put_resource(txn, dir, id, &res, Some(&current.res))?;
             Ok(ScimGroup { id: id.to_string(), group, res, members })
-        })
+        })?;
+        if mappings_changed {
+            self.changed(Topic::Applications);
+        }
+        Ok(updated)
     }
 
     /// Deletes the SCIM group `id` of `dir`, with every membership it takes part in.
@@ -688,7 +729,7 @@ impl Store {
     }
 
     /// The SCIM groups of `dir` that `query` selects: how many, and the `count` from the
-    /// `start`th (0-based), in id order.
+    /// `start`th (0-based), in name order.
     pub fn scim_groups(
         &self,
         dir: u64,

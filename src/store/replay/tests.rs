@@ -130,3 +130,23 @@ fn compaction_keeps_exactly_the_live_records() {
     }
     assert_eq!(g.admit("ended:3", 1000, 30), Ok(()));
 }
+
+#[test]
+fn a_lowered_cap_keeps_every_answered_assertion() {
+    let d = dir();
+    {
+        let g = ReplayGuard::open(&d.0, 0, 10, Durability::Os).unwrap();
+        for key in ["a", "b", "c"] {
+            g.admit(key, 100, 0).unwrap();
+        }
+    }
+    let g = ReplayGuard::open(&d.0, 1, 1, Durability::Os).unwrap();
+    for key in ["a", "b", "c"] {
+        assert_eq!(g.admit(key, 100, 1), Err(Refused::Replayed), "{key}");
+    }
+    assert_eq!(g.admit("d", 100, 1), Err(Refused::Full));
+    g.compact(1).unwrap();
+    drop(g);
+    let g = ReplayGuard::open(&d.0, 2, 10, Durability::Os).unwrap();
+    assert_eq!(g.admit("b", 100, 2), Err(Refused::Replayed), "kept through a rewrite");
+}

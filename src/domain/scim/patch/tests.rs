@@ -111,3 +111,37 @@ fn bad_patches_get_their_scim_type() {
     assert!(apply(&USERS, &mut d, &json!({"Operations": []})).is_err());
     assert!(apply(&USERS, &mut d, &json!({"schemas": [PATCH_OP], "Operations": []})).is_err());
 }
+
+#[test]
+fn a_new_primary_demotes_the_old_and_replace_keeps_what_it_leaves_out() {
+    let doc = json!({"userName": "a", "name": {"givenName": "A", "familyName": "Z"},
+        "emails": [{"value": "old@x", "primary": true}],
+        ENTERPRISE: {"department": "D", "costCenter": "C"}});
+    let out = patch(
+        doc,
+        json!([
+            {"op": "add", "path": "emails", "value": [{"value": "new@x", "primary": true}]},
+            {"op": "replace", "path": "name", "value": {"givenName": "B"}},
+            {"op": "replace", "path": ENTERPRISE, "value": {"department": "E"}},
+            // Okta's group rename carries the id; it is ignored, not refused.
+            {"op": "replace", "value": {"id": "x", "meta": {}, "displayName": "Babs"}},
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        out["emails"],
+        json!([{"value": "old@x", "primary": false}, {"value": "new@x", "primary": true}])
+    );
+    assert_eq!(out["name"], json!({"givenName": "B", "familyName": "Z"}));
+    assert_eq!(out[ENTERPRISE], json!({"department": "E", "costCenter": "C"}));
+    assert_eq!(out["displayName"], "Babs");
+    let out = patch(
+        out,
+        json!([{"op": "replace", "path": "emails[value eq \"old@x\"].primary", "value": true}]),
+    )
+    .unwrap();
+    assert_eq!(
+        out["emails"],
+        json!([{"value": "old@x", "primary": true}, {"value": "new@x", "primary": false}])
+    );
+}
