@@ -39,7 +39,31 @@ def create(keys, scopes):
     check("create a key account", r.status_code == 201, r.text)
     m = r.json()["authMethods"][0]
     check("it has no secret", "clientSecret" not in m and m["tokenEndpointAuthMethod"] == "private_key_jwt", m)
+    grant(r.json()["id"])
     return m["clientId"]
+
+
+r = requests.post(base + "/rest/admin/1.0/directory/detailed", auth=(admin, password),
+                  json={"name": "authlib", "type": "SCIM"})
+check("a SCIM directory", r.status_code == 201, r.text)
+directory = r.json()
+scim = directory["scimBaseUrl"]
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def grant(account_id):
+    r = requests.put(f"{accounts}/{account_id}/directories", auth=(admin, password),
+                     json={"directories": [directory["id"]]})
+    check("the directory is granted", r.status_code == 200, r.text)
+
+
+def provision(s, name):
+    """Creates and reads a SCIM user through authlib's session (its Bearer header)."""
+    r = s.post(scim + "/Users", json={"schemas": [SCIM_USER], "userName": name},
+               headers={"Content-Type": "application/scim+json"})
+    check(f"SCIM create of {name} with the token", r.status_code == 201, r.text)
+    r = s.get(scim + "/Users", params={"filter": f'userName eq "{name}"'})
+    check(f"SCIM filter finds {name}", r.status_code == 200 and r.json()["totalResults"] == 1, r.text)
 
 
 def session(client_id, key, kid, alg, scope):
@@ -64,6 +88,7 @@ check("a second request (a fresh jti) gets another token", tok2["access_token"] 
 r = s.introspect_token(base + "/rest/oauth2/latest/introspect", token=tok["access_token"])
 check("introspection authenticated by assertion", r.status_code == 200 and r.json()["active"] is True, r.text)
 check("introspection names the client", r.json()["client_id"] == rsa_client, r.text)
+provision(s, "rs256-user")
 
 # A key that is not the registered one, under the same kid.
 impostor = RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}, private=True)
@@ -99,6 +124,19 @@ ec_client = create({"jwksUri": jwks_uri}, ["manage:directory"])
 s = session(ec_client, ec, "ec-1", "ES256", "manage:directory")
 tok = s.fetch_token(token_url, grant_type="client_credentials")
 check("authlib ES256 private_key_jwt with a JWKS URL gets a token", tok["scope"] == "manage:directory", tok)
+provision(s, "es256-user")
+
+# A Crowd-style account (a secret, APPLICATION only, as Crowd 7.0 offers) gets its tokens
+# with client_secret_basic and client_secret_post; SCIM refuses them for want of the scope.
+r = requests.post(accounts, auth=(admin, password),
+                  json={"displayName": "crowd bot", "scopes": ["APPLICATION"], "expiryDuration": 86400})
+m = r.json()["authMethods"][0]
+for method in ("client_secret_basic", "client_secret_post"):
+    s2 = OAuth2Session(m["clientId"], m["clientSecret"], token_endpoint_auth_method=method)
+    s2.fetch_token(token_url, grant_type="client_credentials")
+    r = s2.get(scim + "/Users")
+    check(f"a {method} token is 403 insufficient_scope at SCIM", r.status_code == 403
+          and "insufficient_scope" in r.headers.get("WWW-Authenticate", ""), r.text)
 
 # Atlassian's part C request: a JSON body with client_id, at /oauth/token; the assertion
 # carries exp, aud, iss and sub only.
