@@ -23,9 +23,16 @@ const MIN_ANSWERED: usize = 1500;
 const SENDERS: usize = 4;
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
-fn start(dir: &Path) -> ChildServer {
+fn start(dir: &Path, durability: &str) -> ChildServer {
     // Replaying every answered assertion is a run of failures: the throttle must not stop it.
-    let args = ["--assertion-audience", AUD, "--auth-failure-limit", "1000000"];
+    let args = [
+        "--assertion-audience",
+        AUD,
+        "--auth-failure-limit",
+        "1000000",
+        "--replay-durability",
+        durability,
+    ];
     let server = ChildServer::start(dir, &args);
     assert!(server.answers_within(Duration::from_secs(10)), "no /status:\n{}", server.log_text());
     server
@@ -37,8 +44,19 @@ fn exchange(conn: &mut Connection, assertion: &str) -> std::io::Result<u16> {
 
 #[test]
 fn assertions_answered_before_kill_9_stay_used_after_it() {
+    killed_mid_stream("os");
+}
+
+/// The same with `disk` durability, where each answer waits for its record's flush outside
+/// the worker permit (a held reply).
+#[test]
+fn with_disk_durability_too() {
+    killed_mid_stream("disk");
+}
+
+fn killed_mid_stream(durability: &str) {
     let dir = TempDir::new("throng-pkjwt-crash");
-    let mut server = start(dir.path());
+    let mut server = start(dir.path(), durability);
     let signer = Arc::new(Signer::ec("crash"));
     let body = json!({"displayName": "idp", "scopes": ["manage:directory"],
         "expiryDuration": 86_400, "jwks": signer.jwks()});
@@ -100,7 +118,7 @@ fn assertions_answered_before_kill_9_stay_used_after_it() {
     );
     let answered = answered.lock().unwrap().clone();
 
-    let server = start(dir.path());
+    let server = start(dir.path(), durability);
     let mut conn = server.connect();
     let mut accepted_again = 0;
     for a in &answered {

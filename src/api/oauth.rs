@@ -164,7 +164,33 @@ fn token_as(app: &App, req: &Request, token_type: &str) -> Result<Response> {
         r#"{{"access_token":"{}","token_type":"{token_type}","expires_in":{},"scope":"{}"}}"#,
         issued.access_token, issued.expires_in, issued.scope
     );
-    Ok(Response::json_bytes(200, body.into_bytes()).no_store())
+    let response = Response::json_bytes(200, body.into_bytes()).no_store();
+    Ok(match issued.pending {
+        None => response,
+        // The token goes out once its assertion's replay record is on the disk; should the
+        // flush fail, the client is told to try again, and its assertion is used up.
+        Some(record) => {
+            let replay = app.replay.clone();
+            let until = Box::new(move || match replay.wait(record) {
+                Ok(()) => true,
+                Err(e) => {
+                    log::error!("flushing the replay journal: {e}");
+                    false
+                }
+            });
+            let unavailable = Error::Unavailable {
+                retry_after_secs: 1,
+                message: "the token could not be made durable; try again with a new assertion"
+                    .into(),
+            };
+            let otherwise = crate::api::errors::render(
+                Api::OAuth,
+                crate::http::body::Format::Json,
+                &Failure::App(unavailable),
+            );
+            response.held(until, otherwise)
+        }
+    })
 }
 
 /// The token a call is about: the `token` parameter, required.

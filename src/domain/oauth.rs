@@ -141,6 +141,27 @@ pub fn authenticate_client(
     creds: ClientCredentials<'_>,
     remote: &str,
 ) -> Result<Arc<CredentialEntry>> {
+    let (entry, pending) = authenticate_client_pending(app, creds, remote)?;
+    if let Some(record) = pending {
+        app.assertions
+            .replay
+            .wait(record)
+            .map_err(|e| Error::Internal(format!("flushing the replay journal: {e}")))?;
+    }
+    Ok(entry)
+}
+
+/// A client, authenticated; with `--replay-durability disk`, the number of the replay record
+/// that must be on the disk before the answer goes out ([`ReplayGuard::wait`]).
+pub type Pending = Option<u64>;
+
+/// [`authenticate_client`], leaving a client assertion's durable record to wait for to the
+/// caller, who may wait outside its worker permit.
+pub fn authenticate_client_pending(
+    app: &Deps<'_>,
+    creds: ClientCredentials<'_>,
+    remote: &str,
+) -> Result<(Arc<CredentialEntry>, Pending)> {
     // For an assertion, the client is the one `client_id` names or, without it, the one its
     // (not yet verified) `sub` names: RFC 7521 §4.2 makes `client_id` optional, and authlib
     // leaves it out. Verification then requires iss = sub = that client.
@@ -149,7 +170,8 @@ pub fn authenticate_client(
     match creds {
         ClientCredentials::Basic { id: i, secret } | ClientCredentials::Post { id: i, secret } => {
             return authenticated(app, i, remote, |now| {
-                app.clients.verify(i, secret, now).ok_or(Rejected::Refused(None))
+                let entry = app.clients.verify(i, secret, now).ok_or(Rejected::Refused(None))?;
+                Ok((entry, None))
             })
         }
         ClientCredentials::Assertion { id: given, jws } => {
@@ -184,8 +206,8 @@ fn authenticated(
     app: &Deps<'_>,
     id: &str,
     remote: &str,
-    check: impl FnOnce(u64) -> std::result::Result<Arc<CredentialEntry>, Rejected>,
-) -> Result<Arc<CredentialEntry>> {
+    check: impl FnOnce(u64) -> std::result::Result<(Arc<CredentialEntry>, Pending), Rejected>,
+) -> Result<(Arc<CredentialEntry>, Pending)> {
     let now = app.clock.now_ms();
     let attempt = |throttled| Attempt {
         action: Action::ClientAuthenticationFailed,
@@ -221,7 +243,7 @@ fn by_assertion(
     assertion: &Assertion<'_>,
     id: &str,
     now_ms: u64,
-) -> std::result::Result<Arc<CredentialEntry>, Rejected> {
+) -> std::result::Result<(Arc<CredentialEntry>, Pending), Rejected> {
     let refused = |why: &str| Rejected::Refused(Some(Refusal(why.to_string())));
     let d = &app.assertions;
     let now = now_ms / 1000;
@@ -256,8 +278,8 @@ fn by_assertion(
         }
     };
     let verified = assertion.verify(id, keys, &rules).map_err(|r| Rejected::Refused(Some(r)))?;
-    match d.replay.admit(&verified.replay_key, verified.replay_until, now) {
-        Ok(()) => Ok(entry.expect("matched above")),
+    match d.replay.admit_pending(&verified.replay_key, verified.replay_until, now) {
+        Ok(pending) => Ok((entry.expect("matched above"), pending)),
         Err(Refused::Replayed) => {
             Err(refused("the assertion was used before: each assertion is accepted once"))
         }
@@ -287,6 +309,8 @@ pub struct Issued {
     pub access_token: String,
     pub expires_in: u64,
     pub scope: String,
+    /// The replay record to wait for before answering (`--replay-durability disk`).
+    pub pending: Pending,
 }
 
 /// The client-credentials grant, after parsing: checks the grant, the client and the scope.
@@ -309,7 +333,7 @@ pub fn issue(
             ))
         }
     }
-    let entry = authenticate_client(app, creds, remote)?;
+    let (entry, pending) = authenticate_client_pending(app, creds, remote)?;
     let granted = grant_scope(&entry.client.scopes, scope)?;
     // A token never outlives the credential that obtained it: its expiry, or for a rotated-out
     // pair its grace end. Whole seconds, rounded down; under a second left is no credential.
@@ -321,7 +345,7 @@ pub fn issue(
     let (access_token, claims) =
         tokens::mint(app.keys, entry.client.key, entry.client_id_bytes, granted, now, ttl);
     app.writer.token(claims);
-    Ok(Issued { access_token, expires_in: ttl, scope: tokens::scope_text(granted) })
+    Ok(Issued { access_token, expires_in: ttl, scope: tokens::scope_text(granted), pending })
 }
 
 /// RFC 6749 §3.3: a space-delimited list, each within the client's scopes; none requested

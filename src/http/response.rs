@@ -10,13 +10,29 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     pub body: Vec<u8>,
+    /// Written only once this holds (`Response::held`).
+    pub hold: Option<Hold>,
+}
+
+/// What a response waits for before it is written: `until` runs on the connection's thread
+/// once the handler's worker permit is back (tiny_http's held replies), and `otherwise` is
+/// written instead if it returns false.
+pub struct Hold {
+    pub until: Box<dyn FnOnce() -> bool + Send>,
+    pub otherwise: Box<Response>,
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hold").field("otherwise", &self.otherwise).finish_non_exhaustive()
+    }
 }
 
 pub const JSON: &str = "application/json;charset=UTF-8";
 
 impl Response {
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new() }
+        Response { status, headers: Vec::new(), body: Vec::new(), hold: None }
     }
 
     /// A JSON body from any serialisable value.
@@ -28,7 +44,7 @@ impl Response {
 
     /// A JSON body already rendered.
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
-        Response { status, headers: vec![("Content-Type", Cow::Borrowed(JSON))], body }
+        Response { status, headers: vec![("Content-Type", Cow::Borrowed(JSON))], body, hold: None }
     }
 
     /// An entity in the caller's format; `root` names the XML document element.
@@ -40,7 +56,7 @@ impl Response {
         // Room for the headers `api::finish` and handlers add, without regrowing.
         let mut headers = Vec::with_capacity(4);
         headers.push(("Content-Type", Cow::Borrowed(format.content_type())));
-        Response { status, headers, body }
+        Response { status, headers, body, hold: None }
     }
 
     pub fn text(status: u16, text: &str) -> Response {
@@ -48,7 +64,19 @@ impl Response {
             status,
             headers: vec![("Content-Type", Cow::Borrowed("text/plain;charset=UTF-8"))],
             body: text.as_bytes().to_vec(),
+            hold: None,
         }
+    }
+
+    /// This response, written only once `until` returns true, `otherwise` if it returns
+    /// false; the wait holds the connection, not a worker permit.
+    pub fn held(
+        mut self,
+        until: Box<dyn FnOnce() -> bool + Send>,
+        otherwise: Response,
+    ) -> Response {
+        self.hold = Some(Hold { until, otherwise: Box::new(otherwise) });
+        self
     }
 
     pub fn with_body(mut self, body: Vec<u8>) -> Response {

@@ -161,8 +161,27 @@ fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
 /// Hands the response to the connection layer, body moved, not copied (a `/group/membership`
 /// document can be tens of megabytes). For HEAD the connection layer keeps the body's length
 /// and leaves the body out (RFC 9110 §9.3.2: the length the GET would have).
-fn respond(rq: tiny_http::Request, r: Response) -> std::io::Result<()> {
+fn respond(rq: tiny_http::Request, mut r: Response) -> std::io::Result<()> {
     const INLINE: usize = 8;
+    let fields = |r: &Response| -> Vec<(String, String)> {
+        r.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    };
+    if let Some(hold) = r.hold.take() {
+        // Rare (a token waiting for its replay record to reach the disk): plain vectors.
+        let (main, other) = (fields(&r), fields(&hold.otherwise));
+        let main: Vec<(&str, &str)> = main.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let other: Vec<(&str, &str)> =
+            other.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let otherwise =
+            (tiny_http::StatusCode(hold.otherwise.status), other.as_slice(), hold.otherwise.body);
+        return rq.respond_bytes_held(
+            tiny_http::StatusCode(r.status),
+            &main,
+            r.body,
+            hold.until,
+            otherwise,
+        );
+    }
     let mut inline = [("", ""); INLINE];
     let mut spilled = Vec::new();
     let headers: &[(&str, &str)] = if r.headers.len() <= INLINE {

@@ -283,7 +283,8 @@ fn serve_one(
         None => shared.messages.push(request),
     }
     // A request is always answered: responding fills the slot, and so does dropping it.
-    let reply = slot.take();
+    // A held reply waits here, outside the permit (throng patch).
+    let reply = slot.take().release();
     if write_reply(&entry.conn, &reply.bytes, &reply.body, limits).is_err() {
         return Err(End::Quiet);
     }

@@ -87,6 +87,31 @@ pub(crate) struct Reply {
     /// A large body, written after `bytes` rather than copied into them.
     pub body: Vec<u8>,
     pub close: bool,
+    /// throng patch: a condition the connection thread checks before writing the reply, once
+    /// the handler's permit is given back, with the reply to write instead if it fails.
+    pub held: Option<Held>,
+}
+
+/// throng patch: what a held reply waits for (see [`Request::respond_bytes_held`]).
+pub(crate) struct Held {
+    pub until: Box<dyn FnOnce() -> bool + Send>,
+    pub otherwise: Box<Reply>,
+}
+
+impl Reply {
+    /// The reply to write: this one, or, if it is held and its condition fails, the other.
+    pub(crate) fn release(mut self) -> Reply {
+        match self.held.take() {
+            Some(held) => {
+                if (held.until)() {
+                    self
+                } else {
+                    *held.otherwise
+                }
+            }
+            None => self,
+        }
+    }
 }
 
 /// Where a connection thread waits for the answer to its request in flight.
@@ -256,6 +281,28 @@ impl Request {
         Ok(())
     }
 
+    /// throng patch: as [`Request::respond_bytes`], but the reply is written only once
+    /// `until` returns true, and `otherwise` (status, headers, body) in its place if it returns
+    /// false. `until` runs on the connection's thread after the handler has given its permit
+    /// back, so waiting in it (for a disk flush, say) holds the connection, not a worker.
+    pub fn respond_bytes_held(
+        mut self,
+        status: crate::StatusCode,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        until: Box<dyn FnOnce() -> bool + Send>,
+        otherwise: (crate::StatusCode, &[(&str, &str)], Vec<u8>),
+    ) -> Result<(), io::Error> {
+        let responder = self.responder.take().expect("a request is answered once");
+        let (v, head, close) = (&responder.version, responder.head, !responder.keep_alive);
+        let alternative =
+            crate::response::wire(otherwise.0, otherwise.1, v, head, close, otherwise.2);
+        let mut reply = crate::response::wire(status, headers, v, head, close, body);
+        reply.held = Some(Held { until, otherwise: Box::new(alternative) });
+        responder.slot.put(reply);
+        Ok(())
+    }
+
     /// Sends a response to this request.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), io::Error>
@@ -290,6 +337,7 @@ impl Drop for RawWriter {
                 bytes: std::mem::take(&mut self.bytes),
                 body: Vec::new(),
                 close: true,
+                held: None,
             });
         }
     }

@@ -638,5 +638,5 @@ pub(crate) fn wire(
             tail = body;
         }
     }
-    crate::request::Reply { bytes, body: tail, close }
+    crate::request::Reply { bytes, body: tail, close, held: None }
 }
