@@ -75,6 +75,9 @@ pub struct Options {
     /// Instead of the suite: SCIM provisioning (`bench::scim`), then filters on a directory
     /// of this many SCIM users.
     pub scim: Option<usize>,
+    /// Instead of the suite, with `url` and `admin`: set up a SCIM directory and a token as
+    /// part C does, and print its base path and the token, for another load tool.
+    pub scim_setup: bool,
     /// Idle time before each run, so that one run's aftermath (the kernel writing back what
     /// the last run wrote, say) does not slow the next.
     pub rest: Duration,
@@ -105,6 +108,7 @@ impl Default for Options {
             hold: None,
             jwt_pool: 60_000,
             scim: None,
+            scim_setup: false,
             jwt_out: None,
             rest: Duration::ZERO,
         }
@@ -137,6 +141,9 @@ Options:
                            as Atlassian's part C (an ES256 client assertion): POST /Users
                            (users/s), then GET /Users?filter=userName eq NAME after USERS SCIM
                            users are loaded; e.g. 100000
+  --scim-setup             instead of the suite, with --url and --admin: make a SCIM directory
+                           and a manage:directory token as part C does, and print the SCIM
+                           base path and the token (for wrk: benches/scim.sh)
   --rest D                 idle time before each run, so that the one before (its disk
                            writes, say) does not slow it [default: 0s]
   --jwt-out FILE           instead of the suite, with --url, --admin and one jwt-* scenario:
@@ -237,6 +244,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--idle" => o.idle = val()?.parse().map_err(|_| "--idle: a number")?,
             "--jwt-out" => o.jwt_out = Some(val()?.into()),
+            "--scim-setup" => o.scim_setup = true,
             "--scim" => {
                 o.scim = Some(
                     val()?.parse().ok().filter(|n| *n > 0).ok_or("--scim: a positive number")?,
@@ -659,6 +667,18 @@ fn run(o: &Options) -> Result<(), String> {
     }
     if let Some(users) = o.scim {
         return scim::run(o, users);
+    }
+    if o.scim_setup {
+        let (Some(url), Some((user, pw))) = (&o.url, &o.admin) else {
+            return Err("--scim-setup needs --url and --admin".into());
+        };
+        let (addr, prefix) = parse_url(url)?;
+        if !prefix.is_empty() {
+            return Err("--scim-setup takes a server at the root of its URL".into());
+        }
+        let p = scim::setup(addr, (user, pw))?;
+        println!("{} {}", p.base, p.token);
+        return Ok(());
     }
     if let Some(path) = &o.jwt_out {
         return jwt_out(o, path);
