@@ -51,24 +51,14 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
         None | Some("INTERNAL") => app.directories().create_directory(&name, &description)?,
         Some("CROWD") => {
             let remote = remote_settings(app, &f)?;
-            crate::domain::directory::validate::name(Resource::Directory, "directory name", &name)?;
-            crate::domain::directory::validate::text(
-                Resource::Directory,
-                "description",
-                &description,
-            )?;
+            validate_named(&name, &description)?;
             app.store.create_remote_directory(&name, &description, remote, app.clock.now_ms())?
         }
         Some("SCIM") => {
             let settings = crate::store::records::ScimSettings {
                 atlassian_extension: f.bool("atlassianExtension")?.unwrap_or(false),
             };
-            crate::domain::directory::validate::name(Resource::Directory, "directory name", &name)?;
-            crate::domain::directory::validate::text(
-                Resource::Directory,
-                "description",
-                &description,
-            )?;
+            validate_named(&name, &description)?;
             app.store.create_scim_directory(&name, &description, settings, app.clock.now_ms())?
         }
         Some(kind) => {
@@ -88,6 +78,14 @@ pub fn create(app: &App, req: &Request, who: &Principal) -> Result<Response> {
     );
     Ok(Response::json(201, &directory_detail(&app.store, &app.base_url, &dir)?)
         .header("Location", location))
+}
+
+/// A new directory's name and description, as `Directories::create_directory` checks an
+/// internal one's.
+fn validate_named(name: &str, description: &str) -> crate::error::Result<()> {
+    use crate::domain::directory::validate;
+    validate::name(Resource::Directory, "directory name", name)?;
+    validate::text(Resource::Directory, "description", description)
 }
 
 /// Records `action` on directory `dir` by `actor`.
