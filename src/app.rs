@@ -188,8 +188,13 @@ fn assertion_policy(config: &Config, base_url: &str) -> crate::domain::oauth::As
         base_url.to_string(),
     ];
     audiences.extend(config.assertion_audiences.iter().cloned());
+    let single_audience = config.assertion_issuer_only;
+    if single_audience {
+        audiences = vec![base_url.to_string()];
+    }
     crate::domain::oauth::AssertionPolicy {
         audiences,
+        single_audience,
         leeway_secs: config.assertion_leeway.as_secs(),
         max_lifetime_secs: config.assertion_max_lifetime.as_secs(),
         jwks_ttl_ms: config.jwks_cache_ttl.as_millis() as u64,

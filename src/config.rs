@@ -92,6 +92,9 @@ pub struct Config {
     /// More values an assertion's `aud` may name besides the token endpoint URLs and the
     /// issuer (the audience an identity provider was told differs per deployment).
     pub assertion_audiences: Vec<String>,
+    /// `--assertion-audience-mode issuer`: an assertion's `aud` must be the issuer, as one
+    /// string, and nothing else (the extras and the token endpoint URLs do not count).
+    pub assertion_issuer_only: bool,
     /// How far ahead an assertion's `exp` may be when it arrives.
     pub assertion_max_lifetime: Duration,
     /// Clock skew allowed on an assertion's `exp`, `nbf` and `iat`.
@@ -140,6 +143,7 @@ impl Default for Config {
             outbound_timeout: Duration::from_secs(10),
             outbound_max_body: 64 << 20,
             assertion_audiences: Vec::new(),
+            assertion_issuer_only: false,
             assertion_max_lifetime: Duration::from_secs(3600),
             assertion_leeway: Duration::from_secs(60),
             max_live_assertions: 1_000_000,
@@ -187,6 +191,7 @@ impl fmt::Debug for Config {
             .field("outbound_timeout", &self.outbound_timeout)
             .field("outbound_max_body", &self.outbound_max_body)
             .field("assertion_audiences", &self.assertion_audiences)
+            .field("assertion_issuer_only", &self.assertion_issuer_only)
             .field("assertion_max_lifetime", &self.assertion_max_lifetime)
             .field("assertion_leeway", &self.assertion_leeway)
             .field("max_live_assertions", &self.max_live_assertions)
@@ -384,6 +389,14 @@ pub const SERVE_OPTIONS: &[OptionSpec] = &[
                endpoint URLs and the issuer",
     },
     OptionSpec {
+        flag: "--assertion-audience-mode",
+        env: "THRONG_ASSERTION_AUDIENCE_MODE",
+        value: "any|issuer",
+        help: "any: aud may name the token endpoint URLs, the issuer or --assertion-audience, \
+               as a string or in an array; issuer: aud must be the issuer alone, one string \
+               (draft-ietf-oauth-rfc7523bis) [default: any]",
+    },
+    OptionSpec {
         flag: "--assertion-max-lifetime",
         env: "THRONG_ASSERTION_MAX_LIFETIME",
         value: "DURATION",
@@ -555,6 +568,13 @@ impl Config {
             if cfg.assertion_audiences.iter().any(|a| a.len() > 2048) {
                 return Err(format!("{src}: an audience is at most 2048 characters"));
             }
+        }
+        if let Some((src, v)) = lookup("--assertion-audience-mode") {
+            cfg.assertion_issuer_only = match v.as_str() {
+                "any" => false,
+                "issuer" => true,
+                _ => return Err(format!("{src}: '{v}' is not any or issuer")),
+            };
         }
         if let Some((src, v)) = lookup("--assertion-max-lifetime") {
             cfg.assertion_max_lifetime = parse_duration(&src, &v)?;

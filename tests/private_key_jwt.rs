@@ -447,3 +447,25 @@ fn the_replay_guard_is_bounded() {
     assert_oauth_error(&r, 503, "temporarily_unavailable");
     assert!(r.header("Retry-After").is_some());
 }
+
+/// `--assertion-audience-mode issuer`: the issuer alone, as one string
+/// (draft-ietf-oauth-rfc7523bis); the token endpoint URL and arrays are refused.
+#[test]
+fn the_issuer_only_audience_mode_takes_the_issuer_as_one_string() {
+    let ts = TestServer::start_with(|c| {
+        c.assertion_issuer_only = true;
+        c.assertion_audiences = vec!["https://extra.example".into()];
+    });
+    let ec = Signer::ec("k");
+    let (_, client) = key_account(&ts, json!({"jwks": ec.jwks()}), &["manage:directory"]);
+    let now = jwt::now();
+    let ok = exchange(&ts, &ec.sign(&claims(&client, &ts.url(), now)));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    for aud in [json!(aud(&ts)), json!("https://extra.example"), json!([ts.url()])] {
+        let mut c = claims(&client, "", now);
+        c["aud"] = aud.clone();
+        let r = exchange(&ts, &ec.sign(&c));
+        assert_oauth_error(&r, 401, "invalid_client");
+        assert!(r.text().contains("aud"), "{aud}: {}", r.text());
+    }
+}

@@ -235,6 +235,10 @@ pub struct Rules<'a> {
     /// Any of these in `aud` names this server: its token endpoint URL, its issuer, and what
     /// the operator adds.
     pub audiences: &'a [String],
+    /// `aud` must be one string, not an array (with `audiences` the issuer alone: the
+    /// stricter reading of draft-ietf-oauth-rfc7523bis, after the 2025 audience-injection
+    /// disclosure against private_key_jwt).
+    pub single_audience: bool,
     /// Clock skew allowed on `exp`, `nbf` and `iat`.
     pub leeway_secs: u64,
     /// The longest an assertion may still be valid for when it arrives (`exp` − now).
@@ -322,6 +326,9 @@ impl<'a> Assertion<'a> {
         }
         let audience_ok = match &claims.aud {
             Some(Audience::One(a)) => rules.audiences.contains(a),
+            Some(Audience::Many(_)) if rules.single_audience => {
+                return refuse("aud must be a single string naming the issuer");
+            }
             Some(Audience::Many(all)) => all.iter().any(|a| rules.audiences.contains(a)),
             None => false,
         };

@@ -34,6 +34,8 @@ pub const ASSERTION_TYPE_JWT_BEARER: &str =
 pub struct AssertionPolicy {
     /// What `aud` may name: the token endpoint URLs, the issuer, and the configured extras.
     pub audiences: Vec<String>,
+    /// `--assertion-audience-mode issuer`: `aud` is the issuer, as one string, and nothing else.
+    pub single_audience: bool,
     pub leeway_secs: u64,
     pub max_lifetime_secs: u64,
     pub jwks_ttl_ms: u64,
@@ -249,6 +251,7 @@ fn by_assertion(
     let now = now_ms / 1000;
     let rules = Rules {
         audiences: &d.policy.audiences,
+        single_audience: d.policy.single_audience,
         leeway_secs: d.policy.leeway_secs,
         max_lifetime_secs: d.policy.max_lifetime_secs,
         now_secs: now,

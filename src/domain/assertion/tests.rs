@@ -72,7 +72,13 @@ fn claims() -> Value {
 }
 
 fn rules(audiences: &[String]) -> Rules<'_> {
-    Rules { audiences, leeway_secs: 60, max_lifetime_secs: 3600, now_secs: NOW }
+    Rules {
+        audiences,
+        single_audience: false,
+        leeway_secs: 60,
+        max_lifetime_secs: 3600,
+        now_secs: NOW,
+    }
 }
 
 fn check(jws: &str, keys: &[Jwk]) -> Result<Verified, Refusal> {
