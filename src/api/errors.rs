@@ -322,9 +322,7 @@ pub fn scim_body(status: u16, scim_type: Option<ScimType>, detail: &str) -> Resp
     if let Some(t) = scim_type {
         body["scimType"] = json!(t.as_str());
     }
-    let mut r = Response::json(status, &body);
-    r.headers[0].1 = std::borrow::Cow::Borrowed(SCIM_JSON);
-    r
+    Response::json_as(status, &body, SCIM_JSON)
 }
 
 fn scim(err: &Error) -> Response {

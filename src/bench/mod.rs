@@ -676,7 +676,8 @@ fn run(o: &Options) -> Result<(), String> {
         if !prefix.is_empty() {
             return Err("--scim-setup takes a server at the root of its URL".into());
         }
-        let p = scim::setup(addr, (user, pw))?;
+        let signer = jwt::Signer::ec("bench-scim");
+        let p = scim::setup(addr, (user, pw), "bench-scim", false, &signer)?;
         println!("{} {}", p.base, p.token);
         return Ok(());
     }

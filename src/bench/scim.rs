@@ -22,24 +22,34 @@ use std::time::Instant;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
-/// A SCIM directory with a token that may provision it.
+/// A SCIM directory, the key account granted it, and a token that may provision it.
 pub struct Provisioning {
     pub dir: u64,
+    /// `/scim/directory/{dir}`.
     pub base: String,
+    pub account: u64,
+    pub client_id: String,
     pub token: String,
 }
 
-/// Sets up what part C does, with admin Basic credentials.
-pub fn setup(addr: SocketAddr, admin: (&str, &str)) -> Result<Provisioning, String> {
+/// Sets up what part C does, with admin Basic credentials: a SCIM directory named `name`
+/// (with Atlassian's extension or not), an account holding `signer`'s key with
+/// `manage:directory`, its grant, and a token from part C's JSON request.
+pub fn setup(
+    addr: SocketAddr,
+    admin: (&str, &str),
+    name: &str,
+    atlassian_extension: bool,
+    signer: &Signer,
+) -> Result<Provisioning, String> {
     let created = call(
         addr,
-        &Request::post("/rest/admin/1.0/directory/detailed")
-            .basic(admin.0, admin.1)
-            .json(&json!({"name": "bench-scim", "type": "SCIM"})),
+        &Request::post("/rest/admin/1.0/directory/detailed").basic(admin.0, admin.1).json(
+            &json!({"name": name, "type": "SCIM", "atlassianExtension": atlassian_extension}),
+        ),
         201,
     )?;
     let dir = created["id"].as_u64().ok_or("no directory id")?;
-    let signer = Signer::ec("bench-scim");
     let account = call(
         addr,
         &Request::post(super::SA_PATH).basic(admin.0, admin.1).json(&json!({
@@ -70,6 +80,8 @@ pub fn setup(addr: SocketAddr, admin: (&str, &str)) -> Result<Provisioning, Stri
     Ok(Provisioning {
         dir,
         base: format!("/scim/directory/{dir}"),
+        account: id,
+        client_id: client,
         token: token["access_token"].as_str().ok_or("no access_token")?.to_string(),
     })
 }
@@ -111,7 +123,8 @@ pub fn run(o: &Options, users: usize) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = TempDir::new("throng-bench-scim");
     let mut server = ChildServer::start(&exe, &dir.0, &o.serve_args)?;
-    let p = setup(server.addr, ("admin", &server.admin_password))?;
+    let signer = Signer::ec("bench-scim");
+    let p = setup(server.addr, ("admin", &server.admin_password), "bench-scim", false, &signer)?;
     let ceiling = || Scenario::fixed(Request::get("/status"));
     let rows = vec![
         ("ceiling", loadgen::run(server.addr, &ceiling(), o.connections, o.duration, o.warmup)),

@@ -42,6 +42,14 @@ impl Response {
         Response::json_bytes(status, body)
     }
 
+    /// A JSON body from any serialisable value, under another JSON media type
+    /// (`application/scim+json`).
+    pub fn json_as<T: Serialize + ?Sized>(status: u16, value: &T, media: &'static str) -> Response {
+        let mut r = Response::json(status, value);
+        r.headers[0].1 = Cow::Borrowed(media);
+        r
+    }
+
     /// A JSON body already rendered.
     pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
         Response { status, headers: vec![("Content-Type", Cow::Borrowed(JSON))], body, hold: None }

@@ -481,57 +481,20 @@ pub struct Scim {
     /// `/scim/directory/{dir}`.
     pub base: String,
     pub account: u64,
-    pub client_id: String,
-    pub signer: jwt::Signer,
     pub token: String,
 }
 
 impl Scim {
     pub fn setup(ts: &TestServer, atlassian_extension: bool) -> Scim {
-        let r = ts
-            .post("/rest/admin/1.0/directory/detailed")
-            .admin()
-            .json(&json!({"name": format!("scim-{}", throng::crypto::hex(&throng::crypto::random_bytes::<3>())),
-                "type": "SCIM", "atlassianExtension": atlassian_extension}))
-            .send();
-        assert_eq!(r.status, 201, "{}", r.text());
-        let dir = r.json()["id"].as_u64().unwrap();
-        assert_eq!(r.json()["scimBaseUrl"], format!("{}/scim/directory/{dir}", ts.url()));
         let signer = jwt::Signer::ec("idp-key");
-        let r = ts
-            .post(SA_PATH)
-            .admin()
-            .json(&json!({"displayName": "idp", "scopes": ["manage:directory"], "expiryDuration": 86_400,
-                "jwks": signer.jwks()}))
-            .send();
-        assert_eq!(r.status, 201, "{}", r.text());
-        let account = r.json()["id"].as_u64().unwrap();
-        let client_id = r.json()["authMethods"][0]["clientId"].as_str().unwrap().to_string();
-        let r = ts
-            .put(&format!("{SA_PATH}/{account}/directories"))
-            .admin()
-            .json(&json!({"directories": [dir]}))
-            .send();
-        assert_eq!(r.status, 200, "{}", r.text());
-        let mut scim = Scim {
-            dir,
-            base: format!("/scim/directory/{dir}"),
-            account,
-            client_id,
-            signer,
-            token: String::new(),
-        };
-        scim.token = scim.new_token(ts);
-        scim
-    }
-
-    /// A fresh `manage:directory` token by a fresh assertion.
-    pub fn new_token(&self, ts: &TestServer) -> String {
-        let aud = format!("{}{TOKEN_PATH}", ts.url());
-        let a = self.signer.sign(&jwt::claims(&self.client_id, &aud, jwt::now()));
-        let r = ts.post(TOKEN_PATH).form(&jwt::form(&a)).send();
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.json()["access_token"].as_str().unwrap().to_string()
+        let name = format!("scim-{}", throng::crypto::hex(&throng::crypto::random_bytes::<3>()));
+        let admin = (ADMIN, ADMIN_PASSWORD);
+        let p = throng::bench::scim::setup(ts.addr(), admin, &name, atlassian_extension, &signer)
+            .unwrap_or_else(|e| panic!("SCIM set-up: {e}"));
+        let detail =
+            ts.get(&format!("/rest/admin/1.0/directory/detailed/{}", p.dir)).admin().send();
+        assert_eq!(detail.json()["scimBaseUrl"], format!("{}/scim/directory/{}", ts.url(), p.dir));
+        Scim { dir: p.dir, base: p.base, account: p.account, token: p.token }
     }
 
     pub fn call(&self, ts: &TestServer, method: &str, path: &str) -> Call {

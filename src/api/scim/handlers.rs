@@ -10,7 +10,6 @@ use crate::http::failure::{Failure, Result};
 use crate::http::{Request, Response};
 use crate::store::records::{DirectoryRecord, ScimKind};
 use serde_json::{json, Value};
-use std::borrow::Cow;
 
 /// The most resources one page holds, whatever `count` asks (Atlassian's limit).
 pub const MAX_COUNT: usize = 100;
@@ -30,9 +29,7 @@ pub struct Ctx<'a> {
 }
 
 fn scim_json(status: u16, value: &Value) -> Response {
-    let mut r = Response::json(status, value);
-    r.headers[0].1 = Cow::Borrowed(SCIM_JSON);
-    r
+    Response::json_as(status, value, SCIM_JSON)
 }
 
 impl<'a> Ctx<'a> {
