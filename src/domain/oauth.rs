@@ -281,7 +281,7 @@ fn by_assertion(
         }
     };
     let verified = assertion.verify(id, keys, &rules).map_err(|r| Rejected::Refused(Some(r)))?;
-    match d.replay.admit_pending(&verified.replay_key, verified.replay_until, now) {
+    match d.replay.admit(&verified.replay_key, verified.replay_until, now) {
         Ok(pending) => Ok((entry.expect("matched above"), pending)),
         Err(Refused::Replayed) => {
             Err(refused("the assertion was used before: each assertion is accepted once"))

@@ -132,18 +132,10 @@ impl ReplayGuard {
 
     /// Admits the assertion whose replay key is `key`, accepted until `until` (seconds), or
     /// refuses it: seen before and not ended, the guard full, or the journal unwritable.
-    /// Admitted, its record is in the journal (and with `disk`, on the disk) on return.
-    pub fn admit(&self, key: &str, until: u64, now: u64) -> Result<(), Refused> {
-        match self.admit_pending(key, until, now)? {
-            Some(record) => self.wait(record).map_err(|e| Refused::Journal(e.to_string())),
-            None => Ok(()),
-        }
-    }
-
-    /// [`ReplayGuard::admit`], except that with `disk` durability it does not wait for the
-    /// flush: it returns the record's number, for [`ReplayGuard::wait`] before the answer
-    /// goes out (the token endpoint waits outside its worker permit, `http::response::Hold`).
-    pub fn admit_pending(&self, key: &str, until: u64, now: u64) -> Result<Option<u64>, Refused> {
+    /// Admitted, its record is in the journal on return; with `disk` durability the record's
+    /// number comes back too, for [`ReplayGuard::wait`] before the answer goes out (the token
+    /// endpoint waits outside its worker permit, `http::response::Hold`).
+    pub fn admit(&self, key: &str, until: u64, now: u64) -> Result<Option<u64>, Refused> {
         let hash = crypto::sha256(key.as_bytes());
         let digest: [u8; 16] = hash[..16].try_into().expect("16 bytes");
         let until = u32::try_from(until).unwrap_or(u32::MAX);
@@ -179,7 +171,7 @@ impl ReplayGuard {
         }
     }
 
-    /// Waits until record `seq` (from [`ReplayGuard::admit_pending`]) is on the disk.
+    /// Waits until record `seq` (from [`ReplayGuard::admit`]) is on the disk.
     pub fn wait(&self, seq: u64) -> std::io::Result<()> {
         self.flushed_past(seq)
     }
